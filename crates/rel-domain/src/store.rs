@@ -1,0 +1,70 @@
+//! The `Store` trait: everything the daemon needs from persistence, one atomic, durable
+//! operation per method. sled implements it (crate `rel-store`); an etcd implementation
+//! could (§8). Mutating methods take the caller so that permission, policy and the audit
+//! record are decided inside the same transaction as the change.
+
+use crate::config::AppConfig;
+use crate::error::RelResult;
+use crate::model::*;
+use crate::snapshot::{Digest, Snapshot};
+use crate::timestamp::Timestamp;
+
+/// Whole-store dump for `export` / `import` (a versioned, self-describing JSON document).
+pub type Dump = String;
+
+pub trait Store: Send + Sync + 'static {
+    fn status(&self) -> RelResult<StoreStatus>;
+
+    // --- draft -------------------------------------------------------------------------
+    fn draft(&self) -> RelResult<Option<Snapshot>>;
+    /// Replace the draft (already validated). Returns its digest.
+    fn apply_draft(&self, config: AppConfig, caller: &Caller, now: Timestamp) -> RelResult<Digest>;
+
+    // --- releases ----------------------------------------------------------------------
+    /// Snapshot the draft (or `req.config`), optionally deploying in the same transaction.
+    fn create_release(&self, req: &NewRelease, caller: &Caller, now: Timestamp) -> RelResult<CreateOutcome>;
+    fn release(&self, tag: &str) -> RelResult<ReleaseView>;
+    /// Newest first.
+    fn releases(&self, query: &ReleaseQuery) -> RelResult<Vec<ReleaseView>>;
+    /// Verified against its digest; a mismatch is an error, never served.
+    fn snapshot(&self, digest: &Digest) -> RelResult<Snapshot>;
+    /// Deployments of one release across environments, newest first.
+    fn release_history(&self, tag: &str, limit: usize) -> RelResult<Vec<Deployment>>;
+    fn prune(&self, keep: usize, dry_run: bool, caller: &Caller, now: Timestamp) -> RelResult<PruneReport>;
+
+    // --- environments ------------------------------------------------------------------
+    /// In promotion order (an environment after those it requires; then by creation).
+    fn environments(&self) -> RelResult<Vec<EnvironmentView>>;
+    fn environment(&self, name: &str) -> RelResult<EnvironmentView>;
+    fn create_environment(&self, env: &Environment, caller: &Caller, now: Timestamp) -> RelResult<EnvironmentView>;
+    /// Newest first; `before_id` pages.
+    fn history(&self, env: &str, limit: usize, before_id: Option<u64>) -> RelResult<Vec<Deployment>>;
+
+    // --- changes -----------------------------------------------------------------------
+    fn plan_deploy(&self, req: &DeployRequest, caller: &Caller) -> RelResult<DeployPlan>;
+    fn deploy(&self, req: &DeployRequest, caller: &Caller, now: Timestamp) -> RelResult<DeployOutcome>;
+    fn plan_rollback(&self, req: &RollbackRequest) -> RelResult<RollbackPlan>;
+    fn rollback(&self, req: &RollbackRequest, caller: &Caller, now: Timestamp) -> RelResult<DeployOutcome>;
+
+    // --- audit -------------------------------------------------------------------------
+    /// Newest first.
+    fn audit(&self, limit: usize, before_seq: Option<u64>) -> RelResult<Vec<AuditEntry>>;
+    fn verify_audit(&self) -> RelResult<AuditReport>;
+
+    // --- moving stores -----------------------------------------------------------------
+    fn export(&self) -> RelResult<Dump>;
+    /// Only into a store with no releases; refuses otherwise.
+    fn import(&self, dump: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus>;
+
+    // --- verification, executions, tokens (§3.6, §4.5) -----------------------------------
+    /// Record a verification on deployment `deployment_id` of `env` (must still be live).
+    fn record_verification(&self, env: &str, deployment_id: u64, verification: &Verification, caller: &Caller) -> RelResult<Deployment>;
+    /// Append a log; keeps at most `retention` per environment. Returns the id.
+    fn append_execution(&self, exec: &Execution, retention: usize) -> RelResult<u64>;
+    fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>>;
+    fn execution(&self, id: u64) -> RelResult<Execution>;
+    fn create_token(&self, name: &str, secret_hash: &Digest, caller: &Caller, now: Timestamp) -> RelResult<TokenInfo>;
+    fn tokens(&self) -> RelResult<Vec<TokenInfo>>;
+    fn revoke_token(&self, name: &str, caller: &Caller, now: Timestamp) -> RelResult<()>;
+    fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>>;
+}

@@ -1,0 +1,180 @@
+//! Every message on the wire. Append-only: add variants and fields at the end.
+
+use rel_domain::config::AppConfigText;
+use rel_domain::diff::Diff;
+use rel_domain::model::*;
+use rel_domain::snapshot::Digest;
+use rel_domain::{RelError, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Client → daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientFrame {
+    /// Must be the first frame on a connection.
+    Hello(Hello),
+    Request { id: u64, request: Request },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    /// e.g. `relctl 0.1.0`, for the daemon's logs.
+    pub client: String,
+}
+
+/// Daemon → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServerFrame {
+    /// The answer to `Hello`: who the daemon thinks you are, or why it refuses.
+    Welcome(Result<Welcome, RelError>),
+    Response { id: u64, result: Result<Response, RelError> },
+    /// Only after `Request::Subscribe`.
+    Event(Event),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub daemon_version: String,
+    pub caller: Caller,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Liveness probe; answers `Pong`.
+    Ping,
+    Status,
+    DraftShow,
+    DraftApply(AppConfigText),
+    /// Draft vs a release (default: the newest).
+    DraftDiff { tag: Option<String> },
+    /// Parse and validate without storing.
+    Validate(AppConfigText),
+    ReleaseCreate(NewRelease),
+    ReleaseList(ReleaseQuery),
+    ReleaseShow { tag: String },
+    ReleasePrune { keep: u64, dry_run: bool },
+    Diff { from: String, to: String },
+    PlanDeploy(DeployRequest),
+    Deploy(DeployRequest),
+    PlanRollback(RollbackRequest),
+    Rollback(RollbackRequest),
+    EnvList,
+    EnvShow { name: String },
+    EnvCreate(Environment),
+    EnvHistory { env: String, limit: u64, before_id: Option<u64> },
+    Audit { limit: u64, before_seq: Option<u64> },
+    AuditVerify,
+    Export,
+    Import { dump: String },
+    /// Turns this connection into a stream of `ServerFrame::Event` (after the `Subscribed`
+    /// response). Other requests still work on it.
+    Subscribe,
+    /// Run an endpoint under what is live in `env`. `input` is JSON text.
+    Trigger { endpoint: String, env: String, input: String },
+    /// Run the checks against what is live in `env` and record the result.
+    Verify { env: String },
+    Logs(ExecQuery),
+    LogShow { id: u64 },
+    TokenCreate { name: String },
+    TokenList,
+    TokenRevoke { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    Pong,
+    Status(DaemonStatus),
+    Draft(Option<DraftView>),
+    DraftApplied { digest: Digest, diff: Diff },
+    Diff(DiffView),
+    Valid { digest: Digest },
+    Created(CreateOutcome),
+    Releases(Vec<ReleaseView>),
+    Release(ReleaseDetail),
+    Pruned(PruneReport),
+    DeployPlan(DeployPlan),
+    Deployed(DeployOutcome),
+    RollbackPlan(RollbackPlan),
+    Environments(Vec<EnvironmentView>),
+    Environment(EnvironmentView),
+    History(Vec<Deployment>),
+    Audit(Vec<AuditEntry>),
+    AuditReport(AuditReport),
+    Export { dump: String },
+    Imported(StoreStatus),
+    Subscribed,
+    Execution(Execution),
+    Executions(Vec<Execution>),
+    Verified(VerifyOutcome),
+    TokenCreated { info: TokenInfo, secret: String },
+    Tokens(Vec<TokenInfo>),
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub daemon_version: String,
+    pub protocol: u32,
+    pub pid: u32,
+    pub socket: String,
+    pub data_dir: String,
+    pub started_at: Timestamp,
+    pub http: Option<String>,
+    pub store: StoreStatus,
+    pub caller: Caller,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftView {
+    pub digest: Digest,
+    /// Canonical JSON of the app config.
+    pub config_json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffView {
+    /// e.g. `v1.0.0` or `draft`.
+    pub from: String,
+    pub to: String,
+    pub from_digest: Option<Digest>,
+    pub to_digest: Option<Digest>,
+    pub diff: Diff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseDetail {
+    pub view: ReleaseView,
+    /// Canonical JSON of the snapshot.
+    pub config_json: String,
+    /// The release before this one (by seq), and the diff from it.
+    pub previous: Option<String>,
+    pub diff_from_previous: Diff,
+    /// Deployments of this release, newest first.
+    pub history: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyOutcome {
+    pub env: String,
+    pub release: String,
+    pub deployment: Deployment,
+    pub verification: Verification,
+}
+
+/// What subscribers hear. Append-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    ReleaseCreated { release: ReleaseView, actor: String },
+    Deployed(Deployment),
+    RolledBack(Deployment),
+    VerificationFinished { env: String, deployment_id: u64, release: String, passed: bool },
+    ExecutionFinished { id: u64, env: String, endpoint: String, release: String, status: ExecStatus },
+    DraftApplied { digest: Digest, actor: String },
+    EnvironmentCreated { name: String, actor: String },
+    ReleasesPruned { removed: Vec<String>, actor: String },
+    Imported { actor: String },
+    /// The subscriber fell behind and missed `missed` events; refresh everything.
+    Lagged { missed: u64 },
+}
