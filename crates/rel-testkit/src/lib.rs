@@ -1,0 +1,1 @@
+//! Test support (the daemon helper fills this in).

@@ -1,0 +1,1 @@
+//! Nothing here: this package exists to hold the end-to-end tests in `tests/`.
