@@ -221,25 +221,58 @@ impl AppConfig {
                 ToolKind::Command => {
                     match &tool.argv {
                         Some(argv) if !argv.is_empty() && !argv[0].is_empty() => {}
-                        _ => return Err(inv(&p, "argv", "a command tool needs argv = [\"program\", \"arg\", ...]")),
+                        _ => {
+                            return Err(inv(
+                                &p,
+                                "argv",
+                                "a command tool needs argv = [\"program\", \"arg\", ...]",
+                            ));
+                        }
                     }
                     if tool.url.is_some() || tool.method.is_some() || !tool.headers.is_empty() {
-                        return Err(inv(&p, "url", "url, method and headers are for kind = \"http\"; a command tool takes argv"));
+                        return Err(inv(
+                            &p,
+                            "url",
+                            "url, method and headers are for kind = \"http\"; a command tool takes argv",
+                        ));
                     }
                 }
                 ToolKind::Http => {
                     match &tool.url {
                         Some(u) if u.starts_with("http://") || u.starts_with("https://") => {}
-                        Some(u) => return Err(inv(&p, "url", &format!("{u:?} is not an http:// or https:// URL"))),
-                        None => return Err(inv(&p, "url", "an http tool needs url = \"http://host:port/path\"")),
+                        Some(u) => {
+                            return Err(inv(
+                                &p,
+                                "url",
+                                &format!("{u:?} is not an http:// or https:// URL"),
+                            ));
+                        }
+                        None => {
+                            return Err(inv(
+                                &p,
+                                "url",
+                                "an http tool needs url = \"http://host:port/path\"",
+                            ));
+                        }
                     }
                     if tool.argv.is_some() {
-                        return Err(inv(&p, "argv", "argv is for kind = \"command\"; an http tool takes url"));
+                        return Err(inv(
+                            &p,
+                            "argv",
+                            "argv is for kind = \"command\"; an http tool takes url",
+                        ));
                     }
-                    if let Some(m) = &tool.method {
-                        if !matches!(m.to_ascii_uppercase().as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
-                            return Err(inv(&p, "method", &format!("{m:?} is not one of GET, POST, PUT, PATCH, DELETE")));
-                        }
+                    if let Some(m) = &tool.method
+                        && !matches!(
+                            m.to_ascii_uppercase().as_str(),
+                            "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+                        )
+                    {
+                        return Err(inv(
+                            &p,
+                            "method",
+                            &format!("{m:?} is not one of GET, POST, PUT, PATCH, DELETE"),
+                        ));
                     }
                 }
             }
@@ -249,7 +282,11 @@ impl AppConfig {
             let p = format!("pipelines.{name}");
             check_ident(&p, name)?;
             if pipeline.stages.is_empty() {
-                return Err(inv(&p, "stages", "a pipeline needs at least one stage with one step"));
+                return Err(inv(
+                    &p,
+                    "stages",
+                    "a pipeline needs at least one stage with one step",
+                ));
             }
             let mut stage_names = BTreeSet::new();
             let mut step_names = BTreeSet::new();
@@ -259,7 +296,11 @@ impl AppConfig {
                     return Err(inv(&sp, "name", "a stage needs a name"));
                 }
                 if !stage_names.insert(stage.name.as_str()) {
-                    return Err(inv(&sp, "name", &format!("duplicate stage name {:?}", stage.name)));
+                    return Err(inv(
+                        &sp,
+                        "name",
+                        &format!("duplicate stage name {:?}", stage.name),
+                    ));
                 }
                 if stage.steps.is_empty() {
                     return Err(inv(&sp, "steps", "a stage needs at least one step"));
@@ -268,7 +309,14 @@ impl AppConfig {
                     let tp = format!("{sp}.steps[{ti}]");
                     self.validate_step(&tp, step)?;
                     if !step_names.insert(step.name.as_str()) {
-                        return Err(inv(&tp, "name", &format!("duplicate step name {:?} in pipeline {name:?}; steps are addressed as steps.NAME", step.name)));
+                        return Err(inv(
+                            &tp,
+                            "name",
+                            &format!(
+                                "duplicate step name {:?} in pipeline {name:?}; steps are addressed as steps.NAME",
+                                step.name
+                            ),
+                        ));
                     }
                 }
             }
@@ -277,7 +325,15 @@ impl AppConfig {
             let p = format!("endpoints.{name}");
             check_ident(&p, name)?;
             if !self.pipelines.contains_key(&endpoint.pipeline) {
-                return Err(inv(&p, "pipeline", &format!("unknown pipeline {:?}{}", endpoint.pipeline, known(self.pipelines.keys()))));
+                return Err(inv(
+                    &p,
+                    "pipeline",
+                    &format!(
+                        "unknown pipeline {:?}{}",
+                        endpoint.pipeline,
+                        known(self.pipelines.keys())
+                    ),
+                ));
             }
             check_timeout(&p, endpoint.deadline_ms)?;
         }
@@ -288,13 +344,29 @@ impl AppConfig {
                 return Err(inv(&p, "name", "a check needs a name"));
             }
             if !check_names.insert(check.name.as_str()) {
-                return Err(inv(&p, "name", &format!("duplicate check name {:?}", check.name)));
+                return Err(inv(
+                    &p,
+                    "name",
+                    &format!("duplicate check name {:?}", check.name),
+                ));
             }
             if !self.endpoints.contains_key(&check.endpoint) {
-                return Err(inv(&p, "endpoint", &format!("unknown endpoint {:?}{}", check.endpoint, known(self.endpoints.keys()))));
+                return Err(inv(
+                    &p,
+                    "endpoint",
+                    &format!(
+                        "unknown endpoint {:?}{}",
+                        check.endpoint,
+                        known(self.endpoints.keys())
+                    ),
+                ));
             }
             if check.expect.trim().is_empty() {
-                return Err(inv(&p, "expect", "a check needs a jq condition, e.g. expect = '.reply | contains(\"ping\")'"));
+                return Err(inv(
+                    &p,
+                    "expect",
+                    "a check needs a jq condition, e.g. expect = '.reply | contains(\"ping\")'",
+                ));
             }
         }
         Ok(())
@@ -308,12 +380,20 @@ impl AppConfig {
         let need = |field: &str, v: &Option<String>, example: &str| -> RelResult<()> {
             match v {
                 Some(s) if !s.trim().is_empty() => Ok(()),
-                _ => Err(inv(p, field, &format!("a {} step needs {field} = {example}", step.kind.as_str()))),
+                _ => Err(inv(
+                    p,
+                    field,
+                    &format!("a {} step needs {field} = {example}", step.kind.as_str()),
+                )),
             }
         };
         let forbid = |field: &str, present: bool| -> RelResult<()> {
             if present {
-                Err(inv(p, field, &format!("{field} does not apply to a {} step", step.kind.as_str())))
+                Err(inv(
+                    p,
+                    field,
+                    &format!("{field} does not apply to a {} step", step.kind.as_str()),
+                ))
             } else {
                 Ok(())
             }
@@ -335,14 +415,28 @@ impl AppConfig {
                 forbid("expr", step.expr.is_some())?;
                 let tool_name = step.tool.as_deref().unwrap_or_default();
                 let Some(tool) = self.tools.get(tool_name) else {
-                    return Err(inv(p, "tool", &format!("unknown tool {tool_name:?}{}", known(self.tools.keys()))));
+                    return Err(inv(
+                        p,
+                        "tool",
+                        &format!("unknown tool {tool_name:?}{}", known(self.tools.keys())),
+                    ));
                 };
-                let want = if step.kind == StepKind::Http { ToolKind::Http } else { ToolKind::Command };
+                let want = if step.kind == StepKind::Http {
+                    ToolKind::Http
+                } else {
+                    ToolKind::Command
+                };
                 if tool.kind != want {
-                    return Err(inv(p, "tool", &format!(
-                        "tool {tool_name:?} is of kind {:?} but a {} step needs a tool of kind {:?}",
-                        kind_name(tool.kind), step.kind.as_str(), kind_name(want)
-                    )));
+                    return Err(inv(
+                        p,
+                        "tool",
+                        &format!(
+                            "tool {tool_name:?} is of kind {:?} but a {} step needs a tool of kind {:?}",
+                            kind_name(tool.kind),
+                            step.kind.as_str(),
+                            kind_name(want)
+                        ),
+                    ));
                 }
             }
         }
@@ -375,7 +469,11 @@ fn inv(path: &str, field: &str, msg: &str) -> RelError {
 fn check_timeout(p: &str, t: Option<u64>) -> RelResult<()> {
     match t {
         Some(0) => Err(inv(p, "timeout_ms", "must be at least 1")),
-        Some(t) if t > MAX_TIMEOUT_MS => Err(inv(p, "timeout_ms", &format!("{t} is more than the maximum {MAX_TIMEOUT_MS}"))),
+        Some(t) if t > MAX_TIMEOUT_MS => Err(inv(
+            p,
+            "timeout_ms",
+            &format!("{t} is more than the maximum {MAX_TIMEOUT_MS}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -384,8 +482,13 @@ fn check_timeout(p: &str, t: Option<u64>) -> RelResult<()> {
 fn check_ident(path: &str, name: &str) -> RelResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -406,7 +509,11 @@ fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
 
 /// serde_path_to_error prints `.` for the root; make it read as a place in the file.
 fn display_path(p: &str) -> String {
-    if p == "." || p.is_empty() { "(top level)".to_string() } else { p.to_string() }
+    if p == "." || p.is_empty() {
+        "(top level)".to_string()
+    } else {
+        p.to_string()
+    }
 }
 
 /// The example app config shipped with rel (the spec's §2.1 minus the external http tool),
@@ -448,7 +555,9 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        AppConfig::parse(text, ConfigFormat::Toml).expect_err("should fail").message
+        AppConfig::parse(text, ConfigFormat::Toml)
+            .expect_err("should fail")
+            .message
     }
 
     #[test]
@@ -488,7 +597,9 @@ tool = "serch"
         let m = err("[pipelines.p]\ncolour = 1\n");
         assert!(m.starts_with("pipelines.p"), "{m}");
         assert!(m.contains("colour"), "{m}");
-        let m = err("[[pipelines.p.stages]]\nname='s'\n[[pipelines.p.stages.steps]]\nname='a'\nkind='shell'\n");
+        let m = err(
+            "[[pipelines.p.stages]]\nname='s'\n[[pipelines.p.stages.steps]]\nname='a'\nkind='shell'\n",
+        );
         assert!(m.starts_with("pipelines.p.stages[0].steps[0].kind"), "{m}");
         assert!(m.contains("shell"), "{m}");
         let m = err("[tools.t]\nkind='grpc'\n");
@@ -497,16 +608,22 @@ tool = "serch"
 
     #[test]
     fn references_resolve() {
-        assert_eq!(err("[endpoints.e]\npipeline = 'nope'\n"), r#"endpoints.e.pipeline: unknown pipeline "nope" (none are defined)"#);
+        assert_eq!(
+            err("[endpoints.e]\npipeline = 'nope'\n"),
+            r#"endpoints.e.pipeline: unknown pipeline "nope" (none are defined)"#
+        );
         let m = err("[[checks]]\nname='c'\nendpoint='x'\nexpect='true'\n");
         assert!(m.starts_with("checks[0].endpoint: unknown endpoint"), "{m}");
     }
 
     #[test]
     fn json_is_accepted() {
-        let cfg = AppConfig::parse(r#"{"endpoints":{},"tools":{}}"#, ConfigFormat::Json).expect("json");
+        let cfg =
+            AppConfig::parse(r#"{"endpoints":{},"tools":{}}"#, ConfigFormat::Json).expect("json");
         assert!(cfg.is_empty());
-        let m = AppConfig::parse(r#"{"tools":{"t":{"kind":"command"}}}"#, ConfigFormat::Json).expect_err("no argv").message;
+        let m = AppConfig::parse(r#"{"tools":{"t":{"kind":"command"}}}"#, ConfigFormat::Json)
+            .expect_err("no argv")
+            .message;
         assert!(m.starts_with("tools.t.argv"), "{m}");
     }
 }

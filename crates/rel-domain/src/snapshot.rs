@@ -116,9 +116,21 @@ impl Snapshot {
         let to = |x: &dyn erased::ToValue| x.value();
         let manifest = Manifest {
             digest: self.digest,
-            tools: cfg.tools.iter().map(|(k, t)| (k.clone(), put(to(t)))).collect(),
-            pipelines: cfg.pipelines.iter().map(|(k, p)| (k.clone(), put(to(p)))).collect(),
-            endpoints: cfg.endpoints.iter().map(|(k, e)| (k.clone(), put(to(e)))).collect(),
+            tools: cfg
+                .tools
+                .iter()
+                .map(|(k, t)| (k.clone(), put(to(t))))
+                .collect(),
+            pipelines: cfg
+                .pipelines
+                .iter()
+                .map(|(k, p)| (k.clone(), put(to(p))))
+                .collect(),
+            endpoints: cfg
+                .endpoints
+                .iter()
+                .map(|(k, e)| (k.clone(), put(to(e))))
+                .collect(),
             checks: put(serde_json::to_value(&cfg.checks).unwrap_or(Value::Null)),
         };
         parts.sort_by_key(|(d, _)| *d);
@@ -135,7 +147,10 @@ impl Snapshot {
     ) -> RelResult<Snapshot> {
         let mut fetch = |d: &Digest| -> RelResult<Value> {
             let bytes = get(d)?.ok_or_else(|| {
-                RelError::internal(format!("snapshot {}: part {} is missing from the store", manifest.digest, d))
+                RelError::internal(format!(
+                    "snapshot {}: part {} is missing from the store",
+                    manifest.digest, d
+                ))
             })?;
             if Digest::of(&bytes) != *d {
                 return Err(RelError::internal(format!(
@@ -144,7 +159,10 @@ impl Snapshot {
                 )));
             }
             serde_json::from_slice(&bytes).map_err(|e| {
-                RelError::internal(format!("snapshot {}: part {d} is not JSON: {e}", manifest.digest))
+                RelError::internal(format!(
+                    "snapshot {}: part {d} is not JSON: {e}",
+                    manifest.digest
+                ))
             })
         };
         let mut obj = serde_json::Map::new();
@@ -243,7 +261,11 @@ mod tests {
         let first = *m.tools.values().next().expect("a tool");
         blobs.insert(first, b"{\"kind\":\"command\",\"argv\":[\"rm\"]}".to_vec());
         let e = Snapshot::join(&m, |d| Ok(blobs.get(d).cloned())).expect_err("corrupt");
-        assert!(e.message.contains("does not match its digest"), "{}", e.message);
+        assert!(
+            e.message.contains("does not match its digest"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

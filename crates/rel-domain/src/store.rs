@@ -22,7 +22,12 @@ pub trait Store: Send + Sync + 'static {
 
     // --- releases ----------------------------------------------------------------------
     /// Snapshot the draft (or `req.config`), optionally deploying in the same transaction.
-    fn create_release(&self, req: &NewRelease, caller: &Caller, now: Timestamp) -> RelResult<CreateOutcome>;
+    fn create_release(
+        &self,
+        req: &NewRelease,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<CreateOutcome>;
     fn release(&self, tag: &str) -> RelResult<ReleaseView>;
     /// Newest first.
     fn releases(&self, query: &ReleaseQuery) -> RelResult<Vec<ReleaseView>>;
@@ -30,21 +35,47 @@ pub trait Store: Send + Sync + 'static {
     fn snapshot(&self, digest: &Digest) -> RelResult<Snapshot>;
     /// Deployments of one release across environments, newest first.
     fn release_history(&self, tag: &str, limit: usize) -> RelResult<Vec<Deployment>>;
-    fn prune(&self, keep: usize, dry_run: bool, caller: &Caller, now: Timestamp) -> RelResult<PruneReport>;
+    fn prune(
+        &self,
+        keep: usize,
+        dry_run: bool,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<PruneReport>;
 
     // --- environments ------------------------------------------------------------------
     /// In promotion order (an environment after those it requires; then by creation).
     fn environments(&self) -> RelResult<Vec<EnvironmentView>>;
     fn environment(&self, name: &str) -> RelResult<EnvironmentView>;
-    fn create_environment(&self, env: &Environment, caller: &Caller, now: Timestamp) -> RelResult<EnvironmentView>;
+    fn create_environment(
+        &self,
+        env: &Environment,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView>;
     /// Newest first; `before_id` pages.
-    fn history(&self, env: &str, limit: usize, before_id: Option<u64>) -> RelResult<Vec<Deployment>>;
+    fn history(
+        &self,
+        env: &str,
+        limit: usize,
+        before_id: Option<u64>,
+    ) -> RelResult<Vec<Deployment>>;
 
     // --- changes -----------------------------------------------------------------------
     fn plan_deploy(&self, req: &DeployRequest, caller: &Caller) -> RelResult<DeployPlan>;
-    fn deploy(&self, req: &DeployRequest, caller: &Caller, now: Timestamp) -> RelResult<DeployOutcome>;
+    fn deploy(
+        &self,
+        req: &DeployRequest,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<DeployOutcome>;
     fn plan_rollback(&self, req: &RollbackRequest) -> RelResult<RollbackPlan>;
-    fn rollback(&self, req: &RollbackRequest, caller: &Caller, now: Timestamp) -> RelResult<DeployOutcome>;
+    fn rollback(
+        &self,
+        req: &RollbackRequest,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<DeployOutcome>;
 
     // --- audit -------------------------------------------------------------------------
     /// Newest first.
@@ -58,12 +89,24 @@ pub trait Store: Send + Sync + 'static {
 
     // --- verification, executions, tokens (§3.6, §4.5) -----------------------------------
     /// Record a verification on deployment `deployment_id` of `env` (must still be live).
-    fn record_verification(&self, env: &str, deployment_id: u64, verification: &Verification, caller: &Caller) -> RelResult<Deployment>;
+    fn record_verification(
+        &self,
+        env: &str,
+        deployment_id: u64,
+        verification: &Verification,
+        caller: &Caller,
+    ) -> RelResult<Deployment>;
     /// Append a log; keeps at most `retention` per environment. Returns the id.
     fn append_execution(&self, exec: &Execution, retention: usize) -> RelResult<u64>;
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>>;
     fn execution(&self, id: u64) -> RelResult<Execution>;
-    fn create_token(&self, name: &str, secret_hash: &Digest, caller: &Caller, now: Timestamp) -> RelResult<TokenInfo>;
+    fn create_token(
+        &self,
+        name: &str,
+        secret_hash: &Digest,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<TokenInfo>;
     fn tokens(&self) -> RelResult<Vec<TokenInfo>>;
     fn revoke_token(&self, name: &str, caller: &Caller, now: Timestamp) -> RelResult<()>;
     fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>>;
