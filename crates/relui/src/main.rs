@@ -1,1 +1,132 @@
-fn main() {}
+//! `relui [--socket PATH] [--no-start]`: the rel terminal UI.
+
+use std::io::{self, Stdout};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use relui::daemon::{Options, now};
+use relui::runtime::{run, spawn_background, spawn_terminal_input};
+use relui::{App, Theme};
+
+/// Keyboard-driven terminal UI for rel: releases, environments, deploys and rollbacks.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The releasd socket [default: $RELEASD_SOCKET, else $XDG_RUNTIME_DIR/releasd/releasd.sock,
+    /// else /tmp/releasd-$UID/releasd.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Do not start releasd when none is running; just keep trying to connect.
+    #[arg(long)]
+    no_start: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("relui: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(main_async(args));
+    rt.shutdown_timeout(Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relui: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to the file named by `RELUI_LOG` (the terminal belongs to the UI); none otherwise.
+fn init_tracing() {
+    let Some(path) = std::env::var_os("RELUI_LOG").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}
+
+/// Restores the terminal when dropped, including while unwinding.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+fn setup_terminal() -> anyhow::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    // A panic must leave a usable shell behind: restore first, then print the panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        default_hook(info);
+    }));
+    enable_raw_mode().context("cannot switch the terminal to raw mode (is stdin a terminal?)")?;
+    let guard = TerminalGuard;
+    execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
+        .context("cannot set up the terminal")?;
+    let terminal =
+        Terminal::new(CrosstermBackend::new(io::stdout())).context("cannot set up the terminal")?;
+    Ok((guard, terminal))
+}
+
+async fn main_async(args: Args) -> anyhow::Result<()> {
+    let socket = args.socket.unwrap_or_else(rel_proto::paths::default_socket);
+    let (_guard, mut terminal) = setup_terminal()?;
+    let size = terminal.size().context("cannot read the terminal size")?;
+    let mut app = App::new(
+        Theme::from_env(),
+        socket.display().to_string(),
+        Rect::new(0, 0, size.width, size.height),
+        now(),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    spawn_terminal_input(tx.clone());
+    let opts = Options {
+        socket,
+        autostart: !args.no_start,
+        client_name: format!("relui {}", env!("CARGO_PKG_VERSION")),
+    };
+    let exec = spawn_background(opts, tx, true);
+    run(&mut terminal, &mut app, &mut rx, &exec)
+        .await
+        .context("drawing the UI")?;
+    Ok(())
+}

@@ -1,0 +1,435 @@
+//! Deploy confirmation: target environment, from → to, the diff and the policy verdict
+//! (`Request::PlanDeploy`). A protected environment needs its name typed. Admins may type an
+//! override reason when the policy says no; the daemon has the last word either way.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use rel_domain::{DeployPlan, DeployRequest, EnvironmentView, ReleaseView};
+use rel_proto::Request;
+
+use super::{Action, frame};
+use crate::keys::is_ctrl;
+use crate::msg::Purpose;
+use crate::text::{diff_lines, diff_summary};
+use crate::theme::Theme;
+use crate::widgets::TextInput;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Env,
+    Confirm,
+    Reason,
+    Button,
+}
+
+#[derive(Debug)]
+pub struct DeployDialog {
+    pub tag: String,
+    pub envs: Vec<String>,
+    pub protected: Vec<bool>,
+    pub env_index: usize,
+    pub plan: Option<DeployPlan>,
+    pub plan_error: Option<String>,
+    /// Generation of the plan request in flight.
+    pub awaiting: Option<u64>,
+    pub confirm: TextInput,
+    pub reason: TextInput,
+    pub focus: Focus,
+    pub submitting: bool,
+    pub hint: Option<String>,
+    pub admin: bool,
+    pub scroll: usize,
+}
+
+impl DeployDialog {
+    /// `prefer` picks the environment (promote); otherwise the first environment, in
+    /// promotion order, that does not serve the release yet.
+    pub fn new(
+        tag: String,
+        release: Option<&ReleaseView>,
+        envs: &[EnvironmentView],
+        prefer: Option<&str>,
+        admin: bool,
+    ) -> DeployDialog {
+        let names: Vec<String> = envs.iter().map(|e| e.env.name.clone()).collect();
+        let serving = |name: &str| {
+            release.is_some_and(|r| r.live_in.iter().any(|l| l == name))
+                || envs
+                    .iter()
+                    .any(|e| e.env.name == name && e.live.as_deref() == Some(tag.as_str()))
+        };
+        let env_index = prefer
+            .and_then(|p| names.iter().position(|n| n == p))
+            .or_else(|| names.iter().position(|n| !serving(n)))
+            .unwrap_or(0);
+        let mut d = DeployDialog {
+            tag,
+            protected: envs.iter().map(|e| e.env.protected).collect(),
+            envs: names,
+            env_index,
+            plan: None,
+            plan_error: None,
+            awaiting: None,
+            confirm: TextInput::new(),
+            reason: TextInput::new(),
+            focus: Focus::Button,
+            submitting: false,
+            hint: None,
+            admin,
+            scroll: 0,
+        };
+        d.focus = d.initial_focus();
+        d
+    }
+
+    fn initial_focus(&self) -> Focus {
+        if self.is_protected() {
+            Focus::Confirm
+        } else {
+            Focus::Button
+        }
+    }
+
+    pub fn env(&self) -> &str {
+        self.envs
+            .get(self.env_index)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn is_protected(&self) -> bool {
+        self.plan
+            .as_ref()
+            .map(|p| p.protected)
+            .unwrap_or_else(|| self.protected.get(self.env_index).copied().unwrap_or(false))
+    }
+
+    fn denied(&self) -> bool {
+        self.plan.as_ref().is_some_and(|p| p.verdict.is_err())
+    }
+
+    pub fn plan_request(&self) -> Request {
+        Request::PlanDeploy(DeployRequest {
+            tag: self.tag.clone(),
+            env: self.env().to_string(),
+            expect: None,
+            force_reason: None,
+        })
+    }
+
+    /// A plan arrived; ignore it unless it answers the latest request.
+    pub fn on_plan(&mut self, generation: u64, result: Result<DeployPlan, String>) {
+        if self.awaiting != Some(generation) {
+            return;
+        }
+        self.awaiting = None;
+        match result {
+            Ok(plan) => {
+                self.plan = Some(plan);
+                self.plan_error = None;
+                if self.is_protected()
+                    && self.focus == Focus::Button
+                    && self.confirm.text() != self.env()
+                {
+                    self.focus = Focus::Confirm;
+                }
+            }
+            Err(e) => {
+                self.plan = None;
+                self.plan_error = Some(e);
+            }
+        }
+    }
+
+    fn fields(&self) -> Vec<Focus> {
+        let mut v = vec![Focus::Env];
+        if self.is_protected() {
+            v.push(Focus::Confirm);
+        }
+        if self.denied() && self.admin {
+            v.push(Focus::Reason);
+        }
+        v.push(Focus::Button);
+        v
+    }
+
+    fn cycle(&mut self, forward: bool) {
+        let f = self.fields();
+        let i = f.iter().position(|x| *x == self.focus).unwrap_or(0);
+        let n = f.len();
+        self.focus = f[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }];
+    }
+
+    fn change_env(&mut self, forward: bool) -> Action {
+        let n = self.envs.len();
+        if n < 2 {
+            return Action::None;
+        }
+        self.env_index = if forward {
+            (self.env_index + 1) % n
+        } else {
+            (self.env_index + n - 1) % n
+        };
+        self.plan = None;
+        self.plan_error = None;
+        self.confirm.clear();
+        self.hint = None;
+        self.scroll = 0;
+        Action::PlanDeploy
+    }
+
+    fn submit(&mut self) -> Action {
+        if self.submitting {
+            return Action::None;
+        }
+        let Some(plan) = &self.plan else {
+            self.hint = Some(match &self.plan_error {
+                Some(_) => "cannot deploy: see the error above".into(),
+                None => "waiting for the plan from releasd…".into(),
+            });
+            return Action::None;
+        };
+        if self.is_protected() && self.confirm.text() != self.env() {
+            self.hint = Some(format!(
+                "{} is protected: type its name, {:?}, to confirm",
+                self.env(),
+                self.env()
+            ));
+            self.focus = Focus::Confirm;
+            return Action::None;
+        }
+        let reason = self.reason.text().trim().to_string();
+        let force_reason = (self.denied() && !reason.is_empty()).then_some(reason);
+        self.submitting = true;
+        self.hint = None;
+        Action::Call(
+            Purpose::Deploy {
+                tag: self.tag.clone(),
+                env: self.env().to_string(),
+            },
+            Request::Deploy(DeployRequest {
+                tag: self.tag.clone(),
+                env: self.env().to_string(),
+                // Compare-and-swap on what the confirmation showed: if someone else deployed
+                // meanwhile, the daemon answers Conflict instead of overwriting it.
+                expect: plan.from.clone(),
+                force_reason,
+            }),
+        )
+    }
+
+    /// The deploy failed: allow another try (the plan is refreshed by the app).
+    pub fn on_failed(&mut self) {
+        self.submitting = false;
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> Action {
+        if is_ctrl(key, 's') {
+            return self.submit();
+        }
+        match key.code {
+            KeyCode::Esc => return Action::Close,
+            KeyCode::Tab => {
+                self.cycle(true);
+                return Action::None;
+            }
+            KeyCode::BackTab => {
+                self.cycle(false);
+                return Action::None;
+            }
+            KeyCode::PageDown => {
+                self.scroll += 5;
+                return Action::None;
+            }
+            KeyCode::PageUp => {
+                self.scroll = self.scroll.saturating_sub(5);
+                return Action::None;
+            }
+            KeyCode::Enter => return self.submit(),
+            _ => {}
+        }
+        match self.focus {
+            Focus::Env => match key.code {
+                KeyCode::Right
+                | KeyCode::Down
+                | KeyCode::Char(' ')
+                | KeyCode::Char('j')
+                | KeyCode::Char('l') => self.change_env(true),
+                KeyCode::Left | KeyCode::Up | KeyCode::Char('k') | KeyCode::Char('h') => {
+                    self.change_env(false)
+                }
+                _ => Action::None,
+            },
+            Focus::Confirm => {
+                if self.confirm.handle(key) {
+                    self.hint = None;
+                }
+                Action::None
+            }
+            Focus::Reason => {
+                self.reason.handle(key);
+                Action::None
+            }
+            Focus::Button => Action::None,
+        }
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let inner = frame(f, area, &format!("Deploy {}", self.tag), theme);
+        let label = |name: &str, field: Option<Focus>| {
+            let focused = field.is_some_and(|x| x == self.focus);
+            Span::styled(
+                format!("{} {name:<12}", if focused { "›" } else { " " }),
+                if focused { theme.focus() } else { theme.dim() },
+            )
+        };
+        let mut head = vec![];
+        let mut env_line = vec![
+            label("Environment", Some(Focus::Env)),
+            Span::styled(format!("‹ {} ›", self.env()), theme.title()),
+        ];
+        if self.is_protected() {
+            env_line.push(Span::styled("  PROTECTED", theme.warn()));
+        }
+        if self.envs.len() > 1 {
+            env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
+        }
+        head.push(Line::from(env_line));
+        match (&self.plan, &self.plan_error) {
+            (_, Some(e)) => head.push(Line::from(vec![
+                label("Plan", None),
+                Span::styled(format!("✗ {e}"), theme.bad()),
+            ])),
+            (None, None) => head.push(Line::from(vec![
+                label("Plan", None),
+                Span::styled("asking releasd…", theme.dim()),
+            ])),
+            (Some(p), None) => {
+                head.push(Line::from(vec![
+                    label("Change", None),
+                    Span::raw(format!(
+                        "{} → {}",
+                        p.from.as_deref().unwrap_or("(nothing live)"),
+                        p.to
+                    )),
+                    Span::styled(
+                        if p.already_live {
+                            "   already live: nothing would change"
+                        } else {
+                            ""
+                        },
+                        theme.warn(),
+                    ),
+                ]));
+                match &p.verdict {
+                    Ok(()) => head.push(Line::from(vec![
+                        label("Policy", None),
+                        Span::styled("✓ allowed", theme.ok()),
+                    ])),
+                    Err(e) => {
+                        head.push(Line::from(vec![
+                            label("Policy", None),
+                            Span::styled(
+                                format!("✗ {}: {}", crate::text::code_title(e.code), e.message),
+                                theme.bad(),
+                            ),
+                        ]));
+                    }
+                }
+                head.push(Line::from(vec![
+                    label("Diff", None),
+                    Span::raw(diff_summary(&p.diff)),
+                ]));
+            }
+        }
+        let mut foot = vec![];
+        if self.is_protected() {
+            let mut l = vec![
+                label("Confirm", Some(Focus::Confirm)),
+                Span::raw(format!("type {} : ", self.env())),
+            ];
+            l.extend(
+                self.confirm
+                    .line(self.focus == Focus::Confirm, 24, theme)
+                    .spans,
+            );
+            if self.confirm.text() == self.env() {
+                l.push(Span::styled("  ✓", theme.ok()));
+            }
+            foot.push(Line::from(l));
+        }
+        if self.denied() {
+            if self.admin {
+                let mut l = vec![
+                    label("Override", Some(Focus::Reason)),
+                    Span::raw("reason (admin force): "),
+                ];
+                l.extend(
+                    self.reason
+                        .line(self.focus == Focus::Reason, 30, theme)
+                        .spans,
+                );
+                foot.push(Line::from(l));
+            } else {
+                foot.push(Line::styled(
+                    "  Only an admin can override this (relctl deploy --force --reason).",
+                    theme.dim(),
+                ));
+            }
+        }
+        let button = if self.submitting {
+            "Deploying…".to_string()
+        } else if self.denied() && !self.reason.text().trim().is_empty() {
+            format!("Force-deploy {} to {}", self.tag, self.env())
+        } else {
+            format!("Deploy {} to {}", self.tag, self.env())
+        };
+        foot.push(Line::from(vec![
+            Span::raw(" ".repeat(14)),
+            Span::styled(
+                format!("[ {button} ]"),
+                if self.focus == Focus::Button {
+                    theme.selected()
+                } else {
+                    theme.title()
+                },
+            ),
+            Span::styled("   Esc cancels", theme.dim()),
+        ]));
+        if let Some(h) = &self.hint {
+            foot.push(Line::styled(format!("  {h}"), theme.warn()));
+        }
+        let [h_area, d_area, f_area] = Layout::vertical([
+            Constraint::Length(crate::text::wrapped_height(&head, inner.width) + 1),
+            Constraint::Min(1),
+            Constraint::Length(crate::text::wrapped_height(&foot, inner.width) + 1),
+        ])
+        .areas(inner);
+        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), h_area);
+        if let Some(p) = &self.plan {
+            let lines = diff_lines(&p.diff, theme);
+            let max = lines.len().saturating_sub(usize::from(d_area.height));
+            let scroll = self.scroll.min(max);
+            let visible: Vec<Line> = lines
+                .into_iter()
+                .skip(scroll)
+                .map(|l| {
+                    let mut spans = vec![Span::raw("   ")];
+                    spans.extend(l.spans);
+                    Line::from(spans)
+                })
+                .collect();
+            f.render_widget(Paragraph::new(visible), d_area);
+        }
+        let mut fl = vec![Line::raw("")];
+        fl.extend(foot);
+        f.render_widget(Paragraph::new(fl).wrap(Wrap { trim: false }), f_area);
+    }
+}

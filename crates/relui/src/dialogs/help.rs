@@ -1,0 +1,44 @@
+//! The `?` overlay: every key, from the same table as the footer hints.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::frame;
+use crate::keys::{HELP, KeyGroup};
+use crate::theme::Theme;
+
+fn group_lines(g: &KeyGroup, theme: Theme) -> Vec<Line<'static>> {
+    let mut out = vec![Line::styled(g.title, theme.header())];
+    for k in g.keys {
+        out.push(Line::from(vec![
+            Span::styled(format!(" {:<10}", k.keys), theme.key()),
+            Span::raw(k.what),
+        ]));
+    }
+    out
+}
+
+pub fn render(f: &mut Frame, area: Rect, theme: Theme) {
+    let rect = crate::layout::centered(area, 100, 30);
+    let inner = frame(f, rect, "Help — relui keys", theme);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    let half = HELP.len().div_ceil(2);
+    let mut l = vec![];
+    for g in &HELP[..half] {
+        l.extend(group_lines(g, theme));
+    }
+    let mut r = vec![];
+    for g in &HELP[half..] {
+        r.extend(group_lines(g, theme));
+    }
+    r.push(Line::raw(""));
+    r.push(Line::styled(
+        "Status bar: daemon · user · last event",
+        theme.dim(),
+    ));
+    f.render_widget(Paragraph::new(l), left);
+    f.render_widget(Paragraph::new(r), right);
+}

@@ -1,0 +1,88 @@
+//! Dialogs and overlays. Each owns its state, turns keys into an [`Action`] for the app,
+//! and renders from `&self` on top of the screen.
+
+pub mod actions;
+pub mod create;
+pub mod deploy;
+pub mod diff;
+pub mod help;
+pub mod modal;
+pub mod rollback;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear};
+use rel_domain::{Caller, EnvironmentView, ReleaseView, Role, Timestamp};
+use rel_proto::Request;
+
+pub use actions::ActionsMenu;
+pub use create::CreateDialog;
+pub use deploy::DeployDialog;
+pub use diff::DiffDialog;
+pub use modal::ErrorModal;
+pub use rollback::RollbackDialog;
+
+use crate::msg::Purpose;
+use crate::theme::Theme;
+
+pub enum Dialog {
+    Create(CreateDialog),
+    Actions(ActionsMenu),
+    Deploy(DeployDialog),
+    Rollback(RollbackDialog),
+    Diff(DiffDialog),
+}
+
+/// What a dialog asks the app to do after a key.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    None,
+    Close,
+    /// Send a request (a submit).
+    Call(Purpose, Request),
+    /// Ask (again) for the deploy plan of the dialog's current target.
+    PlanDeploy,
+    PlanRollback,
+    OpenDeploy {
+        tag: String,
+    },
+    OpenRollback {
+        env: String,
+    },
+    /// Close this and send a diff request.
+    Diff(Purpose, Request),
+}
+
+/// What dialogs may read from the app while handling keys or rendering.
+pub struct Ctx<'a> {
+    pub envs: &'a [EnvironmentView],
+    pub releases: &'a [ReleaseView],
+    pub caller: Option<&'a Caller>,
+    pub theme: Theme,
+    pub now: Timestamp,
+}
+
+impl Ctx<'_> {
+    pub fn is_admin(&self) -> bool {
+        self.caller.is_some_and(|c| c.role == Role::Admin)
+    }
+
+    pub fn env(&self, name: &str) -> Option<&EnvironmentView> {
+        self.envs.iter().find(|e| e.env.name == name)
+    }
+}
+
+/// Clear `area` and draw a titled frame; returns the inner area.
+pub fn frame(f: &mut Frame, area: Rect, title: &str, theme: Theme) -> Rect {
+    f.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Line::from(Span::styled(
+            format!(" {title} "),
+            theme.title(),
+        )));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    inner
+}

@@ -1,0 +1,34 @@
+//! An error from the daemon (or the connection), shown as it was said, until dismissed.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::frame;
+use crate::theme::Theme;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorModal {
+    pub title: String,
+    pub message: String,
+    /// What the user was doing, e.g. "Deploy v2 to production".
+    pub context: String,
+}
+
+impl ErrorModal {
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let width = 70.min(area.width.saturating_sub(4)).max(20);
+        let body = vec![
+            Line::styled(format!("{} failed:", self.context), theme.bad()),
+            Line::raw(""),
+            Line::raw(self.message.clone()),
+            Line::raw(""),
+            Line::styled("Enter or Esc to dismiss", theme.dim()),
+        ];
+        let height = crate::text::wrapped_height(&body, width.saturating_sub(2)) + 3;
+        let rect = crate::layout::centered(area, width, height);
+        let inner = frame(f, rect, &self.title, theme);
+        f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), inner);
+    }
+}

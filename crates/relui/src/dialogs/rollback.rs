@@ -1,0 +1,233 @@
+//! Rollback confirmation: from → to, the diff, and the hold it will place
+//! (`Request::PlanRollback`). Rolling back is the 3 a.m. path, so it asks for Enter only.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use rel_domain::{RollbackPlan, RollbackRequest};
+use rel_proto::Request;
+
+use super::{Action, frame};
+use crate::keys::is_ctrl;
+use crate::msg::Purpose;
+use crate::text::{diff_lines, diff_summary};
+use crate::theme::Theme;
+
+#[derive(Debug)]
+pub struct RollbackDialog {
+    /// Environments the user can pick between (where the release is live, or just the
+    /// selected one).
+    pub envs: Vec<String>,
+    pub env_index: usize,
+    pub plan: Option<RollbackPlan>,
+    pub plan_error: Option<String>,
+    pub awaiting: Option<u64>,
+    pub submitting: bool,
+    pub hint: Option<String>,
+    pub scroll: usize,
+}
+
+impl RollbackDialog {
+    pub fn new(envs: Vec<String>, env_index: usize) -> RollbackDialog {
+        RollbackDialog {
+            env_index: env_index.min(envs.len().saturating_sub(1)),
+            envs,
+            plan: None,
+            plan_error: None,
+            awaiting: None,
+            submitting: false,
+            hint: None,
+            scroll: 0,
+        }
+    }
+
+    pub fn env(&self) -> &str {
+        self.envs
+            .get(self.env_index)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn plan_request(&self) -> Request {
+        Request::PlanRollback(RollbackRequest {
+            env: self.env().to_string(),
+            to: None,
+            expect: None,
+            reason: None,
+        })
+    }
+
+    pub fn on_plan(&mut self, generation: u64, result: Result<RollbackPlan, String>) {
+        if self.awaiting != Some(generation) {
+            return;
+        }
+        self.awaiting = None;
+        match result {
+            Ok(p) => {
+                self.plan = Some(p);
+                self.plan_error = None;
+            }
+            Err(e) => {
+                self.plan = None;
+                self.plan_error = Some(e);
+            }
+        }
+    }
+
+    pub fn on_failed(&mut self) {
+        self.submitting = false;
+    }
+
+    fn submit(&mut self) -> Action {
+        if self.submitting {
+            return Action::None;
+        }
+        let Some(plan) = &self.plan else {
+            self.hint = Some(match &self.plan_error {
+                Some(_) => "cannot roll back: see the reason above; Esc closes".into(),
+                None => "waiting for the plan from releasd…".into(),
+            });
+            return Action::None;
+        };
+        self.submitting = true;
+        Action::Call(
+            Purpose::Rollback {
+                env: plan.env.clone(),
+            },
+            Request::Rollback(RollbackRequest {
+                env: plan.env.clone(),
+                to: None,
+                // Only undo what the confirmation showed: a concurrent change is a Conflict.
+                expect: Some(plan.from.clone()),
+                reason: None,
+            }),
+        )
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> Action {
+        if is_ctrl(key, 's') {
+            return self.submit();
+        }
+        match key.code {
+            KeyCode::Esc => Action::Close,
+            KeyCode::Enter => self.submit(),
+            KeyCode::PageDown => {
+                self.scroll += 5;
+                Action::None
+            }
+            KeyCode::PageUp => {
+                self.scroll = self.scroll.saturating_sub(5);
+                Action::None
+            }
+            KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab
+                if self.envs.len() > 1 =>
+            {
+                let n = self.envs.len();
+                let fwd = matches!(key.code, KeyCode::Right | KeyCode::Tab);
+                self.env_index = if fwd {
+                    (self.env_index + 1) % n
+                } else {
+                    (self.env_index + n - 1) % n
+                };
+                self.plan = None;
+                self.plan_error = None;
+                self.hint = None;
+                self.scroll = 0;
+                Action::PlanRollback
+            }
+            _ => Action::None,
+        }
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let inner = frame(f, area, &format!("Roll back {}", self.env()), theme);
+        let label = |s: &str| Span::styled(format!("  {s:<12}"), theme.dim());
+        let mut head = vec![];
+        let mut env_line = vec![
+            label("Environment"),
+            Span::styled(self.env().to_string(), theme.title()),
+        ];
+        if self.envs.len() > 1 {
+            env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
+        }
+        head.push(Line::from(env_line));
+        match (&self.plan, &self.plan_error) {
+            (_, Some(e)) => head.push(Line::from(vec![
+                label("Plan"),
+                Span::styled(format!("✗ {e}"), theme.bad()),
+            ])),
+            (None, None) => head.push(Line::from(vec![
+                label("Plan"),
+                Span::styled("asking releasd…", theme.dim()),
+            ])),
+            (Some(p), None) => {
+                head.push(Line::from(vec![
+                    label("Change"),
+                    Span::raw(format!("{} → {}", p.from, p.to)),
+                ]));
+                let held = if p.popped.is_empty() {
+                    vec![p.from.clone()]
+                } else {
+                    p.popped.clone()
+                };
+                head.push(Line::from(vec![
+                    label("Hold"),
+                    Span::styled(
+                        format!(
+                            "{} will be held in {}: deploying it there again needs --force --reason",
+                            held.join(", "),
+                            p.env
+                        ),
+                        theme.warn(),
+                    ),
+                ]));
+                head.push(Line::from(vec![
+                    label("Diff"),
+                    Span::raw(diff_summary(&p.diff)),
+                ]));
+            }
+        }
+        let mut foot = vec![Line::raw("")];
+        let button = if self.submitting {
+            "Rolling back…".to_string()
+        } else {
+            match &self.plan {
+                Some(p) => format!("Roll back {} to {}", p.env, p.to),
+                None => format!("Roll back {}", self.env()),
+            }
+        };
+        foot.push(Line::from(vec![
+            Span::raw(" ".repeat(14)),
+            Span::styled(format!("[ {button} ]"), theme.selected()),
+            Span::styled("   Enter confirms · Esc cancels", theme.dim()),
+        ]));
+        if let Some(h) = &self.hint {
+            foot.push(Line::styled(format!("  {h}"), theme.warn()));
+        }
+        let head_h = crate::text::wrapped_height(&head, inner.width) + 1;
+        let [h_area, d_area, f_area] = Layout::vertical([
+            Constraint::Length(head_h),
+            Constraint::Min(1),
+            Constraint::Length(foot.len() as u16),
+        ])
+        .areas(inner);
+        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), h_area);
+        if let Some(p) = &self.plan {
+            let lines = diff_lines(&p.diff, theme);
+            let max = lines.len().saturating_sub(usize::from(d_area.height));
+            let visible: Vec<Line> = lines
+                .into_iter()
+                .skip(self.scroll.min(max))
+                .map(|l| {
+                    let mut spans = vec![Span::raw("   ")];
+                    spans.extend(l.spans);
+                    Line::from(spans)
+                })
+                .collect();
+            f.render_widget(Paragraph::new(visible), d_area);
+        }
+        f.render_widget(Paragraph::new(foot).wrap(Wrap { trim: false }), f_area);
+    }
+}

@@ -1,0 +1,110 @@
+//! What flows into `App::update` (messages) and out of it (commands).
+
+use crossterm::event::KeyEvent;
+use rel_domain::Timestamp;
+use rel_proto::{ClientError, Event, Request, Response, Welcome};
+
+/// Everything the event loop feeds into the app.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one message at a time; boxing buys nothing here
+pub enum Msg {
+    Key(KeyEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The wall clock, for ages ("5m ago"); sent once a second.
+    Tick(Timestamp),
+    /// relui is starting a daemon because none answered.
+    StartingDaemon {
+        program: String,
+    },
+    Connected(Welcome),
+    /// The daemon could not be reached or went away; the loop retries after `retry_in_ms`.
+    Disconnected {
+        reason: String,
+        retry_in_ms: u64,
+    },
+    Event {
+        event: Event,
+        at: Timestamp,
+    },
+    /// The answer to a `Command::Call`.
+    Rpc {
+        purpose: Purpose,
+        result: Result<Response, ClientError>,
+    },
+}
+
+/// What `update` asks the loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Send `request`; its answer comes back as `Msg::Rpc { purpose, .. }`.
+    Call {
+        purpose: Purpose,
+        request: Request,
+    },
+    Quit,
+}
+
+impl Command {
+    pub fn call(purpose: Purpose, request: Request) -> Command {
+        Command::Call { purpose, request }
+    }
+}
+
+/// Why a request was sent, so its answer lands in the right place (and stale answers are
+/// recognised by their generation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    Status,
+    Draft,
+    ApplyExample,
+    /// A page of the release list; `append` adds below what is loaded, else it replaces.
+    Releases {
+        generation: u64,
+        append: bool,
+    },
+    Environments,
+    ReleaseDetail {
+        tag: String,
+    },
+    EnvHistory {
+        env: String,
+    },
+    PlanDeploy {
+        generation: u64,
+    },
+    Deploy {
+        tag: String,
+        env: String,
+    },
+    PlanRollback {
+        generation: u64,
+    },
+    Rollback {
+        env: String,
+    },
+    Create {
+        tag: String,
+        deploy_to: Option<String>,
+    },
+    /// A diff asked for from the actions menu.
+    Diff {
+        title: String,
+    },
+}
+
+impl Purpose {
+    /// Requests the user asked for explicitly: their errors get a modal. Background loads
+    /// only note the error in the message line (the status bar already shows a lost daemon).
+    pub fn is_user_action(&self) -> bool {
+        matches!(
+            self,
+            Purpose::Deploy { .. }
+                | Purpose::Rollback { .. }
+                | Purpose::Create { .. }
+                | Purpose::Diff { .. }
+        )
+    }
+}

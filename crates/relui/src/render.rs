@@ -1,0 +1,161 @@
+//! Drawing the whole UI from `&App`: tab bar, the current screen, message line, status bar,
+//! footer hints, then dialogs and overlays on top. Reads only.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{App, Conn};
+use crate::dialogs::{self, Dialog};
+use crate::keys::{FooterContext, footer};
+use crate::layout::{chrome, dialog_area};
+use crate::screens::Screen;
+
+impl App {
+    pub fn render(&self, f: &mut Frame) {
+        let area = f.area();
+        let c = chrome(area);
+        self.render_tabs(f, c.tabs);
+        match self.screen {
+            Screen::Releases => match &self.detail {
+                Some(d) => d.render(f, c.main, self.theme, self.now),
+                None => {
+                    self.releases
+                        .render(f, c.main, self.theme, self.now, self.data.release_total)
+                }
+            },
+            Screen::Environments => self.envs.render(
+                f,
+                c.main,
+                &self.data.envs,
+                self.data.envs_loaded,
+                self.theme,
+                self.now,
+            ),
+        }
+        self.render_message(f, c.message);
+        self.render_status(f, c.status);
+        self.render_footer(f, c.footer);
+        let d_area = dialog_area(c.main);
+        match &self.dialog {
+            Some(Dialog::Create(d)) => d.render(f, d_area, self.theme),
+            Some(Dialog::Actions(m)) => m.render(f, c.main, self.theme),
+            Some(Dialog::Deploy(d)) => d.render(f, d_area, self.theme),
+            Some(Dialog::Rollback(d)) => d.render(f, d_area, self.theme),
+            Some(Dialog::Diff(d)) => d.render(f, d_area, self.theme),
+            None => {}
+        }
+        if self.help {
+            dialogs::help::render(f, area, self.theme);
+        }
+        if let Some(e) = &self.error {
+            e.render(f, area, self.theme);
+        }
+    }
+
+    fn render_tabs(&self, f: &mut Frame, area: Rect) {
+        let t = self.theme;
+        let tab = |n: &str, name: &str, s: Screen| {
+            let style = if self.screen == s {
+                t.tab_active()
+            } else {
+                Default::default()
+            };
+            Span::styled(format!(" {n} {name} "), style)
+        };
+        let left = Line::from(vec![
+            Span::styled(" rel ", t.title()),
+            Span::raw("│"),
+            tab("1", "Releases", Screen::Releases),
+            Span::raw("│"),
+            tab("2", "Environments", Screen::Environments),
+            Span::raw("│"),
+        ]);
+        f.render_widget(Paragraph::new(left), area);
+        let right = Line::from(vec![Span::styled("? help ", t.dim())]).right_aligned();
+        f.render_widget(Paragraph::new(right), area);
+    }
+
+    fn render_message(&self, f: &mut Frame, area: Rect) {
+        let t = self.theme;
+        let line = match (&self.conn, &self.message) {
+            (Conn::Disconnected { reason, .. }, _) => Line::styled(format!(" {reason}"), t.bad()),
+            (Conn::Starting { program }, _) => Line::styled(
+                format!(
+                    " No releasd was running: starting {program} on {}…",
+                    self.socket
+                ),
+                t.warn(),
+            ),
+            (_, Some(m)) if m.error => Line::styled(format!(" {}", m.text), t.warn()),
+            (_, Some(m)) => Line::raw(format!(" {}", m.text)),
+            (_, None) => Line::raw(""),
+        };
+        f.render_widget(Paragraph::new(line), area);
+    }
+
+    fn render_status(&self, f: &mut Frame, area: Rect) {
+        let t = self.theme;
+        let (conn, style) = match &self.conn {
+            Conn::Connecting => (format!(" … connecting to {} ", self.socket), t.status_bar()),
+            Conn::Starting { .. } => (" … starting releasd ".to_string(), t.status_bar()),
+            Conn::Connected(w) => (
+                format!(" ● releasd {} (pid {}) ", w.daemon_version, w.pid),
+                t.status_bar(),
+            ),
+            Conn::Disconnected { retry_in_ms, .. } => (
+                format!(
+                    " ✗ DISCONNECTED: reconnecting in {:.1}s ",
+                    *retry_in_ms as f64 / 1000.0
+                ),
+                t.disconnected(),
+            ),
+        };
+        let user = match &self.data.caller {
+            Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
+            None => "│ user ? ".to_string(),
+        };
+        let last = match &self.last_event {
+            Some((text, at)) => format!("│ last: {text} · {} ago ", at.age(self.now)),
+            None => "│ no events yet ".to_string(),
+        };
+        let line = Line::from(vec![
+            Span::styled(conn, style),
+            Span::styled(user, t.status_bar()),
+            Span::styled(last, t.status_bar()),
+        ]);
+        f.render_widget(Paragraph::new(line).style(t.status_bar()), area);
+    }
+
+    pub fn footer_context(&self) -> FooterContext {
+        if self.error.is_some() {
+            FooterContext::Modal
+        } else if self.help {
+            FooterContext::Help
+        } else if let Some(d) = &self.dialog {
+            match d {
+                Dialog::Actions(_) => FooterContext::Menu,
+                Dialog::Diff(_) => FooterContext::Modal,
+                _ => FooterContext::Dialog,
+            }
+        } else {
+            match self.screen {
+                Screen::Releases if self.detail.is_some() => FooterContext::Detail,
+                Screen::Releases if self.releases.filter_editing => FooterContext::Filter,
+                Screen::Releases => FooterContext::Releases,
+                Screen::Environments => FooterContext::Environments,
+            }
+        }
+    }
+
+    fn render_footer(&self, f: &mut Frame, area: Rect) {
+        let t = self.theme;
+        let mut spans = vec![Span::raw(" ")];
+        for (k, what) in footer(self.footer_context()) {
+            spans.push(Span::styled(*k, t.key()));
+            spans.push(Span::raw(format!(" {what}  ")));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+}

@@ -1,0 +1,237 @@
+//! Environments in promotion order: what is live, since when, by whom, its verification,
+//! the rollback target; below, the selected environment's history.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use rel_domain::{Deployment, EnvironmentView, Timestamp};
+use rel_proto::Request;
+
+use crate::keys::{Move, apply_move};
+use crate::msg::{Command, Purpose};
+use crate::text::verification_text;
+use crate::theme::Theme;
+
+/// History rows fetched for the selected environment.
+pub const HISTORY_LIMIT: u64 = 50;
+
+#[derive(Debug, Default)]
+pub struct EnvironmentsScreen {
+    pub selected: usize,
+    /// The environment whose history is shown, and the rows.
+    pub history_env: Option<String>,
+    pub history: Vec<Deployment>,
+    pub history_error: Option<String>,
+    pub history_loading: bool,
+}
+
+impl EnvironmentsScreen {
+    pub fn selected<'a>(&self, envs: &'a [EnvironmentView]) -> Option<&'a EnvironmentView> {
+        envs.get(self.selected)
+    }
+
+    pub fn move_selection(&mut self, m: Move, len: usize) {
+        self.selected = apply_move(self.selected, len, len, m);
+    }
+
+    /// Keep the selection on the same environment (by name) after the list changed.
+    pub fn reselect(&mut self, envs: &[EnvironmentView], name: Option<&str>) {
+        if let Some(i) = name.and_then(|n| envs.iter().position(|e| e.env.name == n)) {
+            self.selected = i;
+        }
+        self.selected = self.selected.min(envs.len().saturating_sub(1));
+    }
+
+    /// Ask for the history of the selected environment.
+    pub fn load_history(&mut self, envs: &[EnvironmentView]) -> Option<Command> {
+        let env = self.selected(envs)?.env.name.clone();
+        if self.history_env.as_deref() != Some(env.as_str()) {
+            self.history.clear();
+        }
+        self.history_env = Some(env.clone());
+        self.history_loading = true;
+        Some(Command::call(
+            Purpose::EnvHistory { env: env.clone() },
+            Request::EnvHistory {
+                env,
+                limit: HISTORY_LIMIT,
+                before_id: None,
+            },
+        ))
+    }
+
+    pub fn on_history(&mut self, env: &str, rows: Vec<Deployment>) {
+        if self.history_env.as_deref() == Some(env) {
+            self.history = rows;
+            self.history_loading = false;
+            self.history_error = None;
+        }
+    }
+
+    pub fn on_history_error(&mut self, env: &str, message: String) {
+        if self.history_env.as_deref() == Some(env) {
+            self.history_loading = false;
+            self.history_error = Some(message);
+        }
+    }
+
+    pub fn render(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        envs: &[EnvironmentView],
+        loaded: bool,
+        theme: Theme,
+        now: Timestamp,
+    ) {
+        if envs.is_empty() {
+            let text = if loaded {
+                "No environments. Create one with `relctl env create NAME`."
+            } else {
+                "Loading environments…"
+            };
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(Span::styled(" Environments ", theme.title()));
+            f.render_widget(Paragraph::new(text).block(block), area);
+            return;
+        }
+        let table_h = (envs.len() as u16 + 3).min(area.height / 2).max(4);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Length(table_h), Constraint::Min(3)]).areas(area);
+        let wide = area.width >= 110;
+        let widths = [
+            Constraint::Length(1),
+            Constraint::Length(if wide { 14 } else { 11 }),
+            Constraint::Length(if wide { 18 } else { 12 }),
+            Constraint::Length(5),
+            Constraint::Length(if wide { 12 } else { 8 }),
+            Constraint::Length(if wide { 16 } else { 12 }),
+            Constraint::Min(8),
+        ];
+        let header = Row::new(["", "ENV", "LIVE", "SINCE", "BY", "VERIFIED", "ROLLBACK TO"])
+            .style(theme.header());
+        let rows = envs.iter().enumerate().map(|(i, e)| {
+            let sel = i == self.selected;
+            let name = if e.env.protected {
+                format!("{}*", e.env.name)
+            } else {
+                e.env.name.clone()
+            };
+            let ver = verification_text(e.verification.as_ref());
+            let ver_style = match &e.verification {
+                Some(v) if v.passed => theme.ok(),
+                Some(_) => theme.bad(),
+                None => theme.dim(),
+            };
+            let row = Row::new([
+                Cell::from(if sel { "▶" } else { " " }),
+                Cell::from(name),
+                Cell::from(e.live.clone().unwrap_or_else(|| "(nothing)".into())),
+                Cell::from(e.since.map(|s| s.age(now)).unwrap_or_else(|| "—".into())),
+                Cell::from(e.by.clone().unwrap_or_else(|| "—".into())),
+                Cell::from(Span::styled(ver, ver_style)),
+                Cell::from(e.rollback_to.clone().unwrap_or_else(|| "—".into())),
+            ]);
+            if sel {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        });
+        let title = Line::from(vec![
+            Span::styled(" Environments ", theme.title()),
+            Span::styled("in promotion order · * protected ", theme.dim()),
+        ]);
+        f.render_widget(
+            Table::new(rows, widths)
+                .header(header)
+                .block(Block::default().borders(Borders::ALL).title(title)),
+            top,
+        );
+        self.render_selected(f, bottom, envs, theme, now);
+    }
+
+    fn render_selected(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        envs: &[EnvironmentView],
+        theme: Theme,
+        now: Timestamp,
+    ) {
+        let Some(e) = self.selected(envs) else { return };
+        let mut lines = Vec::new();
+        let mut facts = vec![];
+        if e.env.protected {
+            facts.push("protected: deploys need the name typed".to_string());
+        }
+        if !e.env.requires.is_empty() {
+            facts.push(format!("requires {}", e.env.requires.join(", ")));
+        }
+        if !e.env.description.is_empty() {
+            facts.insert(0, e.env.description.clone());
+        }
+        if !facts.is_empty() {
+            lines.push(Line::styled(facts.join(" · "), theme.dim()));
+        }
+        if !e.held.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled("held: ", theme.warn()),
+                Span::raw(format!(
+                    "{} (rolled back here; redeploying needs --force --reason)",
+                    e.held.join(", ")
+                )),
+            ]));
+        }
+        if let Some(err) = &self.history_error {
+            lines.push(Line::styled(
+                format!("cannot load history: {err}"),
+                theme.bad(),
+            ));
+        } else if self.history.is_empty() {
+            let t = if self.history_loading {
+                "loading history…"
+            } else {
+                "no deployments yet"
+            };
+            lines.push(Line::styled(t, theme.dim()));
+        }
+        for h in &self.history {
+            let from = h.previous.as_deref().unwrap_or("nothing");
+            let reason = h
+                .reason
+                .as_deref()
+                .map(|r| format!(" \"{r}\""))
+                .unwrap_or_default();
+            let kind_style = if h.kind == rel_domain::DeploymentKind::Rollback {
+                theme.warn()
+            } else {
+                Style::default()
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("#{:<5} ", h.id)),
+                Span::styled(format!("{:<8} ", h.kind.as_str()), kind_style),
+                Span::raw(format!(
+                    "{} ← {from}  {} {} ago{}{reason}",
+                    h.release,
+                    h.actor,
+                    h.at.age(now),
+                    if h.forced { " FORCED" } else { "" }
+                )),
+            ]));
+        }
+        let title = Line::from(vec![Span::styled(
+            format!(" History: {} ", e.env.name),
+            theme.title(),
+        )]);
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(title)),
+            area,
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! Turning domain data into display text. Computed in `update` (or cheaply in render) and
+//! never doing I/O.
+
+use ratatui::text::{Line, Span};
+use rel_domain::config::AppConfig;
+use rel_domain::diff::{ChangeOp, Diff};
+use rel_domain::{Deployment, DeploymentKind, ErrorCode, Verification};
+use rel_proto::{ClientError, Event};
+
+use crate::theme::Theme;
+
+/// The first line of a multi-line text.
+pub fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Thousands separators: 100000 → "100,000".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The diff as styled lines: `+ added`, `- removed`, `~ changed` with `field: before → after`.
+pub fn diff_lines(diff: &Diff, theme: Theme) -> Vec<Line<'static>> {
+    if diff.is_empty() {
+        return vec![Line::styled(
+            "  no changes: identical configuration",
+            theme.dim(),
+        )];
+    }
+    let mut out = Vec::new();
+    for c in &diff.changes {
+        let (mark, style) = match c.op {
+            ChangeOp::Added => ("+ ", theme.added()),
+            ChangeOp::Removed => ("- ", theme.removed()),
+            ChangeOp::Changed => ("~ ", theme.changed()),
+        };
+        out.push(Line::from(vec![
+            Span::styled(mark, style),
+            Span::styled(c.path.clone(), style),
+        ]));
+        for f in &c.fields {
+            let before = f.before.as_deref().unwrap_or("(none)");
+            let after = f.after.as_deref().unwrap_or("(none)");
+            out.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(format!("{}: ", f.field), theme.dim()),
+                Span::raw(format!("{before} → {after}")),
+            ]));
+        }
+    }
+    out
+}
+
+/// A short count line: "3 changes: 1 added, 1 removed, 1 changed".
+pub fn diff_summary(diff: &Diff) -> String {
+    if diff.is_empty() {
+        return "no changes".into();
+    }
+    let count = |op| diff.changes.iter().filter(|c| c.op == op).count();
+    let n = diff.changes.len();
+    format!(
+        "{n} change{}: {} added, {} removed, {} changed",
+        if n == 1 { "" } else { "s" },
+        count(ChangeOp::Added),
+        count(ChangeOp::Removed),
+        count(ChangeOp::Changed)
+    )
+}
+
+/// The snapshot outline: pipelines with their stages and steps, endpoints, tools, checks.
+pub fn outline(config_json: &str) -> Vec<String> {
+    let cfg = match AppConfig::from_json(config_json) {
+        Ok(c) => c,
+        Err(e) => return vec![format!("(cannot read the snapshot: {})", e.message)],
+    };
+    let mut out = Vec::new();
+    if cfg.is_empty() {
+        out.push("(empty configuration)".into());
+        return out;
+    }
+    out.push(format!("pipelines ({})", cfg.pipelines.len()));
+    for (name, p) in &cfg.pipelines {
+        let desc = if p.description.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", first_line(&p.description))
+        };
+        out.push(format!("  {name}{desc}"));
+        for stage in &p.stages {
+            out.push(format!("    stage {}", stage.name));
+            for step in &stage.steps {
+                let tool = step
+                    .tool
+                    .as_deref()
+                    .map(|t| format!(" → tool {t}"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "      step {} ({}){tool}",
+                    step.name,
+                    step.kind.as_str()
+                ));
+            }
+        }
+    }
+    out.push(format!("endpoints ({})", cfg.endpoints.len()));
+    for (name, e) in &cfg.endpoints {
+        out.push(format!("  {name} → pipeline {}", e.pipeline));
+    }
+    out.push(format!("tools ({})", cfg.tools.len()));
+    for (name, t) in &cfg.tools {
+        let what = match (&t.argv, &t.url) {
+            (Some(argv), _) => format!("command: {}", argv.join(" ")),
+            (None, Some(url)) => format!("http: {url}"),
+            (None, None) => String::new(),
+        };
+        out.push(format!("  {name} ({what})"));
+    }
+    out.push(format!("checks ({})", cfg.checks.len()));
+    for c in &cfg.checks {
+        out.push(format!("  {} → endpoint {}", c.name, c.endpoint));
+    }
+    out
+}
+
+/// One line describing a deployment: "alice deployed v2 to staging (was v1)".
+pub fn deployment_summary(d: &Deployment) -> String {
+    let forced = if d.forced { " (forced)" } else { "" };
+    match d.kind {
+        DeploymentKind::Deploy => match &d.previous {
+            Some(p) => format!(
+                "{} deployed {} to {} (was {p}){forced}",
+                d.actor, d.release, d.env
+            ),
+            None => format!("{} deployed {} to {}{forced}", d.actor, d.release, d.env),
+        },
+        DeploymentKind::Rollback => format!(
+            "{} rolled back {} to {} (from {}){forced}",
+            d.actor,
+            d.env,
+            d.release,
+            d.previous.as_deref().unwrap_or("nothing")
+        ),
+    }
+}
+
+/// What the status bar says about an event.
+pub fn event_summary(e: &Event) -> String {
+    match e {
+        Event::ReleaseCreated { release, actor } => {
+            format!("{actor} created release {}", release.release.tag)
+        }
+        Event::Deployed(d) | Event::RolledBack(d) => deployment_summary(d),
+        Event::VerificationFinished {
+            env,
+            release,
+            passed,
+            ..
+        } => format!(
+            "verification of {release} in {env} {}",
+            if *passed { "passed" } else { "FAILED" }
+        ),
+        Event::ExecutionFinished {
+            endpoint,
+            env,
+            release,
+            status,
+            ..
+        } => format!(
+            "{endpoint} ran in {env} under {release}: {}",
+            match status {
+                rel_domain::ExecStatus::Ok => "ok",
+                rel_domain::ExecStatus::Error => "error",
+            }
+        ),
+        Event::DraftApplied { digest, actor } => format!("{actor} applied a new draft ({digest})"),
+        Event::EnvironmentCreated { name, actor } => format!("{actor} created environment {name}"),
+        Event::ReleasesPruned { removed, actor } => {
+            format!("{actor} pruned {} release(s)", removed.len())
+        }
+        Event::Imported { actor } => format!("{actor} imported a store"),
+        Event::Lagged { missed } => format!("missed {missed} event(s); reloaded everything"),
+    }
+}
+
+/// "passed 2/2", "FAILED 1/2", or "not verified".
+pub fn verification_text(v: Option<&Verification>) -> String {
+    match v {
+        None => "not verified".into(),
+        Some(v) => {
+            let passed = v.checks.iter().filter(|c| c.passed).count();
+            let word = if v.passed { "passed" } else { "FAILED" };
+            format!("{word} {passed}/{}", v.checks.len())
+        }
+    }
+}
+
+/// A human title for an error from the daemon or the connection.
+pub fn error_title(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Rpc(r) => code_title(r.code),
+        ClientError::Unreachable { .. } | ClientError::Disconnected(_) => {
+            "Not connected to releasd"
+        }
+        ClientError::Version { .. } => "Protocol version mismatch",
+        ClientError::Protocol(_) => "Protocol error",
+    }
+}
+
+pub fn code_title(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::NotFound => "Not found",
+        ErrorCode::Conflict => "Conflict",
+        ErrorCode::Invalid => "Invalid",
+        ErrorCode::PolicyDenied => "Policy denied",
+        ErrorCode::PermissionDenied => "Permission denied",
+        ErrorCode::Unavailable => "Unavailable",
+        ErrorCode::Internal => "Internal error",
+    }
+}
+
+/// The message exactly as the daemon (or the client library) said it.
+pub fn error_message(e: &ClientError) -> String {
+    match e {
+        ClientError::Rpc(r) => r.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Rows `lines` take when wrapped to `width` columns (word wrapping may need a little more;
+/// callers leave a row of slack).
+pub fn wrapped_height(lines: &[Line], width: u16) -> u16 {
+    let w = usize::from(width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn outline_of_the_example() {
+        let cfg = AppConfig::parse(
+            rel_domain::config::EXAMPLE_APP_TOML,
+            rel_domain::config::ConfigFormat::Toml,
+        )
+        .expect("example parses");
+        let lines = outline(&cfg.to_canonical_json());
+        assert!(
+            lines.contains(&"      step greet (template)".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"  chat → pipeline chat".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"  shout (command: tr a-z A-Z)".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"  chat replies → endpoint chat".to_string()),
+            "{lines:?}"
+        );
+    }
+}
