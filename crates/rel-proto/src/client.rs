@@ -8,18 +8,37 @@
 //!   pipelined; a background reader matches responses by id).
 //! - `subscribe(&self)` sends `Request::Subscribe` and returns a stream of `Event`s; the
 //!   stream ends (`None`) when the daemon goes away.
+//!
+//! Inside: one writer task owns the sending side and writes whole, pre-encoded frames (so a
+//! cancelled `call` can never leave half a frame on the socket); one reader task routes each
+//! `Response` to the oneshot its `call` waits on and each `Event` to the subscription. When
+//! the connection drops, every pending and later call fails with `Disconnected` and the
+//! event stream ends.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use interprocess::local_socket::tokio::{Stream, prelude::*};
+use interprocess::local_socket::{GenericFilePath, ToFsName};
 use rel_domain::RelError;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-use crate::messages::{Event, Request, Response, Welcome};
+use crate::PROTOCOL_VERSION;
+use crate::codec::{self, CodecError, read_frame};
+use crate::messages::{ClientFrame, Event, Hello, Request, Response, ServerFrame, Welcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot reach releasd at {}: {reason}. Start it with `releasd` (or check --socket / RELEASD_SOCKET)", socket.display())]
     Unreachable { socket: PathBuf, reason: String },
-    #[error("protocol version mismatch: this client speaks v{client}, releasd speaks v{daemon}; upgrade the older one")]
+    #[error(
+        "protocol version mismatch: this client speaks v{client}, releasd speaks v{daemon}; upgrade the older one"
+    )]
     Version { client: u32, daemon: u32 },
     #[error("{0}")]
     Rpc(RelError),
@@ -29,37 +48,285 @@ pub enum ClientError {
     Protocol(String),
 }
 
+/// How long the daemon may take to answer `Hello`. A daemon that accepts but never answers
+/// (wedged, or not releasd at all) must not hang a script forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Events buffered for a subscriber that is not reading; beyond this they are dropped and
+/// the subscriber gets `Event::Lagged` (it must refresh), rather than stalling responses.
+const EVENT_BUFFER: usize = 4096;
+
+type Reply = oneshot::Sender<Result<Response, RelError>>;
+
+/// State shared between the `Client` handle and its reader task.
+struct Shared {
+    pending: Mutex<Pending>,
+    events: Mutex<Option<mpsc::Sender<Event>>>,
+}
+
+struct Pending {
+    replies: HashMap<u64, Reply>,
+    /// Set once the connection is gone: why.
+    closed: Option<String>,
+}
+
 pub struct Client {
-    _private: (),
+    welcome: Welcome,
+    next_id: AtomicU64,
+    shared: Arc<Shared>,
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
 }
 
 pub struct EventStream {
-    _private: (),
+    rx: mpsc::Receiver<Event>,
 }
 
 impl Client {
     pub async fn connect(socket: &Path, client_name: &str) -> Result<Client, ClientError> {
-        let _ = (socket, client_name);
-        Err(ClientError::Protocol("client not implemented yet".into()))
+        Self::connect_with_protocol(socket, client_name, PROTOCOL_VERSION).await
     }
 
+    /// Like [`Client::connect`] but announcing `protocol` in `Hello`: for tests of the version
+    /// handshake. Everything else should use `connect`.
+    pub async fn connect_with_protocol(
+        socket: &Path,
+        client_name: &str,
+        protocol: u32,
+    ) -> Result<Client, ClientError> {
+        let unreachable = |reason: String| ClientError::Unreachable {
+            socket: socket.to_path_buf(),
+            reason,
+        };
+        let name = socket
+            .to_fs_name::<GenericFilePath>()
+            .map_err(|e| unreachable(format!("not a usable socket path: {e}")))?;
+        let stream = Stream::connect(name)
+            .await
+            .map_err(|e| unreachable(describe_connect_error(&e)))?;
+        let stream = Arc::new(stream);
+
+        let hello = ClientFrame::Hello(Hello {
+            protocol,
+            client: client_name.to_string(),
+        });
+        let welcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&stream, &hello))
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "no answer to the handshake within {}s (is that really releasd?)",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ))
+            })??;
+        if welcome.protocol != protocol {
+            return Err(ClientError::Version {
+                client: protocol,
+                daemon: welcome.protocol,
+            });
+        }
+
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                replies: HashMap::new(),
+                closed: None,
+            }),
+            events: Mutex::new(None),
+        });
+        let (frames, frames_rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(
+            Arc::clone(&stream),
+            frames_rx,
+            Arc::clone(&shared),
+        ));
+        let reader = tokio::spawn(read_loop(stream, Arc::clone(&shared)));
+        Ok(Client {
+            welcome,
+            next_id: AtomicU64::new(1),
+            shared,
+            frames,
+            reader,
+            writer,
+        })
+    }
+
+    /// Who the daemon says we are, its pid and version.
     pub fn welcome(&self) -> &Welcome {
-        unimplemented!()
+        &self.welcome
     }
 
     pub async fn call(&self, request: Request) -> Result<Response, ClientError> {
-        let _ = request;
-        Err(ClientError::Protocol("client not implemented yet".into()))
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = codec::frame(&ClientFrame::Request { id, request })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut p = lock(&self.shared.pending);
+            if let Some(why) = &p.closed {
+                return Err(ClientError::Disconnected(why.clone()));
+            }
+            p.replies.insert(id, tx);
+        }
+        if self.frames.send(bytes).is_err() {
+            lock(&self.shared.pending).replies.remove(&id);
+            return Err(ClientError::Disconnected(self.closed_reason()));
+        }
+        match rx.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(ClientError::Rpc(e)),
+            Err(_) => Err(ClientError::Disconnected(self.closed_reason())),
+        }
     }
 
+    /// Start receiving events on this connection. A second call replaces the first stream
+    /// (which then ends). Requests keep working on a subscribed client.
     pub async fn subscribe(&self) -> Result<EventStream, ClientError> {
-        Err(ClientError::Protocol("client not implemented yet".into()))
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        // Installed before asking, so no event sent right after `Subscribed` can be missed.
+        *lock(&self.shared.events) = Some(tx);
+        match self.call(Request::Subscribe).await {
+            Ok(Response::Subscribed) => Ok(EventStream { rx }),
+            Ok(other) => {
+                *lock(&self.shared.events) = None;
+                Err(ClientError::Protocol(format!(
+                    "expected Subscribed, got {other:?}"
+                )))
+            }
+            Err(e) => {
+                *lock(&self.shared.events) = None;
+                Err(e)
+            }
+        }
+    }
+
+    fn closed_reason(&self) -> String {
+        lock(&self.shared.pending)
+            .closed
+            .clone()
+            .unwrap_or_else(|| "the connection closed".to_string())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // The tasks hold the socket; stopping them closes it.
+        self.reader.abort();
+        self.writer.abort();
     }
 }
 
 impl EventStream {
     /// The next event, or `None` when the connection is gone.
     pub async fn next(&mut self) -> Option<Event> {
-        None
+        self.rx.recv().await
     }
+}
+
+/// A poisoned lock only means another task panicked mid-update of plain data; keep going.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn describe_connect_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no socket there (releasd is not running, or uses another --socket)".to_string(),
+        std::io::ErrorKind::ConnectionRefused => "connection refused (a stale socket: releasd is not running)".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (the socket belongs to another user; ask them to add you to releasd's roles config)".to_string()
+        }
+        _ => e.to_string(),
+    }
+}
+
+async fn handshake(stream: &Stream, hello: &ClientFrame) -> Result<Welcome, ClientError> {
+    let lost = |e: CodecError| ClientError::Disconnected(format!("during the handshake: {e}"));
+    let bytes = codec::frame(hello).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let mut w = stream;
+    w.write_all(&bytes).await.map_err(|e| lost(e.into()))?;
+    let mut r = stream;
+    match read_frame::<_, ServerFrame>(&mut r).await {
+        Ok(ServerFrame::Welcome(Ok(welcome))) => Ok(welcome),
+        Ok(ServerFrame::Welcome(Err(e))) => Err(ClientError::Rpc(e)),
+        Ok(other) => Err(ClientError::Protocol(format!(
+            "expected Welcome, got {other:?}"
+        ))),
+        Err(e @ CodecError::Decode(_)) => Err(ClientError::Protocol(format!(
+            "cannot read releasd's handshake answer ({e}); it may speak a different protocol version than v{PROTOCOL_VERSION}"
+        ))),
+        Err(e) => Err(lost(e)),
+    }
+}
+
+async fn write_loop(
+    stream: Arc<Stream>,
+    mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+    shared: Arc<Shared>,
+) {
+    let mut w = &*stream;
+    while let Some(bytes) = frames.recv().await {
+        if let Err(e) = w.write_all(&bytes).await {
+            close(&shared, format!("cannot send to releasd: {e}"));
+            return;
+        }
+    }
+}
+
+async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
+    let mut r = &*stream;
+    // Events dropped because the subscriber is not reading; reported as one `Lagged`.
+    let mut missed: u64 = 0;
+    let why = loop {
+        match read_frame::<_, ServerFrame>(&mut r).await {
+            Ok(ServerFrame::Response { id, result }) => {
+                let reply = lock(&shared.pending).replies.remove(&id);
+                match reply {
+                    // The caller may have given up (dropped its future): nothing to do.
+                    Some(tx) => {
+                        let _ = tx.send(result);
+                    }
+                    None => tracing::debug!(id, "response for a request nobody waits for"),
+                }
+            }
+            Ok(ServerFrame::Event(event)) => {
+                let tx = lock(&shared.events).clone();
+                if let Some(tx) = tx {
+                    missed = deliver(&tx, event, missed);
+                }
+            }
+            Ok(ServerFrame::Welcome(_)) => {
+                break "releasd sent a second Welcome (protocol error)".to_string();
+            }
+            Err(CodecError::Closed) => {
+                break "releasd closed the connection (stopped or restarted)".to_string();
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    close(&shared, why);
+}
+
+/// Hand `event` to the subscriber without ever blocking the reader (responses must keep
+/// flowing). Returns the new count of missed events.
+fn deliver(tx: &mpsc::Sender<Event>, event: Event, missed: u64) -> u64 {
+    if missed > 0 && tx.try_send(Event::Lagged { missed }).is_err() {
+        return missed + 1;
+    }
+    match tx.try_send(event) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => 0,
+        Err(mpsc::error::TrySendError::Full(_)) => 1,
+    }
+}
+
+/// Mark the connection gone: fail every pending call and end the event stream.
+fn close(shared: &Shared, why: String) {
+    let replies = {
+        let mut p = lock(&shared.pending);
+        if p.closed.is_none() {
+            p.closed = Some(why);
+        }
+        std::mem::take(&mut p.replies)
+    };
+    // Dropping the senders wakes each waiting call with `Disconnected`.
+    drop(replies);
+    *lock(&shared.events) = None;
 }

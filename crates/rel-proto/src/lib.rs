@@ -2,13 +2,13 @@
 //! async client. Message enums only grow: new variants go at the end, never in between, so
 //! that older peers keep decoding what they know.
 
-pub mod codec;
 pub mod client;
+pub mod codec;
 pub mod messages;
 pub mod paths;
 
-pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};
 pub use client::{Client, ClientError, EventStream};
+pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};
 pub use messages::*;
 
 /// Bumped on any incompatible change of the messages. Both sides must agree.
