@@ -1,1 +1,39 @@
-fn main() {}
+//! relctl: the scripted CLI over releasd's RPC (§4.3).
+
+mod cli;
+mod commands;
+mod confirm;
+mod error;
+mod json;
+mod session;
+mod table;
+
+#[cfg(test)]
+mod snapshots;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let output = cli.output;
+    // One thread is plenty for one request/response and keeps start-up cheap.
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::Error::new(e).context("cannot start the async runtime"))
+        .and_then(|rt| rt.block_on(commands::run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let f = error::classify(&err);
+            if output == cli::Output::Json {
+                eprintln!("{}", json::line(&json::error(f.code, &f.message)));
+            } else {
+                eprintln!("error: {}", f.message);
+            }
+            ExitCode::from(f.exit)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The command line, as clap derive types. Parsing only: no I/O happens here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "relctl",
+    version,
+    about = "Create immutable releases of app configuration, deploy them and roll them back",
+    long_about = "relctl talks to releasd over its Unix socket. Every read has `-o json`; exit codes \
+                  are stable: 0 ok, 1 error, 2 usage, 3 conflict, 4 not found, 5 policy or permission \
+                  denied, 6 daemon unreachable, 7 verification failed."
+)]
+pub struct Cli {
+    /// The releasd socket [default: $XDG_RUNTIME_DIR/releasd/releasd.sock, else /tmp/releasd-$UID/releasd.sock]
+    #[arg(long, global = true, env = "RELEASD_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Output format: `table` for people, `json` for scripts (errors go to stderr as JSON too)
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Daemon, store and environments at a glance
+    Status,
+    /// The draft app config: apply, show, diff, validate
+    #[command(subcommand)]
+    App(AppCmd),
+    /// Immutable releases: create, list, show, prune
+    #[command(subcommand)]
+    Release(ReleaseCmd),
+    /// Structural diff between two releases
+    Diff {
+        /// The release to compare from
+        from: String,
+        /// The release to compare to
+        to: String,
+    },
+    /// Make a release live in an environment
+    Deploy(DeployArgs),
+    /// Put the previous release back in an environment
+    Rollback(RollbackArgs),
+    /// Environments: list, show, create, history
+    #[command(subcommand)]
+    Env(EnvCmd),
+    /// Print every event (releases, deploys, rollbacks, ...) as one JSON object per line
+    Watch,
+    /// The hash-chained audit log (newest first); `audit verify` checks the chain
+    #[command(args_conflicts_with_subcommands = true)]
+    Audit(AuditArgs),
+    /// Write the whole store to FILE (a JSON document) to move it to another machine
+    Export {
+        /// Where to write the dump ("-" for stdout)
+        file: PathBuf,
+    },
+    /// Load a store written by `relctl export` into a daemon that has no releases yet
+    Import {
+        /// The dump to load ("-" for stdin)
+        file: PathBuf,
+    },
+    /// Print a shell completion script (e.g. `relctl completions bash > /etc/bash_completion.d/relctl`)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCmd {
+    /// Validate FILE and make it the draft that the next release snapshots
+    Apply {
+        /// TOML (or .json) app config
+        file: PathBuf,
+    },
+    /// Print the draft as TOML (`-o json`: as JSON, which `app apply` accepts back)
+    Show,
+    /// What changed in the draft since a release (default: the newest release)
+    Diff {
+        /// The release to compare the draft with
+        tag: Option<String>,
+    },
+    /// Check FILE without a daemon (for CI); exit 1 names the offending path
+    Validate {
+        /// TOML (or .json) app config
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCmd {
+    /// Freeze the draft (or --from FILE) into an immutable release
+    Create(CreateArgs),
+    /// Releases, newest first
+    List {
+        /// Only releases in this state
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One release: notes, digest, where live, diff from the previous, deployments
+    Show {
+        /// The release tag
+        tag: String,
+    },
+    /// Remove old releases, keeping the newest N and anything live or on a rollback stack
+    Prune {
+        /// How many of the newest releases to keep
+        #[arg(long, value_name = "N")]
+        keep: u64,
+        /// Show what would be removed without removing it
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The new tag, e.g. v1.2.0 (letters, digits, '.', '_', '+', '-'; never reused)
+    pub tag: String,
+    /// Release notes (the first line shows in lists)
+    #[arg(short, long, value_name = "TEXT", default_value = "")]
+    pub description: String,
+    /// Snapshot this config file instead of the draft
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Deploy it to ENV in the same transaction (both happen or neither)
+    #[arg(long, value_name = "ENV")]
+    pub deploy: Option<String>,
+    /// Do not ask for confirmation when --deploy targets a protected environment
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    Ready,
+    Deployed,
+    Superseded,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The release to make live
+    pub tag: String,
+    /// The target environment
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Only deploy if TAG is what ENV serves now (compare-and-swap); exit 3 otherwise
+    #[arg(long, value_name = "TAG")]
+    pub expect: Option<String>,
+    /// Do not ask for confirmation on a protected environment
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Override the promotion policy or a hold (admin only; audited); needs --reason
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the override is needed (recorded in the deployment and the audit log)
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment to roll back
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Roll back further, until this release is live again (it must be on the rollback stack)
+    #[arg(long, value_name = "TAG")]
+    pub to: Option<String>,
+    /// Only roll back if TAG is what ENV serves now (compare-and-swap); exit 3 otherwise
+    #[arg(long, value_name = "TAG")]
+    pub expect: Option<String>,
+    /// Show from → to and the diff without changing anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a protected environment
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Why (recorded in the deployment and the audit log)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// Environments in promotion order, with what is live
+    List,
+    /// One environment: live release, since when, by whom, rollback target, holds
+    Show {
+        /// The environment name
+        name: String,
+    },
+    /// Create an environment (admin only)
+    Create {
+        /// Lowercase letters, digits and '-', at most 32 characters
+        name: String,
+        /// Deploys and rollbacks need confirmation (or --yes) and the admin role
+        #[arg(long)]
+        protected: bool,
+        /// A release must have been live (and verified) there first; repeatable
+        #[arg(long, value_name = "ENV")]
+        requires: Vec<String>,
+        /// What the environment is for
+        #[arg(short, long, value_name = "TEXT", default_value = "")]
+        description: String,
+    },
+    /// What an environment served, newest first
+    History {
+        /// The environment name
+        env: String,
+        /// At most this many
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCmd>,
+    /// At most this many entries
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Recompute the hash chain; exit 1 naming the first bad entry if anything was edited
+    Verify,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn force_requires_reason() {
+        let e = Cli::try_parse_from(["relctl", "deploy", "v1", "--env", "production", "--force"])
+            .expect_err("needs --reason");
+        assert_eq!(e.exit_code(), 2);
+        let ok = Cli::try_parse_from([
+            "relctl",
+            "deploy",
+            "v1",
+            "--env",
+            "production",
+            "--force",
+            "--reason",
+            "hotfix",
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn audit_verify_and_limit() {
+        let c = Cli::try_parse_from(["relctl", "audit", "verify"]).expect("parse");
+        assert!(matches!(
+            c.command,
+            Command::Audit(AuditArgs {
+                command: Some(AuditCmd::Verify),
+                ..
+            })
+        ));
+        let c =
+            Cli::try_parse_from(["relctl", "audit", "--limit", "5", "-o", "json"]).expect("parse");
+        assert!(matches!(
+            c.command,
+            Command::Audit(AuditArgs {
+                command: None,
+                limit: 5
+            })
+        ));
+        assert_eq!(c.output, Output::Json);
+    }
+}

@@ -1,0 +1,63 @@
+//! `relctl env list | show | create | history`.
+
+use rel_domain::Environment;
+use rel_proto::{Request, Response};
+
+use crate::cli::EnvCmd;
+use crate::session::{Session, out};
+use crate::{json, reply, table};
+
+pub async fn run(s: &Session, cmd: EnvCmd) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    match cmd {
+        EnvCmd::List => {
+            let list = reply!(conn, Request::EnvList, Response::Environments(l) => l);
+            s.show(
+                || table::environments(&list, s.ctx),
+                || json::environments(&list),
+            )
+        }
+        EnvCmd::Show { name } => {
+            let v = reply!(conn, Request::EnvShow { name }, Response::Environment(v) => v);
+            s.show(|| table::environment(&v, s.ctx), || json::environment(&v))
+        }
+        EnvCmd::Create {
+            name,
+            protected,
+            requires,
+            description,
+        } => {
+            // The daemon stamps the creation time; this one is only a placeholder.
+            let env = Environment {
+                name,
+                description,
+                protected,
+                requires,
+                created_at: s.ctx.now,
+            };
+            let v = reply!(conn, Request::EnvCreate(env), Response::Environment(v) => v);
+            s.show(
+                || {
+                    format!(
+                        "created environment {}\n{}",
+                        v.env.name,
+                        table::environment(&v, s.ctx)
+                    )
+                },
+                || json::environment(&v),
+            )
+        }
+        EnvCmd::History { env, limit } => {
+            let list = reply!(conn, Request::EnvHistory { env: env.clone(), limit, before_id: None }, Response::History(l) => l);
+            if list.is_empty() && !s.json() {
+                return out(&format!(
+                    "nothing was ever deployed to {env}: relctl deploy TAG --env {env}\n"
+                ));
+            }
+            s.show(
+                || table::history(&list, table::HistoryOf::Env, s.ctx),
+                || json::history(&list),
+            )
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `relctl status | watch | audit [verify] | export | import | completions`.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::CommandFactory;
+use rel_domain::RelError;
+use rel_proto::{Request, Response};
+
+use crate::cli::{AuditArgs, AuditCmd, Cli};
+use crate::session::{Session, out, read_input};
+use crate::{json, reply, table};
+
+pub async fn status(s: &Session) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    let (st, envs) = tokio::join!(conn.call(Request::Status), conn.call(Request::EnvList));
+    let st = match st? {
+        Response::Status(st) => st,
+        other => return Err(crate::session::unexpected(&other)),
+    };
+    let envs = match envs? {
+        Response::Environments(l) => l,
+        other => return Err(crate::session::unexpected(&other)),
+    };
+    s.show(
+        || table::status(&st, &envs, s.ctx),
+        || json::status(&st, &envs),
+    )
+}
+
+/// One JSON object per event per line, flushed as it arrives, until the daemon goes away.
+pub async fn watch(s: &Session) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    let mut events = conn.client.subscribe().await?;
+    // On stderr, so stdout stays pure JSON lines; scripts can wait for it as a ready signal.
+    eprintln!(
+        "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
+        s.socket.display()
+    );
+    while let Some(event) = events.next().await {
+        let mut line = json::line(&json::event(&event));
+        line.push('\n');
+        let mut stdout = std::io::stdout().lock();
+        match stdout
+            .write_all(line.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => {}
+            // The reader went away (`relctl watch | head -1`): done.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(anyhow::Error::new(e).context("cannot write to stdout")),
+        }
+    }
+    Err(RelError::unavailable(format!(
+        "releasd at {} went away (the event stream ended); start it again with releasd and re-run relctl watch",
+        s.socket.display()
+    ))
+    .into())
+}
+
+pub async fn audit(s: &Session, args: AuditArgs) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    match args.command {
+        None => {
+            let list = reply!(conn, Request::Audit { limit: args.limit, before_seq: None }, Response::Audit(l) => l);
+            s.show(|| table::audit(&list, s.ctx), || json::audit(&list))
+        }
+        Some(AuditCmd::Verify) => {
+            let r = reply!(conn, Request::AuditVerify, Response::AuditReport(r) => r);
+            if r.ok {
+                return s.show(|| table::audit_report(&r), || json::audit_report(&r));
+            }
+            // Broken: the report on stdout for scripts (JSON), the error on stderr, exit 1.
+            if s.json() {
+                out(&format!("{}\n", json::pretty(&json::audit_report(&r))))?;
+            }
+            Err(RelError::internal(table::audit_report(&r).trim_end().to_string()).into())
+        }
+    }
+}
+
+pub async fn export(s: &Session, file: &Path) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    let dump = reply!(conn, Request::Export, Response::Export { dump } => dump);
+    let bytes = dump.len();
+    if file.as_os_str() == "-" {
+        return out(&dump);
+    }
+    // Write beside the target and rename, so an interrupted export never leaves half a dump.
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    std::fs::write(&partial, dump.as_bytes())
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|e| {
+            RelError::invalid(format!(
+                "cannot write {}: {e}; check the directory exists and is writable",
+                file.display()
+            ))
+        })?;
+    let name = file.display().to_string();
+    s.show(
+        || format!("exported the store to {name} ({bytes} bytes)\nmove it with: relctl import {name} (into a daemon with no releases)\n"),
+        || json::ExportJson { file: name.clone(), bytes },
+    )
+}
+
+pub async fn import(s: &Session, file: &Path) -> anyhow::Result<()> {
+    let dump = read_input(file)?;
+    let conn = s.connect().await?;
+    let st = reply!(conn, Request::Import { dump }, Response::Imported(st) => st);
+    s.show(
+        || format!("imported {}: {}", file.display(), table::store(&st)),
+        || json::store(&st),
+    )
+}
+
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "relctl", &mut buf);
+    out(&String::from_utf8_lossy(&buf))
+}

@@ -1,0 +1,101 @@
+//! `relctl release create | list | show | prune` and `relctl diff`.
+
+use rel_domain::{NewRelease, ReleaseQuery, ReleaseState};
+use rel_proto::{Request, Response};
+
+use super::app::{config_text, name_file};
+use crate::cli::{CreateArgs, ReleaseCmd, StateArg};
+use crate::confirm;
+use crate::session::{Session, out};
+use crate::{json, reply, table};
+
+pub async fn run(s: &Session, cmd: ReleaseCmd) -> anyhow::Result<()> {
+    match cmd {
+        ReleaseCmd::Create(args) => create(s, args).await,
+        ReleaseCmd::List { state, limit } => list(s, state, limit).await,
+        ReleaseCmd::Show { tag } => {
+            let conn = s.connect().await?;
+            let d = reply!(conn, Request::ReleaseShow { tag }, Response::Release(d) => d);
+            s.show(
+                || table::release_detail(&d, s.ctx),
+                || json::release_detail(&d),
+            )
+        }
+        ReleaseCmd::Prune { keep, dry_run } => {
+            let conn = s.connect().await?;
+            let r = reply!(conn, Request::ReleasePrune { keep, dry_run }, Response::Pruned(r) => r);
+            s.show(|| table::pruned(&r), || json::pruned(&r))
+        }
+    }
+}
+
+pub async fn diff(s: &Session, from: String, to: String) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    let view = reply!(conn, Request::Diff { from, to }, Response::Diff(v) => v);
+    s.show(|| table::diff(&view, s.ctx), || json::diff(&view))
+}
+
+async fn create(s: &Session, args: CreateArgs) -> anyhow::Result<()> {
+    let config = match &args.from {
+        Some(path) => {
+            let text = config_text(path)?;
+            // Check here too so a bad file is named in the error; the daemon re-validates.
+            text.parse().map_err(|e| name_file(path, e.into()))?;
+            Some(text)
+        }
+        None => None,
+    };
+    let conn = s.connect().await?;
+    if let Some(env) = &args.deploy {
+        let view =
+            reply!(conn, Request::EnvShow { name: env.clone() }, Response::Environment(v) => v);
+        if view.env.protected {
+            let plan = format!(
+                "create release {} and deploy it to {env} (protected), replacing {}\n",
+                args.tag,
+                view.live.as_deref().unwrap_or("nothing")
+            );
+            if !s.json() {
+                out(&plan)?;
+            }
+            confirm::protected(env, args.yes, s.json().then_some(plan)).await?;
+        }
+    }
+    let req = NewRelease {
+        tag: args.tag,
+        description: args.description,
+        config,
+        deploy_to: args.deploy,
+    };
+    let created = reply!(conn, Request::ReleaseCreate(req), Response::Created(c) => c);
+    s.show(
+        || table::created(&created, s.ctx),
+        || json::created(&created),
+    )
+}
+
+async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Result<()> {
+    let state = state.map(|st| match st {
+        StateArg::Ready => ReleaseState::Ready,
+        StateArg::Deployed => ReleaseState::Deployed,
+        StateArg::Superseded => ReleaseState::Superseded,
+    });
+    let conn = s.connect().await?;
+    let query = ReleaseQuery {
+        state,
+        filter: None,
+        before_seq: None,
+        limit,
+    };
+    let list = reply!(conn, Request::ReleaseList(query), Response::Releases(l) => l);
+    if list.is_empty() && !s.json() {
+        return out(&match state {
+            Some(st) => format!("no {} releases\n", st.as_str()),
+            None => "no releases yet: apply a config (relctl app apply app.toml), then relctl release create v1.0.0 -d \"first release\"\n".to_string(),
+        });
+    }
+    s.show(
+        || table::releases(&list, limit, s.ctx),
+        || json::releases(&list),
+    )
+}

@@ -1,0 +1,123 @@
+//! The one place that turns a failure into an exit code and an error code (§4.3).
+
+use rel_domain::{ErrorCode, RelError};
+use rel_proto::ClientError;
+
+// 0 ok; 2 usage is clap's own exit code; 7 (verification failed) belongs to `verify`.
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CONFLICT: u8 = 3;
+pub const EXIT_NOT_FOUND: u8 = 4;
+pub const EXIT_DENIED: u8 = 5;
+pub const EXIT_UNREACHABLE: u8 = 6;
+
+pub fn exit_code(code: ErrorCode) -> u8 {
+    match code {
+        ErrorCode::NotFound => EXIT_NOT_FOUND,
+        ErrorCode::Conflict => EXIT_CONFLICT,
+        ErrorCode::Invalid | ErrorCode::Internal => EXIT_ERROR,
+        ErrorCode::PolicyDenied | ErrorCode::PermissionDenied => EXIT_DENIED,
+        ErrorCode::Unavailable => EXIT_UNREACHABLE,
+    }
+}
+
+/// A failure ready to print: the JSON `code`, the process exit code and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: &'static str,
+    pub exit: u8,
+    pub message: String,
+}
+
+/// Classify an error from anywhere in relctl. RPC errors keep the daemon's message as-is;
+/// anything local (a file that cannot be read, ...) is exit 1 with the whole context chain.
+pub fn classify(err: &anyhow::Error) -> Failure {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<ClientError>() {
+            return client_failure(e);
+        }
+        if let Some(e) = cause.downcast_ref::<RelError>() {
+            return Failure {
+                code: e.code.as_str(),
+                exit: exit_code(e.code),
+                message: format!("{err:#}"),
+            };
+        }
+    }
+    Failure {
+        code: ErrorCode::Invalid.as_str(),
+        exit: EXIT_ERROR,
+        message: format!("{err:#}"),
+    }
+}
+
+fn client_failure(e: &ClientError) -> Failure {
+    let (code, exit) = match e {
+        ClientError::Rpc(rel) => {
+            return Failure {
+                code: rel.code.as_str(),
+                exit: exit_code(rel.code),
+                message: rel.message.clone(),
+            };
+        }
+        ClientError::Unreachable { .. } | ClientError::Disconnected(_) => {
+            (ErrorCode::Unavailable, EXIT_UNREACHABLE)
+        }
+        ClientError::Version { .. } | ClientError::Protocol(_) => (ErrorCode::Internal, EXIT_ERROR),
+    };
+    Failure {
+        code: code.as_str(),
+        exit,
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_exit_codes() {
+        let cases = [
+            (RelError::not_found("x"), 4),
+            (RelError::conflict("x"), 3),
+            (RelError::invalid("x"), 1),
+            (RelError::policy("x"), 5),
+            (RelError::permission("x"), 5),
+            (RelError::unavailable("x"), 6),
+            (RelError::internal("x"), 1),
+        ];
+        for (e, exit) in cases {
+            let code = e.code.as_str();
+            let f = classify(&anyhow::Error::new(ClientError::Rpc(e)));
+            assert_eq!((f.code, f.exit, f.message.as_str()), (code, exit, "x"));
+        }
+    }
+
+    #[test]
+    fn unreachable_is_6_and_says_what_to_do() {
+        let e = ClientError::Unreachable {
+            socket: "/tmp/x.sock".into(),
+            reason: "No such file".into(),
+        };
+        let f = classify(&anyhow::Error::new(e));
+        assert_eq!(f.exit, EXIT_UNREACHABLE);
+        assert_eq!(f.code, "unavailable");
+        assert!(
+            f.message.contains("/tmp/x.sock") && f.message.contains("releasd"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn local_errors_keep_context() {
+        let e = anyhow::Error::new(RelError::invalid("bad")).context("app.toml");
+        let f = classify(&e);
+        assert_eq!(
+            (f.code, f.exit, f.message.as_str()),
+            ("invalid", 1, "app.toml: bad")
+        );
+        let f = classify(&anyhow::anyhow!("plain"));
+        assert_eq!((f.code, f.exit), ("invalid", 1));
+    }
+}

@@ -1,0 +1,595 @@
+//! The stable `-o json` shapes (§4.3), built as pure functions over the domain and protocol
+//! types so they can be snapshot-tested with fixed data. Fields may be added, never renamed
+//! or removed. Structs (not `serde_json::Value` maps) keep the documented field order.
+//! Timestamps are RFC 3339 UTC; digests are `b3:` + 12 hex, except the audit chain's hashes
+//! which are full 64-hex BLAKE3 so the chain can be checked by other tools.
+
+use rel_domain::diff::{ChangeOp, Diff};
+use rel_domain::{
+    AuditEntry, AuditReport, CreateOutcome, DeployOutcome, Deployment, EnvironmentView,
+    PruneReport, ReleaseView, RollbackPlan, StoreStatus, Verification,
+};
+use rel_proto::{DaemonStatus, DiffView, Event, ReleaseDetail};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Pretty JSON for a command's whole answer.
+pub fn pretty<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v)
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode JSON: {e}\"}}"))
+}
+
+/// One line of JSON (for `watch` and errors).
+pub fn line<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v)
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode JSON: {e}\"}}"))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseJson {
+    pub seq: u64,
+    pub tag: String,
+    pub description: String,
+    pub state: &'static str,
+    pub live_in: Vec<String>,
+    pub digest: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+pub fn release(v: &ReleaseView) -> ReleaseJson {
+    let r = &v.release;
+    ReleaseJson {
+        seq: r.seq,
+        tag: r.tag.clone(),
+        description: r.description.clone(),
+        state: v.state.as_str(),
+        live_in: v.live_in.clone(),
+        digest: r.digest.short(),
+        created_at: r.created_at.rfc3339(),
+        created_by: r.created_by.clone(),
+    }
+}
+
+pub fn releases(list: &[ReleaseView]) -> Vec<ReleaseJson> {
+    list.iter().map(release).collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerificationJson {
+    pub passed: bool,
+    pub at: String,
+    pub by: String,
+    pub checks: Vec<CheckJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckJson {
+    pub name: String,
+    pub passed: bool,
+    pub message: String,
+}
+
+fn verification(v: &Verification) -> VerificationJson {
+    VerificationJson {
+        passed: v.passed,
+        at: v.at.rfc3339(),
+        by: v.by.clone(),
+        checks: v
+            .checks
+            .iter()
+            .map(|c| CheckJson {
+                name: c.name.clone(),
+                passed: c.passed,
+                message: c.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnvironmentJson {
+    pub name: String,
+    pub description: String,
+    pub protected: bool,
+    pub requires: Vec<String>,
+    pub live: Option<String>,
+    pub rollback_to: Option<String>,
+    pub since: Option<String>,
+    pub by: Option<String>,
+    // Additions beyond §4.3's minimum.
+    pub live_digest: Option<String>,
+    pub deployment_id: Option<u64>,
+    pub held: Vec<String>,
+    pub verification: Option<VerificationJson>,
+}
+
+pub fn environment(v: &EnvironmentView) -> EnvironmentJson {
+    EnvironmentJson {
+        name: v.env.name.clone(),
+        description: v.env.description.clone(),
+        protected: v.env.protected,
+        requires: v.env.requires.clone(),
+        live: v.live.clone(),
+        rollback_to: v.rollback_to.clone(),
+        since: v.since.map(|t| t.rfc3339()),
+        by: v.by.clone(),
+        live_digest: v.live_digest.map(|d| d.short()),
+        deployment_id: v.deployment_id,
+        held: v.held.clone(),
+        verification: v.verification.as_ref().map(verification),
+    }
+}
+
+pub fn environments(list: &[EnvironmentView]) -> Vec<EnvironmentJson> {
+    list.iter().map(environment).collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeploymentJson {
+    pub id: u64,
+    pub env: String,
+    pub release: String,
+    pub previous: Option<String>,
+    pub kind: &'static str,
+    pub actor: String,
+    pub at: String,
+    pub reason: Option<String>,
+    pub changed: bool,
+    // Additions beyond §4.3's minimum.
+    pub forced: bool,
+    pub verification: Option<VerificationJson>,
+}
+
+/// A deployment record; `changed` is false only for an idempotent redeploy's answer.
+pub fn deployment(d: &Deployment, changed: bool) -> DeploymentJson {
+    DeploymentJson {
+        id: d.id,
+        env: d.env.clone(),
+        release: d.release.clone(),
+        previous: d.previous.clone(),
+        kind: d.kind.as_str(),
+        actor: d.actor.clone(),
+        at: d.at.rfc3339(),
+        reason: d.reason.clone(),
+        changed,
+        forced: d.forced,
+        verification: d.verification.as_ref().map(verification),
+    }
+}
+
+pub fn outcome(o: &DeployOutcome) -> DeploymentJson {
+    deployment(&o.deployment, o.changed)
+}
+
+/// History rows: every recorded deployment changed what its environment served.
+pub fn history(list: &[Deployment]) -> Vec<DeploymentJson> {
+    list.iter().map(|d| deployment(d, true)).collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeJson {
+    pub path: String,
+    pub op: &'static str,
+    pub fields: Vec<FieldJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldJson {
+    pub field: String,
+    /// The old value as JSON (`null` when absent).
+    pub before: Value,
+    pub after: Value,
+}
+
+pub fn op_str(op: ChangeOp) -> &'static str {
+    match op {
+        ChangeOp::Added => "added",
+        ChangeOp::Removed => "removed",
+        ChangeOp::Changed => "changed",
+    }
+}
+
+/// The diff carries values as compact JSON text; re-embed them as JSON values.
+fn embed(text: &Option<String>) -> Value {
+    match text {
+        None => Value::Null,
+        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())),
+    }
+}
+
+pub fn changes(diff: &Diff) -> Vec<ChangeJson> {
+    diff.changes
+        .iter()
+        .map(|c| ChangeJson {
+            path: c.path.clone(),
+            op: op_str(c.op),
+            fields: c
+                .fields
+                .iter()
+                .map(|f| FieldJson {
+                    field: f.field.clone(),
+                    before: embed(&f.before),
+                    after: embed(&f.after),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiffJson {
+    pub from: String,
+    pub to: String,
+    pub from_digest: Option<String>,
+    pub to_digest: Option<String>,
+    pub identical: bool,
+    pub changes: Vec<ChangeJson>,
+}
+
+pub fn diff(v: &DiffView) -> DiffJson {
+    DiffJson {
+        from: v.from.clone(),
+        to: v.to.clone(),
+        from_digest: v.from_digest.map(|d| d.short()),
+        to_digest: v.to_digest.map(|d| d.short()),
+        identical: v.diff.is_empty(),
+        changes: changes(&v.diff),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseDetailJson {
+    #[serde(flatten)]
+    pub release: ReleaseJson,
+    pub previous: Option<String>,
+    pub diff_from_previous: Vec<ChangeJson>,
+    /// Deployments of this release, newest first.
+    pub history: Vec<DeploymentJson>,
+    /// The snapshot itself.
+    pub config: Value,
+}
+
+pub fn release_detail(d: &ReleaseDetail) -> ReleaseDetailJson {
+    ReleaseDetailJson {
+        release: release(&d.view),
+        previous: d.previous.clone(),
+        diff_from_previous: changes(&d.diff_from_previous),
+        history: history(&d.history),
+        config: serde_json::from_str(&d.config_json).unwrap_or(Value::Null),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedJson {
+    #[serde(flatten)]
+    pub release: ReleaseJson,
+    /// Earlier releases with identical content, newest first.
+    pub same_content_as: Vec<String>,
+    /// The deployment made in the same transaction (`--deploy ENV`).
+    pub deployment: Option<DeploymentJson>,
+}
+
+pub fn created(o: &CreateOutcome) -> CreatedJson {
+    CreatedJson {
+        release: release(&o.release),
+        same_content_as: o.same_content_as.clone(),
+        deployment: o.deployment.as_ref().map(outcome),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RollbackPlanJson {
+    pub env: String,
+    pub from: String,
+    pub to: String,
+    /// Releases that leave the stack (and are held afterwards), newest first.
+    pub popped: Vec<String>,
+    pub changes: Vec<ChangeJson>,
+    pub dry_run: bool,
+}
+
+pub fn rollback_plan(p: &RollbackPlan) -> RollbackPlanJson {
+    RollbackPlanJson {
+        env: p.env.clone(),
+        from: p.from.clone(),
+        to: p.to.clone(),
+        popped: p.popped.clone(),
+        changes: changes(&p.diff),
+        dry_run: true,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditJson {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+    pub prev: String,
+    pub hash: String,
+}
+
+pub fn audit(list: &[AuditEntry]) -> Vec<AuditJson> {
+    list.iter()
+        .map(|e| AuditJson {
+            seq: e.seq,
+            at: e.at.rfc3339(),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            detail: e.detail.clone(),
+            prev: e.prev.hex(),
+            hash: e.hash.hex(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditReportJson {
+    pub ok: bool,
+    pub entries: u64,
+    pub first_bad: Option<BadEntryJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BadEntryJson {
+    pub seq: u64,
+    pub reason: String,
+}
+
+pub fn audit_report(r: &AuditReport) -> AuditReportJson {
+    AuditReportJson {
+        ok: r.ok,
+        entries: r.entries,
+        first_bad: r.first_bad.as_ref().map(|(seq, reason)| BadEntryJson {
+            seq: *seq,
+            reason: reason.clone(),
+        }),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PruneJson {
+    pub removed: Vec<String>,
+    pub protected: Vec<String>,
+    pub dry_run: bool,
+}
+
+pub fn pruned(r: &PruneReport) -> PruneJson {
+    PruneJson {
+        removed: r.removed.clone(),
+        protected: r.protected.clone(),
+        dry_run: r.dry_run,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreJson {
+    pub releases: u64,
+    pub environments: u64,
+    pub deployments: u64,
+    pub audit_entries: u64,
+    pub draft_digest: Option<String>,
+}
+
+pub fn store(s: &StoreStatus) -> StoreJson {
+    StoreJson {
+        releases: s.releases,
+        environments: s.environments,
+        deployments: s.deployments,
+        audit_entries: s.audit_entries,
+        draft_digest: s.draft_digest.map(|d| d.short()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallerJson {
+    pub user: String,
+    pub uid: u32,
+    pub role: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusJson {
+    pub client_version: &'static str,
+    pub daemon_version: String,
+    pub protocol: u32,
+    pub pid: u32,
+    pub socket: String,
+    pub data_dir: String,
+    pub started_at: String,
+    pub http: Option<String>,
+    pub caller: CallerJson,
+    pub store: StoreJson,
+    pub environments: Vec<EnvironmentJson>,
+}
+
+pub fn status(s: &DaemonStatus, envs: &[EnvironmentView]) -> StatusJson {
+    StatusJson {
+        client_version: env!("CARGO_PKG_VERSION"),
+        daemon_version: s.daemon_version.clone(),
+        protocol: s.protocol,
+        pid: s.pid,
+        socket: s.socket.clone(),
+        data_dir: s.data_dir.clone(),
+        started_at: s.started_at.rfc3339(),
+        http: s.http.clone(),
+        caller: CallerJson {
+            user: s.caller.actor.name.clone(),
+            uid: s.caller.actor.uid,
+            role: s.caller.role.as_str(),
+        },
+        store: store(&s.store),
+        environments: environments(envs),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DraftAppliedJson {
+    pub file: String,
+    pub digest: String,
+    pub changes: Vec<ChangeJson>,
+}
+
+pub fn draft_applied(file: &str, digest: &rel_domain::Digest, diff: &Diff) -> DraftAppliedJson {
+    DraftAppliedJson {
+        file: file.to_string(),
+        digest: digest.short(),
+        changes: changes(diff),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidJson {
+    pub valid: bool,
+    pub file: String,
+    pub digest: String,
+    pub tools: usize,
+    pub pipelines: usize,
+    pub endpoints: usize,
+    pub checks: usize,
+}
+
+pub fn valid(file: &str, snap: &rel_domain::Snapshot) -> ValidJson {
+    let c = &snap.config;
+    ValidJson {
+        valid: true,
+        file: file.to_string(),
+        digest: snap.digest.short(),
+        tools: c.tools.len(),
+        pipelines: c.pipelines.len(),
+        endpoints: c.endpoints.len(),
+        checks: c.checks.len(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportJson {
+    pub file: String,
+    pub bytes: usize,
+}
+
+/// `{"error":{"code":...,"message":...}}`, printed on stderr.
+#[derive(Debug, Serialize)]
+pub struct ErrorJson<'a> {
+    pub error: ErrorBody<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+pub fn error<'a>(code: &'a str, message: &'a str) -> ErrorJson<'a> {
+    ErrorJson {
+        error: ErrorBody { code, message },
+    }
+}
+
+/// One `watch` line: `{"event":"deployed", ...}`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventJson {
+    ReleaseCreated {
+        release: ReleaseJson,
+        actor: String,
+    },
+    Deployed {
+        deployment: DeploymentJson,
+    },
+    RolledBack {
+        deployment: DeploymentJson,
+    },
+    VerificationFinished {
+        env: String,
+        deployment_id: u64,
+        release: String,
+        passed: bool,
+    },
+    ExecutionFinished {
+        id: u64,
+        env: String,
+        endpoint: String,
+        release: String,
+        status: &'static str,
+    },
+    DraftApplied {
+        digest: String,
+        actor: String,
+    },
+    EnvironmentCreated {
+        name: String,
+        actor: String,
+    },
+    ReleasesPruned {
+        removed: Vec<String>,
+        actor: String,
+    },
+    Imported {
+        actor: String,
+    },
+    /// This watcher fell behind and missed events; re-read whatever it tracks.
+    Lagged {
+        missed: u64,
+    },
+}
+
+pub fn event(e: &Event) -> EventJson {
+    match e {
+        Event::ReleaseCreated { release: r, actor } => EventJson::ReleaseCreated {
+            release: release(r),
+            actor: actor.clone(),
+        },
+        Event::Deployed(d) => EventJson::Deployed {
+            deployment: deployment(d, true),
+        },
+        Event::RolledBack(d) => EventJson::RolledBack {
+            deployment: deployment(d, true),
+        },
+        Event::VerificationFinished {
+            env,
+            deployment_id,
+            release,
+            passed,
+        } => EventJson::VerificationFinished {
+            env: env.clone(),
+            deployment_id: *deployment_id,
+            release: release.clone(),
+            passed: *passed,
+        },
+        Event::ExecutionFinished {
+            id,
+            env,
+            endpoint,
+            release,
+            status,
+        } => EventJson::ExecutionFinished {
+            id: *id,
+            env: env.clone(),
+            endpoint: endpoint.clone(),
+            release: release.clone(),
+            status: match status {
+                rel_domain::ExecStatus::Ok => "ok",
+                rel_domain::ExecStatus::Error => "error",
+            },
+        },
+        Event::DraftApplied { digest, actor } => EventJson::DraftApplied {
+            digest: digest.short(),
+            actor: actor.clone(),
+        },
+        Event::EnvironmentCreated { name, actor } => EventJson::EnvironmentCreated {
+            name: name.clone(),
+            actor: actor.clone(),
+        },
+        Event::ReleasesPruned { removed, actor } => EventJson::ReleasesPruned {
+            removed: removed.clone(),
+            actor: actor.clone(),
+        },
+        Event::Imported { actor } => EventJson::Imported {
+            actor: actor.clone(),
+        },
+        Event::Lagged { missed } => EventJson::Lagged { missed: *missed },
+    }
+}

@@ -1,0 +1,706 @@
+//! Human output: aligned tables and short reports that fit in 80 columns. Pure functions over
+//! the domain and protocol types plus a [`Ctx`] (now, width) so snapshots are deterministic.
+
+use std::fmt::Write as _;
+
+use rel_domain::diff::{ChangeOp, Diff};
+use rel_domain::{
+    AppConfig, AuditEntry, AuditReport, CreateOutcome, DeployOutcome, DeployPlan, Deployment,
+    DeploymentKind, Digest, EnvironmentView, PruneReport, ReleaseView, RollbackPlan, StoreStatus,
+    Timestamp,
+};
+use rel_proto::{DaemonStatus, DiffView, ReleaseDetail};
+
+/// What rendering depends on besides the data.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub now: Timestamp,
+    pub width: usize,
+}
+
+const DASH: &str = "-";
+
+// ---------------------------------------------------------------------------------------
+// Generic helpers
+
+/// `s` cut to `n` characters, ending in `…` when cut.
+pub fn truncate(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+fn or_dash(s: Option<&str>) -> String {
+    s.unwrap_or(DASH).to_string()
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Columns separated by two spaces. When a table would be wider than `width`, only the
+/// `flex` columns shrink (with `…`), in the order given, so tags, ids and times stay whole.
+pub struct Table {
+    headers: Vec<&'static str>,
+    flex: Vec<usize>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&'static str], flex: &[usize]) -> Table {
+        Table {
+            headers: headers.to_vec(),
+            flex: flex.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self, width: usize) -> String {
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let total: usize = widths.iter().sum::<usize>() + 2 * n.saturating_sub(1);
+        let mut excess = total.saturating_sub(width);
+        for &i in &self.flex {
+            if excess == 0 || i >= n {
+                break;
+            }
+            let min = self.headers[i].chars().count().max(6);
+            let cut = widths[i].saturating_sub(min).min(excess);
+            widths[i] -= cut;
+            excess -= cut;
+        }
+        let mut out = String::new();
+        let mut emit = |cells: &[String]| {
+            let mut line = String::new();
+            for (i, w) in widths.iter().enumerate() {
+                let cell = cells.get(i).map(String::as_str).unwrap_or("");
+                let cell = truncate(cell, *w);
+                if i + 1 < n {
+                    let _ = write!(line, "{cell:<w$}  ");
+                } else {
+                    line.push_str(&cell);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        };
+        emit(
+            &self
+                .headers
+                .iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>(),
+        );
+        for row in &self.rows {
+            emit(row);
+        }
+        out
+    }
+}
+
+/// Key/value lines with aligned keys.
+fn fields(pairs: &[(&str, String)]) -> String {
+    let w = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in pairs {
+        let mut lines = v.lines();
+        let first = lines.next().unwrap_or("");
+        let _ = writeln!(out, "{k:<w$}  {first}");
+        for more in lines {
+            let _ = writeln!(out, "{:<w$}  {more}", "");
+        }
+    }
+    out
+}
+
+/// `2026-03-15 10:00` (UTC): minutes are enough in a table; JSON has the full RFC 3339.
+fn short_time(t: Timestamp) -> String {
+    let full = t.rfc3339();
+    match full.get(..16) {
+        Some(head) if full.len() >= 20 => head.replacen('T', " ", 1),
+        _ => full,
+    }
+}
+
+fn when(t: Timestamp, ctx: Ctx) -> String {
+    format!("{} ({} ago)", t.rfc3339(), t.age(ctx.now))
+}
+
+// ---------------------------------------------------------------------------------------
+// Diffs
+
+fn op_sign(op: ChangeOp) -> char {
+    match op {
+        ChangeOp::Added => '+',
+        ChangeOp::Removed => '-',
+        ChangeOp::Changed => '~',
+    }
+}
+
+/// One line per change (`+ tools.search`, `- checks[x]`, `~ pipelines.chat...`) and one per
+/// changed field underneath, each indented by `indent` and cut to `width`.
+pub fn diff_lines(diff: &Diff, indent: usize, width: usize) -> String {
+    let pad = " ".repeat(indent);
+    let avail = width.saturating_sub(indent).max(20);
+    let mut out = String::new();
+    for c in &diff.changes {
+        let _ = writeln!(
+            out,
+            "{pad}{}",
+            truncate(&format!("{} {}", op_sign(c.op), c.path), avail)
+        );
+        for f in &c.fields {
+            let before = f.before.as_deref().unwrap_or("(absent)");
+            let after = f.after.as_deref().unwrap_or("(absent)");
+            let line = format!("    {}: {before} → {after}", f.field);
+            let _ = writeln!(out, "{pad}{}", truncate(&line, avail));
+        }
+    }
+    out
+}
+
+/// `relctl diff` and `relctl app diff`.
+pub fn diff(v: &DiffView, ctx: Ctx) -> String {
+    let label = |name: &str, d: Option<Digest>| match d {
+        Some(d) => format!("{name} ({d})"),
+        None => name.to_string(),
+    };
+    let from = label(&v.from, v.from_digest);
+    let to = label(&v.to, v.to_digest);
+    if v.diff.is_empty() {
+        return format!("no changes: {from} and {to} have identical content\n");
+    }
+    let mut out = format!("{from} → {to}\n");
+    out.push_str(&diff_lines(&v.diff, 0, ctx.width));
+    let _ = writeln!(out, "{}", plural(v.diff.changes.len(), "change", "changes"));
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Status and the draft
+
+pub fn status(s: &DaemonStatus, envs: &[EnvironmentView], ctx: Ctx) -> String {
+    let st = &s.store;
+    let mut pairs = vec![
+        (
+            "releasd",
+            format!(
+                "{} (protocol {}, pid {})",
+                s.daemon_version, s.protocol, s.pid
+            ),
+        ),
+        ("up since", when(s.started_at, ctx)),
+        ("socket", s.socket.clone()),
+        ("data dir", s.data_dir.clone()),
+    ];
+    if let Some(http) = &s.http {
+        pairs.push(("http", http.clone()));
+    }
+    pairs.push((
+        "you",
+        format!(
+            "{} (uid {}), role {}",
+            s.caller.actor.name,
+            s.caller.actor.uid,
+            s.caller.role.as_str()
+        ),
+    ));
+    pairs.push((
+        "store",
+        format!(
+            "{}, {}, {}, {}",
+            plural(st.releases as usize, "release", "releases"),
+            plural(st.environments as usize, "environment", "environments"),
+            plural(st.deployments as usize, "deployment", "deployments"),
+            plural(st.audit_entries as usize, "audit entry", "audit entries"),
+        ),
+    ));
+    pairs.push((
+        "draft",
+        st.draft_digest
+            .map(|d| d.short())
+            .unwrap_or_else(|| "none (relctl app apply FILE)".into()),
+    ));
+    let mut out = fields(&pairs);
+    if !envs.is_empty() {
+        out.push('\n');
+        out.push_str(&environments(envs, ctx));
+    }
+    out
+}
+
+pub fn draft_applied(file: &str, digest: &Digest, diff: &Diff, ctx: Ctx) -> String {
+    let mut out = format!("draft updated from {file} ({digest})\n");
+    if diff.is_empty() {
+        out.push_str("no changes from the previous draft\n");
+    } else {
+        out.push_str(&diff_lines(diff, 2, ctx.width));
+        let _ = writeln!(out, "{}", plural(diff.changes.len(), "change", "changes"));
+    }
+    out.push_str("next: relctl release create TAG -d \"what changed\"\n");
+    out
+}
+
+/// A one-line outline of a config: `1 tool, 1 pipeline (1 stage, 2 steps), 1 endpoint, 1 check`.
+pub fn outline(c: &AppConfig) -> String {
+    let stages: usize = c.pipelines.values().map(|p| p.stages.len()).sum();
+    let steps: usize = c
+        .pipelines
+        .values()
+        .flat_map(|p| &p.stages)
+        .map(|s| s.steps.len())
+        .sum();
+    format!(
+        "{}, {} ({}, {}), {}, {}",
+        plural(c.tools.len(), "tool", "tools"),
+        plural(c.pipelines.len(), "pipeline", "pipelines"),
+        plural(stages, "stage", "stages"),
+        plural(steps, "step", "steps"),
+        plural(c.endpoints.len(), "endpoint", "endpoints"),
+        plural(c.checks.len(), "check", "checks"),
+    )
+}
+
+pub fn valid(file: &str, digest: &Digest, c: &AppConfig) -> String {
+    format!("{file} is valid ({digest}): {}\n", outline(c))
+}
+
+/// `app show`: the draft as TOML under a comment naming its digest.
+pub fn draft_toml(digest: &Digest, c: &AppConfig) -> String {
+    format!("# draft {digest}: {}\n{}", outline(c), c.to_toml())
+}
+
+// ---------------------------------------------------------------------------------------
+// Releases
+
+fn live_in(v: &ReleaseView) -> String {
+    if v.live_in.is_empty() {
+        DASH.to_string()
+    } else {
+        v.live_in.join(",")
+    }
+}
+
+pub fn releases(list: &[ReleaseView], limit: usize, ctx: Ctx) -> String {
+    let mut t = Table::new(
+        &["TAG", "STATE", "LIVE IN", "AGE", "AUTHOR", "DESCRIPTION"],
+        &[5, 2, 4, 0],
+    );
+    for v in list {
+        let r = &v.release;
+        t.row(vec![
+            r.tag.clone(),
+            v.state.as_str().to_string(),
+            live_in(v),
+            r.created_at.age(ctx.now),
+            r.created_by.clone(),
+            first_line(&r.description).to_string(),
+        ]);
+    }
+    let mut out = t.render(ctx.width);
+    if list.len() >= limit && limit > 0 {
+        let _ = writeln!(out, "(the newest {limit}; pass --limit N to see more)");
+    }
+    out
+}
+
+pub fn release_detail(d: &ReleaseDetail, ctx: Ctx) -> String {
+    let v = &d.view;
+    let r = &v.release;
+    let state = match v.live_in.is_empty() {
+        true => v.state.as_str().to_string(),
+        false => format!("{} in {}", v.state.as_str(), v.live_in.join(", ")),
+    };
+    let mut pairs = vec![
+        ("release", format!("{} (seq {})", r.tag, r.seq)),
+        ("state", state),
+        ("digest", r.digest.short()),
+        (
+            "created",
+            format!("{} by {}", when(r.created_at, ctx), r.created_by),
+        ),
+    ];
+    if let Ok(cfg) = AppConfig::from_json(&d.config_json) {
+        pairs.push(("contents", outline(&cfg)));
+    }
+    pairs.push((
+        "notes",
+        if r.description.is_empty() {
+            DASH.to_string()
+        } else {
+            r.description.clone()
+        },
+    ));
+    let mut out = fields(&pairs);
+    out.push('\n');
+    match &d.previous {
+        None => out.push_str("first release: nothing to diff against\n"),
+        Some(prev) if d.diff_from_previous.is_empty() => {
+            let _ = writeln!(out, "identical content to {prev}");
+        }
+        Some(prev) => {
+            let _ = writeln!(out, "changes since {prev}:");
+            out.push_str(&diff_lines(&d.diff_from_previous, 2, ctx.width));
+        }
+    }
+    out.push('\n');
+    if d.history.is_empty() {
+        out.push_str("never deployed\n");
+    } else {
+        out.push_str("deployments (newest first):\n");
+        out.push_str(&history(&d.history, HistoryOf::Release, ctx));
+    }
+    out
+}
+
+pub fn created(o: &CreateOutcome, ctx: Ctx) -> String {
+    let r = &o.release.release;
+    let mut out = format!("created release {} (seq {}, {})\n", r.tag, r.seq, r.digest);
+    if let Some(first) = o.same_content_as.first() {
+        let _ = writeln!(
+            out,
+            "note: same content as {first}; deploying one instead of the other changes no configuration"
+        );
+    }
+    match &o.deployment {
+        Some(d) => out.push_str(&deployed(d, ctx)),
+        None => {
+            let _ = writeln!(out, "next: relctl deploy {} --env staging", r.tag);
+        }
+    }
+    out
+}
+
+pub fn pruned(r: &PruneReport) -> String {
+    let mut out = String::new();
+    let verb = if r.dry_run { "would remove" } else { "removed" };
+    if r.removed.is_empty() {
+        out.push_str("nothing to prune\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "{verb} {}: {}",
+            plural(r.removed.len(), "release", "releases"),
+            r.removed.join(", ")
+        );
+    }
+    if !r.protected.is_empty() {
+        let _ = writeln!(
+            out,
+            "kept (live or on a rollback stack): {}",
+            r.protected.join(", ")
+        );
+    }
+    if r.dry_run && !r.removed.is_empty() {
+        out.push_str("dry run: nothing removed; run again without --dry-run to prune\n");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Environments and deployments
+
+fn policy(v: &EnvironmentView) -> String {
+    let mut parts = Vec::new();
+    if v.env.protected {
+        parts.push("protected".to_string());
+    }
+    if !v.env.requires.is_empty() {
+        parts.push(format!("requires {}", v.env.requires.join(",")));
+    }
+    if parts.is_empty() {
+        DASH.to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+pub fn environments(list: &[EnvironmentView], ctx: Ctx) -> String {
+    let mut t = Table::new(
+        &["ENV", "LIVE", "SINCE", "BY", "ROLLBACK TO", "POLICY"],
+        &[5, 3, 4, 1, 0],
+    );
+    for v in list {
+        t.row(vec![
+            v.env.name.clone(),
+            or_dash(v.live.as_deref()),
+            v.since
+                .map(|s| s.age(ctx.now))
+                .unwrap_or_else(|| DASH.into()),
+            or_dash(v.by.as_deref()),
+            or_dash(v.rollback_to.as_deref()),
+            policy(v),
+        ]);
+    }
+    t.render(ctx.width)
+}
+
+pub fn environment(v: &EnvironmentView, ctx: Ctx) -> String {
+    let e = &v.env;
+    let name = if e.protected {
+        format!("{} (protected)", e.name)
+    } else {
+        e.name.clone()
+    };
+    let mut pairs = vec![("environment", name)];
+    if !e.description.is_empty() {
+        pairs.push(("description", e.description.clone()));
+    }
+    pairs.push((
+        "requires",
+        if e.requires.is_empty() {
+            DASH.into()
+        } else {
+            e.requires.join(", ")
+        },
+    ));
+    let live = match (&v.live, v.since) {
+        (Some(tag), Some(since)) => {
+            let mut s = tag.clone();
+            if let Some(d) = v.live_digest {
+                let _ = write!(s, " ({d})");
+            }
+            let _ = write!(s, "\nsince {}", when(since, ctx));
+            if let Some(by) = &v.by {
+                let _ = write!(s, " by {by}");
+            }
+            if let Some(id) = v.deployment_id {
+                let _ = write!(s, ", deployment #{id}");
+            }
+            s
+        }
+        (Some(tag), None) => tag.clone(),
+        _ => "nothing yet".to_string(),
+    };
+    pairs.push(("live", live));
+    if v.live.is_some() {
+        let verified = match &v.verification {
+            None => "not verified".to_string(),
+            Some(ver) => {
+                let word = if ver.passed { "passed" } else { "FAILED" };
+                let failed = ver.checks.iter().filter(|c| !c.passed).count();
+                let mut s = format!(
+                    "{word} ({} of {} checks) at {} by {}",
+                    ver.checks.len() - failed,
+                    ver.checks.len(),
+                    ver.at.rfc3339(),
+                    ver.by
+                );
+                for c in ver.checks.iter().filter(|c| !c.passed) {
+                    let _ = write!(s, "\n✗ {}: {}", c.name, c.message);
+                }
+                s
+            }
+        };
+        pairs.push(("verified", verified));
+    }
+    pairs.push((
+        "rollback to",
+        v.rollback_to
+            .clone()
+            .unwrap_or_else(|| "nothing (no earlier release)".into()),
+    ));
+    if !v.held.is_empty() {
+        pairs.push((
+            "held",
+            format!("{} (redeploying needs --force --reason)", v.held.join(", ")),
+        ));
+    }
+    fields(&pairs)
+}
+
+/// Which history a table shows: one environment's (the ENV column would repeat) or one
+/// release's (the RELEASE column would).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryOf {
+    Env,
+    Release,
+}
+
+pub fn history(list: &[Deployment], of: HistoryOf, ctx: Ctx) -> String {
+    let (middle, value): (&'static str, fn(&Deployment) -> String) = match of {
+        HistoryOf::Env => ("RELEASE", |d| d.release.clone()),
+        HistoryOf::Release => ("ENV", |d| d.env.clone()),
+    };
+    let mut t = Table::new(
+        &["ID", "KIND", middle, "PREVIOUS", "AT (UTC)", "BY", "REASON"],
+        &[6, 5, 3, 2],
+    );
+    for d in list {
+        let kind = if d.forced {
+            format!("{}!", d.kind.as_str())
+        } else {
+            d.kind.as_str().to_string()
+        };
+        t.row(vec![
+            format!("#{}", d.id),
+            kind,
+            value(d),
+            or_dash(d.previous.as_deref()),
+            short_time(d.at),
+            d.actor.clone(),
+            d.reason.clone().unwrap_or_default(),
+        ]);
+    }
+    let mut out = t.render(ctx.width);
+    if list.iter().any(|d| d.forced) {
+        out.push_str("(! = forced past the policy or a hold by an admin)\n");
+    }
+    out
+}
+
+/// The plan shown before a deploy: from → to, the diff, the policy verdict.
+pub fn deploy_plan(p: &DeployPlan, ctx: Ctx) -> String {
+    let from = p.from.as_deref().unwrap_or("(nothing)");
+    let prot = if p.protected { " (protected)" } else { "" };
+    let mut out = format!("deploy to {}{prot}: {from} → {}\n", p.env, p.to);
+    if p.already_live {
+        return out;
+    }
+    if p.from.is_none() {
+        out.push_str("  first deployment to this environment\n");
+    } else if p.diff.is_empty() {
+        out.push_str("  no configuration changes (identical content)\n");
+    } else {
+        out.push_str(&diff_lines(&p.diff, 2, ctx.width));
+    }
+    match &p.verdict {
+        Ok(()) => out.push_str("policy: ok\n"),
+        Err(e) => {
+            let _ = writeln!(out, "policy: denied ({}): {}", e.code, e.message);
+        }
+    }
+    out
+}
+
+/// The answer to a deploy (and to `release create --deploy`).
+pub fn deployed(o: &DeployOutcome, ctx: Ctx) -> String {
+    let _ = ctx;
+    let d = &o.deployment;
+    if !o.changed {
+        return format!(
+            "{} is already live in {}; nothing changed\n",
+            d.release, d.env
+        );
+    }
+    let verb = match d.kind {
+        DeploymentKind::Deploy => "deployed",
+        DeploymentKind::Rollback => "rolled back",
+    };
+    let from = d.previous.as_deref().unwrap_or("(nothing)");
+    let mut out = format!(
+        "{verb} {}: {from} → {} (deployment #{} by {})\n",
+        d.env, d.release, d.id, d.actor
+    );
+    if d.forced {
+        let _ = writeln!(
+            out,
+            "forced by an admin: {}",
+            d.reason.as_deref().unwrap_or("(no reason given)")
+        );
+    }
+    if d.kind == DeploymentKind::Rollback
+        && let Some(prev) = &d.previous
+    {
+        let _ = writeln!(
+            out,
+            "{prev} is now held in {}: redeploying it there needs --force --reason",
+            d.env
+        );
+    }
+    out
+}
+
+pub fn rollback_plan(p: &RollbackPlan, dry_run: bool, ctx: Ctx) -> String {
+    let mut out = format!("roll back {}: {} → {}\n", p.env, p.from, p.to);
+    if p.popped.len() > 1 {
+        let _ = writeln!(out, "  leaves the stack: {}", p.popped.join(", "));
+    }
+    if p.diff.is_empty() {
+        out.push_str("  no configuration changes (identical content)\n");
+    } else {
+        out.push_str(&diff_lines(&p.diff, 2, ctx.width));
+    }
+    let _ = writeln!(
+        out,
+        "afterwards {} held in {}: redeploying needs --force --reason",
+        if p.popped.len() > 1 {
+            format!("{} are", p.popped.join(", "))
+        } else {
+            format!("{} is", p.from)
+        },
+        p.env
+    );
+    if dry_run {
+        out.push_str("dry run: nothing changed\n");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit, store moves
+
+pub fn audit(list: &[AuditEntry], ctx: Ctx) -> String {
+    let mut t = Table::new(
+        &["SEQ", "AT (UTC)", "ACTOR", "ACTION", "DETAIL"],
+        &[4, 2, 3],
+    );
+    for e in list {
+        t.row(vec![
+            e.seq.to_string(),
+            short_time(e.at),
+            e.actor.clone(),
+            e.action.clone(),
+            e.detail.clone(),
+        ]);
+    }
+    t.render(ctx.width)
+}
+
+pub fn audit_report(r: &AuditReport) -> String {
+    match &r.first_bad {
+        None if r.ok => format!(
+            "audit chain ok: {} verified\n",
+            plural(r.entries as usize, "entry", "entries")
+        ),
+        None => format!(
+            "audit chain BROKEN ({} checked)\n",
+            plural(r.entries as usize, "entry", "entries")
+        ),
+        Some((seq, why)) => format!(
+            "audit chain BROKEN at entry {seq}: {why}\n{} checked. The log was changed outside releasd: \
+             treat entries from {seq} on as untrusted and restore the data dir from a backup or export.\n",
+            plural(r.entries as usize, "entry", "entries")
+        ),
+    }
+}
+
+pub fn store(s: &StoreStatus) -> String {
+    format!(
+        "{}, {}, {}, {}\n",
+        plural(s.releases as usize, "release", "releases"),
+        plural(s.environments as usize, "environment", "environments"),
+        plural(s.deployments as usize, "deployment", "deployments"),
+        plural(s.audit_entries as usize, "audit entry", "audit entries"),
+    )
+}
