@@ -1,0 +1,473 @@
+//! `export` / `import`: the whole store as one versioned JSON document.
+//!
+//! The document holds the facts (releases, snapshots, environments with their stacks and
+//! holds, deployments, the audit chain, executions, tokens, counters); every index is
+//! rebuilt from them on import, so the format does not depend on the tree layout. Seqs,
+//! ids and the audit chain are preserved; import appends one `store.import` entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use rel_domain::audit;
+use rel_domain::model::*;
+use rel_domain::names::tag_key;
+use rel_domain::policy::{self, Action};
+use rel_domain::rollback::Hold;
+use rel_domain::snapshot::{Digest, Snapshot};
+use rel_domain::{AppConfig, RelError, RelResult, Timestamp};
+
+use crate::keys::*;
+use crate::read;
+use crate::records::*;
+use crate::trees::{ALL, Kv, T, Trees, Tx, TxError, storage_error};
+use crate::write;
+
+pub const FORMAT: &str = "rel-store-export";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub format: String,
+    pub version: u32,
+    pub exported_at: Timestamp,
+    pub counters: Counters,
+    /// The draft as canonical JSON.
+    pub draft: Option<String>,
+    pub releases: Vec<Release>,
+    /// Tags of pruned releases: reserved forever.
+    pub pruned_tags: Vec<PrunedTag>,
+    pub snapshots: Vec<SnapshotDoc>,
+    pub environments: Vec<EnvDoc>,
+    pub deployments: Vec<Deployment>,
+    pub audit: Vec<AuditEntry>,
+    pub executions: Vec<Execution>,
+    pub tokens: Vec<TokenDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub last_release: u64,
+    pub last_deployment: u64,
+    pub last_execution: u64,
+    pub last_env_order: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrunedTag {
+    pub key: String,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotDoc {
+    /// Full hex digest.
+    pub digest: String,
+    /// Canonical JSON of the app config.
+    pub config: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvDoc {
+    pub env: Environment,
+    pub order: u64,
+    pub state: EnvState,
+    /// Release seqs, bottom first.
+    pub stack: Vec<u64>,
+    pub holds: Vec<(u64, Hold)>,
+    /// Releases that have been live here.
+    pub was_live: Vec<u64>,
+    /// Latest verification outcome per release.
+    pub verified: Vec<(u64, bool)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenDoc {
+    pub info: TokenInfo,
+    /// Hex of the secret's hash (the secret itself is never stored).
+    pub hash: String,
+}
+
+fn values<V: serde::de::DeserializeOwned>(trees: &Trees, t: T, what: &str) -> RelResult<Vec<V>> {
+    let mut out = Vec::new();
+    for item in trees.tree(t).iter() {
+        let (_, v) = item.map_err(storage_error)?;
+        out.push(dec(what, &v)?);
+    }
+    Ok(out)
+}
+
+fn prefixed_keys(trees: &Trees, t: T, prefix: &[u8]) -> RelResult<Vec<(sled::IVec, sled::IVec)>> {
+    trees
+        .tree(t)
+        .scan_prefix(prefix)
+        .map(|i| i.map_err(storage_error))
+        .collect()
+}
+
+/// Called under the read gate, so the document is one consistent state.
+pub fn export(trees: &Trees, now: Timestamp) -> RelResult<String> {
+    let releases: Vec<Release> = values(trees, T::Releases, "release")?;
+    let mut pruned_tags = Vec::new();
+    for item in trees.tree(T::Tags).iter() {
+        let (k, v) = item.map_err(storage_error)?;
+        if let TagEntry::Pruned(seq) = dec("tag", &v)? {
+            pruned_tags.push(PrunedTag {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                seq,
+            });
+        }
+    }
+    let digests: BTreeSet<Digest> = releases.iter().map(|r| r.digest).collect();
+    let mut snapshots = Vec::new();
+    for d in digests {
+        let snap = read::snapshot(trees, &d)?;
+        snapshots.push(SnapshotDoc {
+            digest: d.hex(),
+            config: snap.config.to_canonical_json(),
+        });
+    }
+    let mut environments = Vec::new();
+    for rec in values::<EnvRecord>(trees, T::Envs, "environment")? {
+        let name = rec.env.name.clone();
+        let prefix = env_prefix(&name);
+        let stack = prefixed_keys(trees, T::Stack, &prefix)?
+            .into_iter()
+            .filter_map(|(_, v)| read_u64(&v))
+            .collect();
+        let mut holds = Vec::new();
+        for (k, v) in prefixed_keys(trees, T::Holds, &prefix)? {
+            if let Some(seq) = env_u64_tail(&k) {
+                holds.push((seq, dec("hold", &v)?));
+            }
+        }
+        let was_live = prefixed_keys(trees, T::WasLiveIn, &prefix)?
+            .into_iter()
+            .filter_map(|(k, _)| env_u64_tail(&k))
+            .collect();
+        let verified = prefixed_keys(trees, T::VerifiedIn, &prefix)?
+            .into_iter()
+            .filter_map(|(k, v)| env_u64_tail(&k).map(|s| (s, v.first() == Some(&1))))
+            .collect();
+        environments.push(EnvDoc {
+            state: read::env_state(trees, &name)?,
+            env: rec.env,
+            order: rec.order,
+            stack,
+            holds,
+            was_live,
+            verified,
+        });
+    }
+    let draft = trees
+        .get(T::Meta, meta::DRAFT)?
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    let doc = Document {
+        format: FORMAT.to_string(),
+        version: VERSION,
+        exported_at: now,
+        counters: Counters {
+            last_release: read::meta_u64(trees, meta::LAST_RELEASE)?,
+            last_deployment: read::meta_u64(trees, meta::LAST_DEPLOYMENT)?,
+            last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?,
+            last_env_order: read::meta_u64(trees, meta::LAST_ENV_ORDER)?,
+        },
+        draft,
+        releases,
+        pruned_tags,
+        snapshots,
+        environments,
+        deployments: values(trees, T::Deployments, "deployment")?,
+        audit: values(trees, T::Audit, "audit")?,
+        executions: values(trees, T::Executions, "execution")?,
+        tokens: values::<TokenRecord>(trees, T::Tokens, "token")?
+            .into_iter()
+            .map(|t| TokenDoc {
+                info: t.info,
+                hash: t.hash.hex(),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&doc)
+        .map_err(|e| RelError::internal(format!("export: cannot encode: {e}")))
+}
+
+/// A document checked for internal consistency, with its snapshots parsed.
+pub struct Parsed {
+    pub doc: Document,
+    pub snapshots: BTreeMap<Digest, Snapshot>,
+    pub draft: Option<AppConfig>,
+    pub tokens: Vec<(TokenInfo, Digest)>,
+}
+
+fn damaged(why: impl std::fmt::Display) -> RelError {
+    RelError::invalid(format!(
+        "the export is damaged or not a rel export: {why}; nothing was imported"
+    ))
+}
+
+pub fn parse(text: &str) -> RelResult<Parsed> {
+    #[derive(Deserialize)]
+    struct Head {
+        format: String,
+        version: u32,
+    }
+    let head: Head =
+        serde_json::from_str(text).map_err(|e| damaged(format!("cannot read its header ({e})")))?;
+    if head.format != FORMAT {
+        return Err(damaged(format!(
+            "format is {:?}, expected {FORMAT:?}",
+            head.format
+        )));
+    }
+    if head.version != VERSION {
+        return Err(RelError::invalid(format!(
+            "the export has format version {}, this releasd reads version {VERSION}; import it with a matching rel version",
+            head.version
+        )));
+    }
+    let doc: Document = serde_json::from_str(text).map_err(damaged)?;
+    let mut snapshots = BTreeMap::new();
+    for s in &doc.snapshots {
+        let want = Digest::from_hex(&s.digest)
+            .ok_or_else(|| damaged(format!("bad digest {:?}", s.digest)))?;
+        let cfg = AppConfig::from_json(&s.config)
+            .map_err(|e| damaged(format!("snapshot {want}: {e}")))?;
+        let snap = Snapshot::of(cfg);
+        if snap.digest != want {
+            return Err(damaged(format!(
+                "snapshot {want} does not match its digest"
+            )));
+        }
+        snapshots.insert(want, snap);
+    }
+    let seqs: BTreeSet<u64> = doc.releases.iter().map(|r| r.seq).collect();
+    for r in &doc.releases {
+        if !snapshots.contains_key(&r.digest) {
+            return Err(damaged(format!("release {} has no snapshot", r.tag)));
+        }
+    }
+    let env_names: BTreeSet<&str> = doc
+        .environments
+        .iter()
+        .map(|e| e.env.name.as_str())
+        .collect();
+    for e in &doc.environments {
+        if let Some(s) = e.stack.iter().find(|s| !seqs.contains(s)) {
+            return Err(damaged(format!(
+                "environment {}'s stack names missing release #{s}",
+                e.env.name
+            )));
+        }
+        if e.state.height != e.stack.len() as u64 || e.state.live != e.stack.last().copied() {
+            return Err(damaged(format!(
+                "environment {}'s state does not match its stack",
+                e.env.name
+            )));
+        }
+        if let Some(r) = e
+            .env
+            .requires
+            .iter()
+            .find(|r| !env_names.contains(r.as_str()))
+        {
+            return Err(damaged(format!(
+                "environment {} requires unknown {r}",
+                e.env.name
+            )));
+        }
+    }
+    let report = audit::verify(&doc.audit);
+    if let Some((seq, why)) = report.first_bad {
+        return Err(RelError::invalid(format!(
+            "the export's audit log does not verify at entry #{seq} ({why}); refusing to import a log that was edited"
+        )));
+    }
+    let draft = match &doc.draft {
+        Some(t) => Some(AppConfig::from_json(t).map_err(|e| damaged(format!("draft: {e}")))?),
+        None => None,
+    };
+    let mut tokens = Vec::new();
+    for t in &doc.tokens {
+        let h = Digest::from_hex(&t.hash)
+            .ok_or_else(|| damaged(format!("token {} has a bad hash", t.info.name)))?;
+        tokens.push((t.info.clone(), h));
+    }
+    Ok(Parsed {
+        doc,
+        snapshots,
+        draft,
+        tokens,
+    })
+}
+
+/// Every key in the store, to clear it inside the import transaction (sled transactions
+/// cannot scan). Called under the write gate, so the list stays accurate.
+pub fn existing_keys(trees: &Trees) -> RelResult<Vec<(T, sled::IVec)>> {
+    let mut out = Vec::new();
+    for t in ALL {
+        for item in trees.tree(t).iter().keys() {
+            out.push((t, item.map_err(storage_error)?));
+        }
+    }
+    Ok(out)
+}
+
+pub fn import_tx(
+    tx: &Tx<'_>,
+    p: &Parsed,
+    old: &[(T, sled::IVec)],
+    caller: &Caller,
+    now: Timestamp,
+) -> Result<(), TxError> {
+    policy::authorize(caller, &Action::Import)?;
+    let existing = read::meta_u64(tx, meta::LAST_RELEASE)?;
+    if existing > 0 {
+        let count = read::meta_u64(tx, meta::RELEASE_COUNT)?;
+        return Err(RelError::conflict(format!(
+            "this store already has releases ({count} now, {existing} ever created); import only goes into a store that never had one. \
+             Start a releasd with an empty --data-dir and import there"
+        ))
+        .into());
+    }
+    let replaced = read::audit_head(tx)?.map(|h| h.0).unwrap_or(0);
+    for (t, k) in old {
+        tx.del(*t, k)?;
+    }
+    let d = &p.doc;
+    write::put_u64(tx, T::Meta, meta::SCHEMA, SCHEMA_VERSION)?;
+    tx.put(T::Meta, meta::SEEDED, b"1")?;
+    write::put_u64(tx, T::Meta, meta::LAST_RELEASE, d.counters.last_release)?;
+    write::put_u64(
+        tx,
+        T::Meta,
+        meta::LAST_DEPLOYMENT,
+        d.counters.last_deployment,
+    )?;
+    write::put_u64(tx, T::Meta, meta::LAST_EXECUTION, d.counters.last_execution)?;
+    write::put_u64(tx, T::Meta, meta::LAST_ENV_ORDER, d.counters.last_env_order)?;
+    write::put_u64(tx, T::Meta, meta::RELEASE_COUNT, d.releases.len() as u64)?;
+    if let Some(cfg) = &p.draft {
+        let json = cfg.to_canonical_json();
+        tx.put(
+            T::Meta,
+            meta::DRAFT_DIGEST,
+            enc(&Digest::of(json.as_bytes()))?,
+        )?;
+        tx.put(T::Meta, meta::DRAFT, json.as_bytes())?;
+    }
+    for r in &d.releases {
+        tx.put(T::Releases, u64k(r.seq), enc(r)?)?;
+        tx.put(
+            T::Tags,
+            tag_key(&r.tag).as_bytes(),
+            enc(&TagEntry::Live(r.seq))?,
+        )?;
+        tx.put(T::Digests, digest_u64(&r.digest, r.seq), b"")?;
+        if let Some(s) = p.snapshots.get(&r.digest) {
+            write::add_snapshot_ref(tx, s)?;
+        }
+    }
+    for t in &d.pruned_tags {
+        tx.put(T::Tags, t.key.as_bytes(), enc(&TagEntry::Pruned(t.seq))?)?;
+    }
+    let mut envs: Vec<&EnvDoc> = d.environments.iter().collect();
+    envs.sort_by_key(|e| e.order);
+    let names: Vec<String> = envs.iter().map(|e| e.env.name.clone()).collect();
+    tx.put(T::Meta, meta::ENV_NAMES, enc(&names)?)?;
+    let live: BTreeSet<u64> = d.releases.iter().map(|r| r.seq).collect();
+    for e in envs {
+        let name = &e.env.name;
+        tx.put(
+            T::Envs,
+            name.as_bytes(),
+            enc(&EnvRecord {
+                env: e.env.clone(),
+                order: e.order,
+            })?,
+        )?;
+        tx.put(T::EnvState, name.as_bytes(), enc(&e.state)?)?;
+        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        for (i, seq) in e.stack.iter().enumerate() {
+            tx.put(T::Stack, env_u64(name, i as u64), u64k(*seq))?;
+            *counts.entry(*seq).or_default() += 1;
+        }
+        for (seq, c) in counts {
+            write::put_u64(tx, T::OnStack, &u64_str(seq, name), c)?;
+        }
+        if let Some(seq) = e.state.live {
+            tx.put(T::LiveIn, u64_str(seq, name), b"")?;
+        }
+        for (seq, h) in &e.holds {
+            tx.put(T::Holds, env_u64(name, *seq), enc(h)?)?;
+        }
+        for seq in &e.was_live {
+            tx.put(T::WasLiveIn, env_u64(name, *seq), b"")?;
+            if live.contains(seq) {
+                tx.put(T::EverLive, u64k(*seq), b"")?;
+            }
+        }
+        for (seq, passed) in &e.verified {
+            tx.put(T::VerifiedIn, env_u64(name, *seq), [u8::from(*passed)])?;
+        }
+    }
+    for dep in &d.deployments {
+        tx.put(T::Deployments, u64k(dep.id), enc(dep)?)?;
+        tx.put(T::DepByEnv, env_u64(&dep.env, dep.id), b"")?;
+        if live.contains(&dep.release_seq) {
+            tx.put(T::DepByRelease, u64_u64(dep.release_seq, dep.id), b"")?;
+        }
+    }
+    for a in &d.audit {
+        tx.put(T::Audit, u64k(a.seq), enc(a)?)?;
+    }
+    if let Some(last) = d.audit.last() {
+        tx.put(T::Meta, meta::AUDIT_HEAD, enc(&(last.seq, last.hash))?)?;
+    }
+    let mut by_env: BTreeMap<&str, Vec<&Execution>> = BTreeMap::new();
+    for e in &d.executions {
+        tx.put(T::Executions, u64k(e.id), enc(e)?)?;
+        by_env.entry(e.env.as_str()).or_default().push(e);
+    }
+    for (env, mut list) in by_env {
+        list.sort_by_key(|e| e.id);
+        for (n, e) in list.iter().enumerate() {
+            tx.put(T::ExecByEnv, env_u64(env, n as u64), u64k(e.id))?;
+        }
+        let w = ExecWindow {
+            oldest: 0,
+            next: list.len() as u64,
+        };
+        tx.put(T::ExecWindow, env.as_bytes(), enc(&w)?)?;
+    }
+    for (info, hash) in &p.tokens {
+        tx.put(
+            T::Tokens,
+            info.name.as_bytes(),
+            enc(&TokenRecord {
+                info: info.clone(),
+                hash: *hash,
+            })?,
+        )?;
+        tx.put(T::TokenHash, hash.0, info.name.as_bytes())?;
+    }
+    let replaced_note = if replaced > 0 {
+        format!("; replaced this store's own {replaced} earlier audit entries")
+    } else {
+        String::new()
+    };
+    write::audit(
+        tx,
+        now,
+        &caller.actor.name,
+        "store.import",
+        &format!(
+            "imported {} releases, {} deployments, {} audit entries from an export made at {}{replaced_note}",
+            d.releases.len(),
+            d.deployments.len(),
+            d.audit.len(),
+            d.exported_at
+        ),
+    )?;
+    Ok(())
+}

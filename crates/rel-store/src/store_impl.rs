@@ -1,0 +1,322 @@
+//! `Store` for `SledStore`: each mutating method is one `mutate` (transaction + flush); each
+//! read holds the read gate so it sees whole transactions only.
+
+use rel_domain::config::AppConfig;
+use rel_domain::diff::{Diff, diff};
+use rel_domain::model::*;
+use rel_domain::policy::{self, Action};
+use rel_domain::snapshot::{Digest, Snapshot};
+use rel_domain::store::{Dump, Store};
+use rel_domain::{RelError, RelResult, Timestamp};
+
+use crate::deploy::{self, RollbackPrep};
+use crate::records::*;
+use crate::trees::{Kv, T};
+use crate::{SledStore, audit_log, dump, envs, exec, read, releases, write};
+
+impl SledStore {
+    fn diff_digests(&self, from: Option<&Digest>, to: &Digest) -> RelResult<Diff> {
+        let to = read::snapshot(&self.trees, to)?;
+        let from = match from {
+            Some(d) => read::snapshot(&self.trees, d)?.config,
+            None => AppConfig::default(),
+        };
+        Ok(diff(&from, &to.config))
+    }
+}
+
+impl Store for SledStore {
+    fn status(&self) -> RelResult<StoreStatus> {
+        let _g = self.read_gate();
+        let t = &self.trees;
+        let draft_digest = match t.get(T::Meta, meta::DRAFT_DIGEST)? {
+            Some(v) => Some(dec("draft digest", &v)?),
+            None => None,
+        };
+        Ok(StoreStatus {
+            releases: read::meta_u64(t, meta::RELEASE_COUNT)?,
+            environments: read::env_names(t)?.len() as u64,
+            deployments: read::meta_u64(t, meta::LAST_DEPLOYMENT)?,
+            audit_entries: read::audit_head(t)?.map(|h| h.0).unwrap_or(0),
+            draft_digest,
+        })
+    }
+
+    fn draft(&self) -> RelResult<Option<Snapshot>> {
+        let _g = self.read_gate();
+        Ok(read::draft(&self.trees)?.map(Snapshot::of))
+    }
+
+    fn apply_draft(&self, config: AppConfig, caller: &Caller, now: Timestamp) -> RelResult<Digest> {
+        config.validate()?;
+        let json = config.to_canonical_json();
+        let digest = Digest::of(json.as_bytes());
+        self.mutate(|tx| {
+            policy::authorize(caller, &Action::ApplyDraft)?;
+            let same = match tx.get(T::Meta, meta::DRAFT_DIGEST)? {
+                Some(v) => dec::<Digest>("draft digest", &v)? == digest,
+                None => false,
+            };
+            if same {
+                return Ok(digest);
+            }
+            tx.put(T::Meta, meta::DRAFT, json.as_bytes())?;
+            tx.put(T::Meta, meta::DRAFT_DIGEST, enc(&digest)?)?;
+            let detail = format!(
+                "{digest}: {} tools, {} pipelines, {} endpoints, {} checks",
+                config.tools.len(),
+                config.pipelines.len(),
+                config.endpoints.len(),
+                config.checks.len()
+            );
+            write::audit(tx, now, &caller.actor.name, "draft.apply", &detail)?;
+            Ok(digest)
+        })
+    }
+
+    fn create_release(
+        &self,
+        req: &NewRelease,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<CreateOutcome> {
+        let given = match &req.config {
+            Some(text) => Some(Snapshot::of(text.parse()?)),
+            None => None,
+        };
+        let (release, deployment) =
+            self.mutate(|tx| releases::create_tx(tx, req, given.as_ref(), caller, now))?;
+        let _g = self.read_gate();
+        let order = releases::order_names(&self.trees)?;
+        let same_content_as = releases::same_content(&self.trees, &release)?;
+        let release = releases::view(&self.trees, release, &order)?;
+        Ok(CreateOutcome {
+            release,
+            same_content_as,
+            deployment,
+        })
+    }
+
+    fn release(&self, tag: &str) -> RelResult<ReleaseView> {
+        let _g = self.read_gate();
+        let r = read::release_by_tag(&self.trees, tag)?;
+        releases::view(&self.trees, r, &releases::order_names(&self.trees)?)
+    }
+
+    fn releases(&self, query: &ReleaseQuery) -> RelResult<Vec<ReleaseView>> {
+        let _g = self.read_gate();
+        releases::list(&self.trees, query)
+    }
+
+    fn snapshot(&self, digest: &Digest) -> RelResult<Snapshot> {
+        let _g = self.read_gate();
+        read::snapshot(&self.trees, digest)
+    }
+
+    fn release_history(&self, tag: &str, limit: usize) -> RelResult<Vec<Deployment>> {
+        let _g = self.read_gate();
+        let r = read::release_by_tag(&self.trees, tag)?;
+        releases::release_history(&self.trees, r.seq, limit)
+    }
+
+    fn prune(
+        &self,
+        keep: usize,
+        dry_run: bool,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<PruneReport> {
+        self.prune_impl(keep, dry_run, caller, now)
+    }
+
+    fn environments(&self) -> RelResult<Vec<EnvironmentView>> {
+        let _g = self.read_gate();
+        releases::promotion_order(&self.trees)?
+            .into_iter()
+            .map(|r| envs::view(&self.trees, r))
+            .collect()
+    }
+
+    fn environment(&self, name: &str) -> RelResult<EnvironmentView> {
+        let _g = self.read_gate();
+        envs::view(&self.trees, read::env_required(&self.trees, name)?)
+    }
+
+    fn create_environment(
+        &self,
+        env: &Environment,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let rec = self.mutate(|tx| envs::create_tx(tx, env, caller, now))?;
+        let _g = self.read_gate();
+        envs::view(&self.trees, rec)
+    }
+
+    fn history(
+        &self,
+        env: &str,
+        limit: usize,
+        before_id: Option<u64>,
+    ) -> RelResult<Vec<Deployment>> {
+        let _g = self.read_gate();
+        read::env_required(&self.trees, env)?;
+        envs::history(&self.trees, env, limit, before_id)
+    }
+
+    fn plan_deploy(&self, req: &DeployRequest, caller: &Caller) -> RelResult<DeployPlan> {
+        let _g = self.read_gate();
+        let t = &self.trees;
+        let env = read::env_required(t, &req.env)?;
+        let release = read::release_by_tag(t, &req.tag)?;
+        let state = read::env_state(t, &env.env.name)?;
+        let from = match state.live {
+            Some(seq) => Some(read::release_required(t, seq)?),
+            None => None,
+        };
+        let unforced = DeployRequest {
+            force_reason: None,
+            ..req.clone()
+        };
+        let verdict = deploy::prepare_deploy(t, &unforced, caller).map(|_| ());
+        Ok(DeployPlan {
+            env: env.env.name.clone(),
+            from: from.as_ref().map(|r| r.tag.clone()),
+            to: release.tag.clone(),
+            diff: self.diff_digests(from.as_ref().map(|r| &r.digest), &release.digest)?,
+            verdict,
+            protected: env.env.protected,
+            already_live: state.live == Some(release.seq),
+        })
+    }
+
+    fn deploy(
+        &self,
+        req: &DeployRequest,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<DeployOutcome> {
+        self.mutate(|tx| deploy::deploy_tx(tx, req, caller, now))
+    }
+
+    fn plan_rollback(&self, req: &RollbackRequest) -> RelResult<RollbackPlan> {
+        let _g = self.read_gate();
+        let t = &self.trees;
+        match deploy::prepare_rollback(t, req)? {
+            RollbackPrep::NoOp(dep) => Ok(RollbackPlan {
+                env: dep.env.clone(),
+                from: dep.release.clone(),
+                to: dep.release,
+                popped: Vec::new(),
+                diff: Diff::default(),
+            }),
+            RollbackPrep::Move { env, mv, .. } => {
+                let from = read::release_required(t, mv.from)?;
+                let to = read::release_required(t, mv.to)?;
+                let mut popped = Vec::new();
+                for s in &mv.popped {
+                    let tag = read::release_required(t, *s)?.tag;
+                    if !popped.contains(&tag) {
+                        popped.push(tag);
+                    }
+                }
+                Ok(RollbackPlan {
+                    env: env.env.name,
+                    diff: self.diff_digests(Some(&from.digest), &to.digest)?,
+                    from: from.tag,
+                    to: to.tag,
+                    popped,
+                })
+            }
+        }
+    }
+
+    fn rollback(
+        &self,
+        req: &RollbackRequest,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<DeployOutcome> {
+        self.mutate(|tx| deploy::rollback_tx(tx, req, caller, now))
+    }
+
+    fn audit(&self, limit: usize, before_seq: Option<u64>) -> RelResult<Vec<AuditEntry>> {
+        let _g = self.read_gate();
+        audit_log::list(&self.trees, limit, before_seq)
+    }
+
+    fn verify_audit(&self) -> RelResult<AuditReport> {
+        let _g = self.read_gate();
+        audit_log::verify(&self.trees)
+    }
+
+    fn export(&self) -> RelResult<Dump> {
+        let _g = self.read_gate();
+        dump::export(&self.trees, crate::now())
+    }
+
+    fn import(&self, text: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus> {
+        policy::authorize(caller, &Action::Import)?;
+        let parsed = dump::parse(text)?;
+        {
+            let _g = self.write_gate();
+            let old = dump::existing_keys(&self.trees)?;
+            self.trees
+                .write(|tx| dump::import_tx(tx, &parsed, &old, caller, now))?;
+        }
+        self.flush()?;
+        self.status()
+    }
+
+    fn record_verification(
+        &self,
+        env: &str,
+        deployment_id: u64,
+        verification: &Verification,
+        caller: &Caller,
+    ) -> RelResult<Deployment> {
+        self.mutate(|tx| exec::record_verification_tx(tx, env, deployment_id, verification, caller))
+    }
+
+    fn append_execution(&self, e: &Execution, retention: usize) -> RelResult<u64> {
+        self.mutate(|tx| exec::append_tx(tx, e, retention))
+    }
+
+    fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>> {
+        let _g = self.read_gate();
+        exec::list(&self.trees, query)
+    }
+
+    fn execution(&self, id: u64) -> RelResult<Execution> {
+        let _g = self.read_gate();
+        exec::execution(&self.trees, id)?.ok_or_else(|| {
+            RelError::not_found(format!(
+                "no execution #{id} (it may have aged out of the log); relctl logs lists recent ones"
+            ))
+        })
+    }
+
+    fn create_token(
+        &self,
+        name: &str,
+        secret_hash: &Digest,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<TokenInfo> {
+        self.mutate(|tx| exec::create_token_tx(tx, name, secret_hash, caller, now))
+    }
+
+    fn tokens(&self) -> RelResult<Vec<TokenInfo>> {
+        let _g = self.read_gate();
+        exec::tokens(&self.trees)
+    }
+
+    fn revoke_token(&self, name: &str, caller: &Caller, now: Timestamp) -> RelResult<()> {
+        self.mutate(|tx| exec::revoke_token_tx(tx, name, caller, now))
+    }
+
+    fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>> {
+        let _g = self.read_gate();
+        exec::token_by_hash(&self.trees, secret_hash)
+    }
+}
