@@ -97,7 +97,34 @@ impl App {
 
     /// Data rows the release table shows at the current size.
     pub fn page(&self) -> usize {
-        layout::release_rows(self.size)
+        layout::release_rows(self.size, self.message_rows())
+    }
+
+    /// The message line's text and whether it is bad news: the lost daemon first, then
+    /// a starting daemon, then the latest message.
+    pub fn message_text(&self) -> Option<(String, bool)> {
+        match (&self.conn, &self.message) {
+            (Conn::Disconnected { reason, .. }, _) => Some((reason.clone(), true)),
+            (Conn::Starting { program }, _) => Some((
+                format!(
+                    "No releasd was running: starting {program} on {}…",
+                    self.socket
+                ),
+                false,
+            )),
+            (_, Some(m)) => Some((m.text.clone(), m.error)),
+            (_, None) => None,
+        }
+    }
+
+    /// Rows the message line needs at the current width (1–3).
+    pub fn message_rows(&self) -> u16 {
+        let width = usize::from(self.size.width.saturating_sub(2)).max(10);
+        let rows = self
+            .message_text()
+            .map(|(t, _)| crate::text::wrap_words(&t, width).len())
+            .unwrap_or(1);
+        u16::try_from(rows.clamp(1, 3)).unwrap_or(1)
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -119,6 +146,14 @@ impl App {
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let cmds = self.update_inner(msg);
+        // The message line may have grown or shrunk: keep the selection in view.
+        let page = self.page();
+        self.releases.fix_scroll(page);
+        cmds
+    }
+
+    fn update_inner(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
             Msg::Key(k) => self.on_key(k),
             Msg::Resize { width, height } => {
@@ -311,9 +346,7 @@ impl App {
             }
             (Purpose::ApplyExample, Response::DraftApplied { digest, .. }) => {
                 self.data.draft_digest = Some(digest);
-                self.info(format!(
-                    "Fresh store: applied rel's example app config as the draft ({digest}). Press n to create the first release."
-                ));
+                self.info("Fresh store: rel's example app config is now the draft. Press n to release it.");
             }
             (Purpose::Releases { generation, append }, Response::Releases(rows)) => {
                 let page = self.page();

@@ -76,7 +76,7 @@ pub async fn connection_loop(opts: Options, tx: mpsc::UnboundedSender<Msg>, curr
                 if report(
                     &tx,
                     format!(
-                        "lost the connection to releasd at {}; reconnecting",
+                        "releasd went away (socket {}); reconnecting…",
                         opts.socket.display()
                     ),
                     backoff,

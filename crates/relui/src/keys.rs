@@ -72,7 +72,6 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
             ("d", "deploy"),
             ("a", "actions"),
             ("/", "filter"),
-            ("2", "envs"),
             ("?", "help"),
             ("q", "quit"),
         ],

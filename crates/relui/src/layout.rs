@@ -11,11 +11,12 @@ pub struct Chrome {
     pub footer: Rect,
 }
 
-pub fn chrome(area: Rect) -> Chrome {
+/// `message_rows`: 1–3 rows for the message line (long messages wrap).
+pub fn chrome(area: Rect, message_rows: u16) -> Chrome {
     let [tabs, main, message, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(1),
+        Constraint::Length(message_rows.clamp(1, 3)),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -30,8 +31,8 @@ pub fn chrome(area: Rect) -> Chrome {
 }
 
 /// Rows of data the releases table shows: the main area minus borders and the header.
-pub fn release_rows(area: Rect) -> usize {
-    usize::from(chrome(area).main.height.saturating_sub(3)).max(1)
+pub fn release_rows(area: Rect, message_rows: u16) -> usize {
+    usize::from(chrome(area, message_rows).main.height.saturating_sub(3)).max(1)
 }
 
 /// A centred rectangle of at most `width`×`height`, leaving a margin on small screens.
@@ -48,5 +49,12 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// The area dialogs use: nearly the whole screen on 80×24, bounded on big terminals.
 pub fn dialog_area(area: Rect) -> Rect {
-    centered(area, 96, 34)
+    let w = area.width.min(96);
+    let h = area.height.min(34);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }

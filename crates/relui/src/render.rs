@@ -15,7 +15,7 @@ use crate::screens::Screen;
 impl App {
     pub fn render(&self, f: &mut Frame) {
         let area = f.area();
-        let c = chrome(area);
+        let c = chrome(area, self.message_rows());
         self.render_tabs(f, c.tabs);
         match self.screen {
             Screen::Releases => match &self.detail {
@@ -79,20 +79,16 @@ impl App {
 
     fn render_message(&self, f: &mut Frame, area: Rect) {
         let t = self.theme;
-        let line = match (&self.conn, &self.message) {
-            (Conn::Disconnected { reason, .. }, _) => Line::styled(format!(" {reason}"), t.bad()),
-            (Conn::Starting { program }, _) => Line::styled(
-                format!(
-                    " No releasd was running: starting {program} on {}…",
-                    self.socket
-                ),
-                t.warn(),
-            ),
-            (_, Some(m)) if m.error => Line::styled(format!(" {}", m.text), t.warn()),
-            (_, Some(m)) => Line::raw(format!(" {}", m.text)),
-            (_, None) => Line::raw(""),
+        let Some((text, bad)) = self.message_text() else {
+            return;
         };
-        f.render_widget(Paragraph::new(line), area);
+        let style = if bad { t.bad() } else { Default::default() };
+        let width = usize::from(area.width.saturating_sub(2)).max(10);
+        let lines: Vec<Line> = crate::text::wrap_words(&text, width)
+            .into_iter()
+            .map(|l| Line::styled(format!(" {l}"), style))
+            .collect();
+        f.render_widget(Paragraph::new(lines), area);
     }
 
     fn render_status(&self, f: &mut Frame, area: Rect) {
@@ -100,13 +96,14 @@ impl App {
         let (conn, style) = match &self.conn {
             Conn::Connecting => (format!(" … connecting to {} ", self.socket), t.status_bar()),
             Conn::Starting { .. } => (" … starting releasd ".to_string(), t.status_bar()),
-            Conn::Connected(w) => (
+            Conn::Connected(w) if area.width >= 110 => (
                 format!(" ● releasd {} (pid {}) ", w.daemon_version, w.pid),
                 t.status_bar(),
             ),
+            Conn::Connected(_) => (" ● connected ".to_string(), t.status_bar()),
             Conn::Disconnected { retry_in_ms, .. } => (
                 format!(
-                    " ✗ DISCONNECTED: reconnecting in {:.1}s ",
+                    " ✗ DISCONNECTED, retry in {:.1}s ",
                     *retry_in_ms as f64 / 1000.0
                 ),
                 t.disconnected(),
@@ -117,7 +114,7 @@ impl App {
             None => "│ user ? ".to_string(),
         };
         let last = match &self.last_event {
-            Some((text, at)) => format!("│ last: {text} · {} ago ", at.age(self.now)),
+            Some((text, at)) => format!("│ {} ago: {text} ", at.age(self.now)),
             None => "│ no events yet ".to_string(),
         };
         let line = Line::from(vec![

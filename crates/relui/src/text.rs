@@ -1,6 +1,7 @@
 //! Turning domain data into display text. Computed in `update` (or cheaply in render) and
 //! never doing I/O.
 
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use rel_domain::config::AppConfig;
 use rel_domain::diff::{ChangeOp, Diff};
@@ -51,8 +52,15 @@ pub fn diff_lines(diff: &Diff, theme: Theme) -> Vec<Line<'static>> {
             let after = f.after.as_deref().unwrap_or("(none)");
             out.push(Line::from(vec![
                 Span::raw("    "),
-                Span::styled(format!("{}: ", f.field), theme.dim()),
-                Span::raw(format!("{before} → {after}")),
+                Span::styled(f.field.clone(), theme.dim()),
+            ]));
+            out.push(Line::from(vec![
+                Span::styled("      - ", theme.removed()),
+                Span::raw(before.to_string()),
+            ]));
+            out.push(Line::from(vec![
+                Span::styled("      + ", theme.added()),
+                Span::raw(after.to_string()),
             ]));
         }
     }
@@ -242,9 +250,97 @@ pub fn wrapped_height(lines: &[Line], width: u16) -> u16 {
     u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
+/// Word-wrap `text` to `width` columns (chars); over-long words are split.
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = vec![];
+    for para in text.split('\n') {
+        let mut line = String::new();
+        let mut len = 0;
+        for word in para.split(' ') {
+            let mut word: Vec<char> = word.chars().collect();
+            loop {
+                let wl = word.len();
+                let need = if len == 0 { wl } else { len + 1 + wl };
+                if need <= width {
+                    if len > 0 {
+                        line.push(' ');
+                    }
+                    line.extend(word.iter());
+                    len = need;
+                    break;
+                }
+                if len > 0 {
+                    out.push(std::mem::take(&mut line));
+                    len = 0;
+                    continue;
+                }
+                // A word longer than the line: split it.
+                let rest = word.split_off(width);
+                out.push(word.iter().collect());
+                word = rest;
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// `label` then `text` wrapped to `width`, continuation lines indented under the text.
+pub fn labeled(label: Span<'static>, text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    let indent = label.width();
+    let avail = usize::from(width).saturating_sub(indent).max(10);
+    wrap_words(text, avail)
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let head = if i == 0 {
+                label.clone()
+            } else {
+                Span::raw(" ".repeat(indent))
+            };
+            Line::from(vec![head, Span::styled(chunk, style)])
+        })
+        .collect()
+}
+
+/// A diff in a pane: indented, wrapped, scrolled by `scroll` rows (clamped).
+pub fn render_diff_pane(
+    f: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    lines: Vec<Line<'static>>,
+    scroll: usize,
+) {
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            let mut spans = vec![Span::raw("  ")];
+            spans.extend(l.spans);
+            Line::from(spans)
+        })
+        .collect();
+    let total = wrapped_height(&lines, area.width);
+    let max = total.saturating_sub(area.height);
+    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX).min(max);
+    f.render_widget(
+        ratatui::widgets::Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wraps_words_and_long_words() {
+        assert_eq!(wrap_words("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap_words("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap_words("a\nb", 10), ["a", "b"]);
+        assert_eq!(wrap_words("", 10), [""]);
+    }
 
     #[test]
     fn thousands_groups() {

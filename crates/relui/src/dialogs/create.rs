@@ -238,14 +238,20 @@ impl CreateDialog {
         let mut tag_line = vec![label("Tag", Field::Tag)];
         tag_line.extend(self.tag.line(self.focus == Field::Tag, w, theme).spans);
         lines.push(Line::from(tag_line));
-        let status = match (&self.tag_error, self.touched) {
-            (Some(e), true) => Span::styled(format!("✗ {e}"), theme.bad()),
-            (Some(_), false) => {
-                Span::styled("required, e.g. v1.0.0 or 2024-03-15-fix", theme.dim())
-            }
-            (None, _) => Span::styled(format!("✓ {} is free", self.tag.text()), theme.ok()),
+        let (status, style) = match (&self.tag_error, self.touched) {
+            (Some(e), true) => (format!("✗ {e}"), theme.bad()),
+            (Some(_), false) => (
+                "required, e.g. v1.0.0 or 2024-03-15-fix".to_string(),
+                theme.dim(),
+            ),
+            (None, _) => (format!("✓ {} is free", self.tag.text()), theme.ok()),
         };
-        lines.push(Line::from(vec![Span::raw(" ".repeat(14)), status]));
+        lines.extend(crate::text::labeled(
+            Span::raw(" ".repeat(14)),
+            &status,
+            style,
+            inner.width,
+        ));
         let desc = self
             .description
             .view(self.focus == Field::Description, w, DESC_ROWS, theme);

@@ -6,14 +6,14 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use rel_domain::{DeployPlan, DeployRequest, EnvironmentView, ReleaseView};
 use rel_proto::Request;
 
 use super::{Action, frame};
 use crate::keys::is_ctrl;
 use crate::msg::Purpose;
-use crate::text::{diff_lines, diff_summary};
+use crate::text::{code_title, diff_lines, diff_summary, labeled, render_diff_pane};
 use crate::theme::Theme;
 use crate::widgets::TextInput;
 
@@ -245,7 +245,7 @@ impl DeployDialog {
                 return Action::None;
             }
             KeyCode::PageDown => {
-                self.scroll += 5;
+                self.scroll = (self.scroll + 5).min(self.diff_rows());
                 return Action::None;
             }
             KeyCode::PageUp => {
@@ -281,8 +281,17 @@ impl DeployDialog {
         }
     }
 
+    /// Rows the diff takes unwrapped: a bound for scrolling.
+    fn diff_rows(&self) -> usize {
+        self.plan
+            .as_ref()
+            .map(|p| p.diff.changes.iter().map(|c| 1 + 3 * c.fields.len()).sum())
+            .unwrap_or(0)
+    }
+
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let inner = frame(f, area, &format!("Deploy {}", self.tag), theme);
+        let w = inner.width;
         let label = |name: &str, field: Option<Focus>| {
             let focused = field.is_some_and(|x| x == self.focus);
             Span::styled(
@@ -303,45 +312,40 @@ impl DeployDialog {
         }
         head.push(Line::from(env_line));
         match (&self.plan, &self.plan_error) {
-            (_, Some(e)) => head.push(Line::from(vec![
+            (_, Some(e)) => head.extend(labeled(
                 label("Plan", None),
-                Span::styled(format!("✗ {e}"), theme.bad()),
-            ])),
+                &format!("✗ {e}"),
+                theme.bad(),
+                w,
+            )),
             (None, None) => head.push(Line::from(vec![
                 label("Plan", None),
                 Span::styled("asking releasd…", theme.dim()),
             ])),
             (Some(p), None) => {
-                head.push(Line::from(vec![
+                let from = p.from.as_deref().unwrap_or("(nothing live)");
+                let mut change = vec![
                     label("Change", None),
-                    Span::raw(format!(
-                        "{} → {}",
-                        p.from.as_deref().unwrap_or("(nothing live)"),
-                        p.to
-                    )),
-                    Span::styled(
-                        if p.already_live {
-                            "   already live: nothing would change"
-                        } else {
-                            ""
-                        },
+                    Span::raw(format!("{from} → {}", p.to)),
+                ];
+                if p.already_live {
+                    change.push(Span::styled(
+                        "   already live: nothing would change",
                         theme.warn(),
-                    ),
-                ]));
+                    ));
+                }
+                head.push(Line::from(change));
                 match &p.verdict {
                     Ok(()) => head.push(Line::from(vec![
                         label("Policy", None),
                         Span::styled("✓ allowed", theme.ok()),
                     ])),
-                    Err(e) => {
-                        head.push(Line::from(vec![
-                            label("Policy", None),
-                            Span::styled(
-                                format!("✗ {}: {}", crate::text::code_title(e.code), e.message),
-                                theme.bad(),
-                            ),
-                        ]));
-                    }
+                    Err(e) => head.extend(labeled(
+                        label("Policy", None),
+                        &format!("✗ {}: {}", code_title(e.code), e.message),
+                        theme.bad(),
+                        w,
+                    )),
                 }
                 head.push(Line::from(vec![
                     label("Diff", None),
@@ -378,9 +382,11 @@ impl DeployDialog {
                 );
                 foot.push(Line::from(l));
             } else {
-                foot.push(Line::styled(
-                    "  Only an admin can override this (relctl deploy --force --reason).",
+                foot.extend(labeled(
+                    Span::raw("  "),
+                    "Only an admin can override this (relctl deploy --force --reason).",
                     theme.dim(),
+                    w,
                 ));
             }
         }
@@ -391,45 +397,31 @@ impl DeployDialog {
         } else {
             format!("Deploy {} to {}", self.tag, self.env())
         };
+        let button_style = if self.focus == Focus::Button {
+            theme.selected()
+        } else {
+            theme.title()
+        };
         foot.push(Line::from(vec![
             Span::raw(" ".repeat(14)),
-            Span::styled(
-                format!("[ {button} ]"),
-                if self.focus == Focus::Button {
-                    theme.selected()
-                } else {
-                    theme.title()
-                },
-            ),
+            Span::styled(format!("[ {button} ]"), button_style),
             Span::styled("   Esc cancels", theme.dim()),
         ]));
         if let Some(h) = &self.hint {
-            foot.push(Line::styled(format!("  {h}"), theme.warn()));
+            foot.extend(labeled(Span::raw("  "), h, theme.warn(), w));
         }
         let [h_area, d_area, f_area] = Layout::vertical([
-            Constraint::Length(crate::text::wrapped_height(&head, inner.width) + 1),
+            Constraint::Length(head.len() as u16 + 1),
             Constraint::Min(1),
-            Constraint::Length(crate::text::wrapped_height(&foot, inner.width) + 1),
+            Constraint::Length(foot.len() as u16 + 1),
         ])
         .areas(inner);
-        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), h_area);
+        f.render_widget(Paragraph::new(head), h_area);
         if let Some(p) = &self.plan {
-            let lines = diff_lines(&p.diff, theme);
-            let max = lines.len().saturating_sub(usize::from(d_area.height));
-            let scroll = self.scroll.min(max);
-            let visible: Vec<Line> = lines
-                .into_iter()
-                .skip(scroll)
-                .map(|l| {
-                    let mut spans = vec![Span::raw("   ")];
-                    spans.extend(l.spans);
-                    Line::from(spans)
-                })
-                .collect();
-            f.render_widget(Paragraph::new(visible), d_area);
+            render_diff_pane(f, d_area, diff_lines(&p.diff, theme), self.scroll);
         }
         let mut fl = vec![Line::raw("")];
         fl.extend(foot);
-        f.render_widget(Paragraph::new(fl).wrap(Wrap { trim: false }), f_area);
+        f.render_widget(Paragraph::new(fl), f_area);
     }
 }

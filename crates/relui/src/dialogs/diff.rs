@@ -2,14 +2,14 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use rel_domain::diff::Diff;
 
 use super::{Action, frame};
 use crate::keys::{apply_move, movement};
-use crate::text::{diff_lines, diff_summary};
+use crate::text::{diff_lines, diff_summary, render_diff_pane};
 use crate::theme::Theme;
 
 #[derive(Debug)]
@@ -51,29 +51,32 @@ impl DiffDialog {
 
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let inner = frame(f, area, &format!("Diff: {}", self.title), theme);
-        let mut lines = vec![];
+        let [head, body, foot] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Min(1),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
         match &self.diff {
-            None => lines.push(Line::styled("asking releasd…", theme.dim())),
+            None => f.render_widget(
+                Paragraph::new(Line::styled("asking releasd…", theme.dim())),
+                head,
+            ),
             Some((header, d)) => {
-                lines.push(Line::raw(header.clone()));
-                lines.push(Line::styled(diff_summary(d), theme.header()));
-                lines.extend(diff_lines(d, theme));
+                let lines = vec![
+                    Line::raw(header.clone()),
+                    Line::styled(diff_summary(d), theme.header()),
+                ];
+                f.render_widget(Paragraph::new(lines), head);
+                render_diff_pane(f, body, diff_lines(d, theme), self.scroll);
             }
         }
-        let height = usize::from(inner.height.saturating_sub(1));
-        let max = lines.len().saturating_sub(height);
-        let mut visible: Vec<Line> = lines
-            .into_iter()
-            .skip(self.scroll.min(max))
-            .take(height)
-            .collect();
-        while visible.len() < height {
-            visible.push(Line::raw(""));
-        }
-        visible.push(Line::styled(
-            "↑↓ PgUp/PgDn scroll · Esc closes",
-            theme.dim(),
-        ));
-        f.render_widget(Paragraph::new(visible), inner);
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                "↑↓ PgUp/PgDn scroll · Esc closes",
+                theme.dim(),
+            )),
+            foot,
+        );
     }
 }

@@ -21,11 +21,13 @@ fn group_lines(g: &KeyGroup, theme: Theme) -> Vec<Line<'static>> {
 }
 
 pub fn render(f: &mut Frame, area: Rect, theme: Theme) {
-    let rect = crate::layout::centered(area, 100, 30);
+    let half = HELP.len().div_ceil(2);
+    let rows = |gs: &[KeyGroup]| gs.iter().map(|g| g.keys.len() + 1).sum::<usize>();
+    let height = rows(&HELP[..half]).max(rows(&HELP[half..]) + 2) as u16 + 2;
+    let rect = crate::layout::centered(area, 100, height);
     let inner = frame(f, rect, "Help — relui keys", theme);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
-    let half = HELP.len().div_ceil(2);
     let mut l = vec![];
     for g in &HELP[..half] {
         l.extend(group_lines(g, theme));

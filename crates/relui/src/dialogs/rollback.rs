@@ -5,14 +5,14 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use rel_domain::{RollbackPlan, RollbackRequest};
 use rel_proto::Request;
 
 use super::{Action, frame};
 use crate::keys::is_ctrl;
 use crate::msg::Purpose;
-use crate::text::{diff_lines, diff_summary};
+use crate::text::{diff_lines, diff_summary, labeled, render_diff_pane};
 use crate::theme::Theme;
 
 #[derive(Debug)]
@@ -114,7 +114,7 @@ impl RollbackDialog {
             KeyCode::Esc => Action::Close,
             KeyCode::Enter => self.submit(),
             KeyCode::PageDown => {
-                self.scroll += 5;
+                self.scroll = (self.scroll + 5).min(self.diff_rows());
                 Action::None
             }
             KeyCode::PageUp => {
@@ -141,8 +141,17 @@ impl RollbackDialog {
         }
     }
 
+    /// Rows the diff takes unwrapped: a bound for scrolling.
+    fn diff_rows(&self) -> usize {
+        self.plan
+            .as_ref()
+            .map(|p| p.diff.changes.iter().map(|c| 1 + 3 * c.fields.len()).sum())
+            .unwrap_or(0)
+    }
+
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let inner = frame(f, area, &format!("Roll back {}", self.env()), theme);
+        let w = inner.width;
         let label = |s: &str| Span::styled(format!("  {s:<12}"), theme.dim());
         let mut head = vec![];
         let mut env_line = vec![
@@ -154,10 +163,7 @@ impl RollbackDialog {
         }
         head.push(Line::from(env_line));
         match (&self.plan, &self.plan_error) {
-            (_, Some(e)) => head.push(Line::from(vec![
-                label("Plan"),
-                Span::styled(format!("✗ {e}"), theme.bad()),
-            ])),
+            (_, Some(e)) => head.extend(labeled(label("Plan"), &format!("✗ {e}"), theme.bad(), w)),
             (None, None) => head.push(Line::from(vec![
                 label("Plan"),
                 Span::styled("asking releasd…", theme.dim()),
@@ -172,17 +178,16 @@ impl RollbackDialog {
                 } else {
                     p.popped.clone()
                 };
-                head.push(Line::from(vec![
+                head.extend(labeled(
                     label("Hold"),
-                    Span::styled(
-                        format!(
-                            "{} will be held in {}: deploying it there again needs --force --reason",
-                            held.join(", "),
-                            p.env
-                        ),
-                        theme.warn(),
+                    &format!(
+                        "{} will be held in {}: deploying it there again needs --force --reason",
+                        held.join(", "),
+                        p.env
                     ),
-                ]));
+                    theme.warn(),
+                    w,
+                ));
                 head.push(Line::from(vec![
                     label("Diff"),
                     Span::raw(diff_summary(&p.diff)),
@@ -201,33 +206,21 @@ impl RollbackDialog {
         foot.push(Line::from(vec![
             Span::raw(" ".repeat(14)),
             Span::styled(format!("[ {button} ]"), theme.selected()),
-            Span::styled("   Enter confirms · Esc cancels", theme.dim()),
+            Span::styled("   Esc cancels", theme.dim()),
         ]));
         if let Some(h) = &self.hint {
-            foot.push(Line::styled(format!("  {h}"), theme.warn()));
+            foot.extend(labeled(Span::raw("  "), h, theme.warn(), w));
         }
-        let head_h = crate::text::wrapped_height(&head, inner.width) + 1;
         let [h_area, d_area, f_area] = Layout::vertical([
-            Constraint::Length(head_h),
+            Constraint::Length(head.len() as u16 + 1),
             Constraint::Min(1),
             Constraint::Length(foot.len() as u16),
         ])
         .areas(inner);
-        f.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), h_area);
+        f.render_widget(Paragraph::new(head), h_area);
         if let Some(p) = &self.plan {
-            let lines = diff_lines(&p.diff, theme);
-            let max = lines.len().saturating_sub(usize::from(d_area.height));
-            let visible: Vec<Line> = lines
-                .into_iter()
-                .skip(self.scroll.min(max))
-                .map(|l| {
-                    let mut spans = vec![Span::raw("   ")];
-                    spans.extend(l.spans);
-                    Line::from(spans)
-                })
-                .collect();
-            f.render_widget(Paragraph::new(visible), d_area);
+            render_diff_pane(f, d_area, diff_lines(&p.diff, theme), self.scroll);
         }
-        f.render_widget(Paragraph::new(foot).wrap(Wrap { trim: false }), f_area);
+        f.render_widget(Paragraph::new(foot), f_area);
     }
 }

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Padding, Paragraph};
 use rel_domain::{ReleaseView, Timestamp};
 use rel_proto::ReleaseDetail;
 
@@ -158,7 +158,12 @@ impl DetailScreen {
         ]);
         let visible: Vec<Line> = body.into_iter().skip(scroll).take(height).collect();
         f.render_widget(
-            Paragraph::new(visible).block(Block::default().borders(Borders::ALL).title(title)),
+            Paragraph::new(visible).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title)
+                    .padding(Padding::horizontal(1)),
+            ),
             area,
         );
     }

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Padding, Paragraph, Row, Table, Wrap};
 use rel_domain::{Deployment, EnvironmentView, Timestamp};
 use rel_proto::Request;
 
@@ -94,7 +94,8 @@ impl EnvironmentsScreen {
             };
             let block = Block::default()
                 .borders(Borders::ALL)
-                .title(Span::styled(" Environments ", theme.title()));
+                .title(Span::styled(" Environments ", theme.title()))
+                .padding(Padding::new(2, 2, 1, 0));
             f.render_widget(Paragraph::new(text).block(block), area);
             return;
         }
@@ -228,9 +229,12 @@ impl EnvironmentsScreen {
             theme.title(),
         )]);
         f.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .block(Block::default().borders(Borders::ALL).title(title)),
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title)
+                    .padding(Padding::horizontal(1)),
+            ),
             area,
         );
     }

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Padding, Paragraph, Row, Table, Wrap};
 use rel_domain::{Deployment, ReleaseQuery, ReleaseState, ReleaseView, Timestamp};
 use rel_proto::Request;
 
@@ -279,7 +279,9 @@ impl ReleasesScreen {
                     .to_string()
             };
             f.render_widget(
-                Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+                Paragraph::new(text)
+                    .block(block.padding(Padding::new(2, 2, 1, 0)))
+                    .wrap(Wrap { trim: false }),
                 area,
             );
             return;
@@ -309,12 +311,15 @@ impl ReleasesScreen {
         };
         let header = Row::new(["", "TAG", "STATE", "LIVE IN", "AGE", "AUTHOR", "NOTES"])
             .style(theme.header());
-        let end = (self.offset + inner_h).min(self.rows.len());
-        let rows = self.rows[self.offset.min(end)..end]
+        // Normally `offset` already keeps the selection visible; this only matters for the
+        // frame in which the available height just changed.
+        let offset = scroll_to(self.offset, self.selected, inner_h);
+        let end = (offset + inner_h).min(self.rows.len());
+        let rows = self.rows[offset.min(end)..end]
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let idx = self.offset + i;
+                let idx = offset + i;
                 let sel = idx == self.selected;
                 let live = if r.live_in.is_empty() {
                     "—".to_string()

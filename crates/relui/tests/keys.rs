@@ -1,0 +1,696 @@
+//! Keys in, requests out: every test feeds key events into the app state and asserts the
+//! RPCs it asks for and what it shows.
+
+mod common;
+
+use common::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use rel_domain::config::{ConfigFormat, EXAMPLE_APP_TOML};
+use rel_domain::{
+    DeployRequest, DeploymentKind, ErrorCode, NewRelease, RelError, ReleaseQuery, ReleaseState,
+    RollbackRequest,
+};
+use rel_proto::{ClientError, Event, Request};
+use relui::app::Conn;
+use relui::dialogs::Dialog;
+use relui::screens::Screen;
+use relui::screens::releases::PAGE;
+use relui::{Command, Msg, Purpose};
+
+fn requests(cmds: &[Command]) -> Vec<Request> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Call { request, .. } => Some(request.clone()),
+            Command::Quit => None,
+        })
+        .collect()
+}
+
+fn selected_tag(app: &relui::App) -> String {
+    app.releases.selected_tag().expect("a selected release")
+}
+
+#[test]
+fn connecting_loads_status_environments_and_the_first_page() {
+    let mut app = new_app(relui::Theme::colored(), 80, 24);
+    let reqs = requests(&app.update(Msg::Connected(welcome())));
+    assert!(reqs.contains(&Request::Status));
+    assert!(reqs.contains(&Request::EnvList));
+    assert!(reqs.contains(&Request::ReleaseList(ReleaseQuery {
+        state: None,
+        filter: None,
+        before_seq: None,
+        limit: PAGE,
+    })));
+    assert!(matches!(app.conn, Conn::Connected(_)));
+}
+
+#[test]
+fn a_fresh_store_gets_the_example_draft_once() {
+    let mut world = World::empty();
+    world.draft_empty = true;
+    let mut app = new_app(relui::Theme::colored(), 80, 24);
+    let mut seen = vec![];
+    let mut queue = app.update(Msg::Connected(welcome()));
+    while let Some(c) = queue.pop() {
+        if let Command::Call { purpose, request } = &c {
+            seen.push(request.clone());
+            let resp = world.answer(request).expect("answerable");
+            queue.extend(app.update(Msg::Rpc {
+                purpose: purpose.clone(),
+                result: Ok(resp),
+            }));
+        }
+    }
+    let applied: Vec<_> = seen
+        .iter()
+        .filter(|r| matches!(r, Request::DraftApply(_)))
+        .collect();
+    assert_eq!(applied.len(), 1, "{seen:?}");
+    match applied[0] {
+        Request::DraftApply(t) => {
+            assert_eq!(t.format, ConfigFormat::Toml);
+            assert_eq!(t.text, EXAMPLE_APP_TOML);
+        }
+        _ => unreachable!(),
+    }
+    let msg = app.message.as_ref().expect("a message about it");
+    assert!(msg.text.contains("example app config"), "{}", msg.text);
+    // A reconnect does not apply it again.
+    let again = requests(&settle_all(&mut app, &world, Msg::Connected(welcome())));
+    assert!(
+        !again
+            .iter()
+            .any(|r| matches!(r, Request::DraftShow | Request::DraftApply(_)))
+    );
+}
+
+/// Like `settle`, but returns every request made (answered or not).
+fn settle_all(app: &mut relui::App, world: &World, msg: Msg) -> Vec<Command> {
+    let mut all = vec![];
+    let mut queue = app.update(msg);
+    while !queue.is_empty() {
+        let c = queue.remove(0);
+        all.push(c.clone());
+        if let Command::Call { purpose, request } = &c
+            && let Some(resp) = world.answer(request)
+        {
+            queue.extend(app.update(Msg::Rpc {
+                purpose: purpose.clone(),
+                result: Ok(resp),
+            }));
+        }
+    }
+    all
+}
+
+#[test]
+fn a_store_with_releases_keeps_its_draft() {
+    let world = World::new(30);
+    let mut app = new_app(relui::Theme::colored(), 80, 24);
+    let all = requests(&settle_all(&mut app, &world, Msg::Connected(welcome())));
+    assert!(
+        !all.iter()
+            .any(|r| matches!(r, Request::DraftShow | Request::DraftApply(_))),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn moving_and_opening_the_detail() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    assert_eq!(selected_tag(&app), "v1.30.0");
+    press(&mut app, &world, vec![ch('j'), key(KeyCode::Down)]);
+    assert_eq!(selected_tag(&app), "v1.28.0");
+    press(&mut app, &world, vec![ch('k')]);
+    assert_eq!(selected_tag(&app), "v1.29.0");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::ReleaseShow {
+            tag: "v1.29.0".into()
+        }]
+    );
+    settle(&mut app, &world, cmds);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Release v1.29.0"), "{s}");
+    assert!(s.contains("Snapshot"), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.detail.is_none());
+    assert!(screen(&app, 80, 24).contains("TAG"));
+    press(&mut app, &world, vec![key(KeyCode::End)]);
+    assert_eq!(selected_tag(&app), "v1.1.0");
+    press(&mut app, &world, vec![key(KeyCode::Home)]);
+    assert_eq!(selected_tag(&app), "v1.30.0");
+}
+
+#[test]
+fn the_list_is_paged_near_the_end_and_never_loaded_whole() {
+    let world = World::new(1000);
+    let mut app = connected(&world, 80, 24);
+    assert_eq!(app.releases.rows.len(), PAGE);
+    // Page down until the prefetch margin is reached: the next page is asked for.
+    let mut asked = vec![];
+    for _ in 0..20 {
+        let cmds = app.update(key(KeyCode::PageDown));
+        asked.extend(requests(&cmds));
+        settle(&mut app, &world, cmds);
+    }
+    let pages: Vec<_> = asked
+        .iter()
+        .filter_map(|r| match r {
+            Request::ReleaseList(q) => Some(q.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!pages.is_empty(), "no page was requested");
+    assert_eq!(pages[0].before_seq, Some(1000 - PAGE as u64 + 1));
+    assert_eq!(pages[0].limit, PAGE);
+    // Loaded only what scrolling reached, not the thousand.
+    assert!(
+        app.releases.rows.len() < 1000,
+        "{}",
+        app.releases.rows.len()
+    );
+    assert!(app.releases.rows.len() > app.releases.selected);
+    // Rows stay in order without duplicates.
+    let seqs: Vec<u64> = app.releases.rows.iter().map(|r| r.release.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] == w[1] + 1),
+        "gap or duplicate in {seqs:?}"
+    );
+}
+
+#[test]
+fn filtering_asks_the_daemon_and_esc_clears() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let cmds = app.update(ch('/'));
+    assert!(cmds.is_empty());
+    let mut filters = vec![];
+    for c in "v1.2".chars() {
+        let cmds = app.update(ch(c));
+        for r in requests(&cmds) {
+            if let Request::ReleaseList(q) = r {
+                filters.push(q.filter.clone());
+            }
+        }
+        settle(&mut app, &world, cmds);
+    }
+    assert_eq!(filters.last(), Some(&Some("v1.2".to_string())));
+    assert_eq!(app.releases.rows.len(), 11);
+    // `q` while typing a filter is text, not quit.
+    let cmds = app.update(ch('q'));
+    assert!(!cmds.contains(&Command::Quit));
+    settle(&mut app, &world, cmds);
+    let cmds = app.update(key(KeyCode::Esc));
+    match &requests(&cmds)[..] {
+        [Request::ReleaseList(q)] => assert_eq!(q.filter, None),
+        other => panic!("{other:?}"),
+    }
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.releases.rows.len(), 30);
+}
+
+#[test]
+fn create_release_from_the_dialog() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('n')]);
+    assert!(matches!(app.dialog, Some(Dialog::Create(_))));
+    // `q` is text in a dialog.
+    let mut keys = typed("v2.0.q");
+    keys.push(key(KeyCode::Backspace));
+    keys.push(ch('0'));
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("Line one"));
+    // Enter in the multi-line description is a newline, not a submit.
+    keys.push(key(KeyCode::Enter));
+    keys.extend(typed("line two"));
+    let left = press(&mut app, &world, keys);
+    assert!(left.is_empty(), "{left:?}");
+    let cmds = app.update(ctrl('s'));
+    assert_eq!(
+        requests(&cmds),
+        [Request::ReleaseCreate(NewRelease {
+            tag: "v2.0.0".into(),
+            description: "Line one\nline two".into(),
+            config: None,
+            deploy_to: None,
+        })]
+    );
+}
+
+#[test]
+fn release_and_deploy_sends_the_environment() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('n')];
+    keys.extend(typed("v2.0.0"));
+    keys.extend([key(KeyCode::Tab), key(KeyCode::Tab), ch(' ')]);
+    // Environment dropdown: one down → production.
+    keys.extend([key(KeyCode::Tab), key(KeyCode::Down)]);
+    press(&mut app, &world, keys);
+    let label = match &app.dialog {
+        Some(Dialog::Create(d)) => d.button_label(),
+        _ => panic!("dialog closed"),
+    };
+    assert_eq!(label, "Release & Deploy");
+    // Enter on the button submits.
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    let cmds = app.update(key(KeyCode::Enter));
+    match &requests(&cmds)[..] {
+        [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("production")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_invalid_or_taken_tag_is_not_sent() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('n')]);
+    assert!(
+        requests(&app.update(key(KeyCode::Enter))).is_empty(),
+        "empty tag submitted"
+    );
+    press(&mut app, &world, typed("V1.30.0"));
+    assert!(
+        requests(&app.update(ctrl('s'))).is_empty(),
+        "taken tag submitted"
+    );
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("is taken"), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn created_release_is_selected_and_the_dialog_closes() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(
+        &mut app,
+        &world,
+        vec![key(KeyCode::Down), key(KeyCode::Down)],
+    );
+    let mut keys = vec![ch('n')];
+    keys.extend(typed("v2.0.0"));
+    let cmds = {
+        press(&mut app, &world, keys);
+        app.update(ctrl('s'))
+    };
+    let purpose = match &cmds[..] {
+        [Command::Call { purpose, .. }] => purpose.clone(),
+        other => panic!("{other:?}"),
+    };
+    let view = {
+        let mut r = release(31, ReleaseState::Ready, &[]);
+        r.release.tag = "v2.0.0".into();
+        r
+    };
+    let outcome = rel_domain::CreateOutcome {
+        release: view,
+        same_content_as: vec!["v1.30.0".into()],
+        deployment: None,
+    };
+    let cmds = app.update(Msg::Rpc {
+        purpose,
+        result: Ok(rel_proto::Response::Created(outcome)),
+    });
+    settle(&mut app, &world, cmds);
+    assert!(app.dialog.is_none());
+    assert_eq!(selected_tag(&app), "v2.0.0");
+    let m = &app.message.as_ref().expect("message").text;
+    assert!(
+        m.contains("Created release v2.0.0") && m.contains("Same content as v1.30.0"),
+        "{m}"
+    );
+}
+
+#[test]
+fn deploy_offers_the_first_environment_not_serving_the_release() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // v1.30.0 is live nowhere: staging first.
+    let cmds = app.update(ch('d'));
+    match &requests(&cmds)[..] {
+        [Request::PlanDeploy(r)] => {
+            assert_eq!((r.tag.as_str(), r.env.as_str()), ("v1.30.0", "staging"))
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    // v1.29.0 is live in staging: production is offered.
+    press(&mut app, &world, vec![key(KeyCode::Down)]);
+    let cmds = app.update(ch('d'));
+    match &requests(&cmds)[..] {
+        [Request::PlanDeploy(r)] => {
+            assert_eq!((r.tag.as_str(), r.env.as_str()), ("v1.29.0", "production"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_protected_environment_needs_its_name_typed() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
+    // Enter without the name: nothing is sent, the dialog says why.
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    assert!(screen(&app, 80, 24).contains("is protected: type its name"));
+    press(&mut app, &world, typed("prod"));
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    press(&mut app, &world, typed("uction"));
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Deploy(DeployRequest {
+            tag: "v1.29.0".into(),
+            env: "production".into(),
+            expect: Some("v1.28.0".into()),
+            force_reason: None,
+        })]
+    );
+    // A second Enter while it is in flight sends nothing more.
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+}
+
+#[test]
+fn changing_the_target_environment_asks_for_a_new_plan() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('d'), key(KeyCode::BackTab)]);
+    let cmds = app.update(key(KeyCode::Right));
+    match &requests(&cmds)[..] {
+        [Request::PlanDeploy(r)] => assert_eq!(r.env, "production"),
+        other => panic!("{other:?}"),
+    }
+    // A stale plan (for staging) arriving late is ignored.
+    settle(&mut app, &world, cmds);
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => {
+            assert_eq!(d.plan.as_ref().map(|p| p.env.as_str()), Some("production"))
+        }
+        _ => panic!("deploy dialog closed"),
+    }
+}
+
+#[test]
+fn a_daemon_error_is_shown_as_said_and_the_dialog_stays() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('d')]);
+    let cmds = app.update(key(KeyCode::Enter));
+    let purpose = match &cmds[..] {
+        [Command::Call { purpose, .. }] => purpose.clone(),
+        other => panic!("{other:?}"),
+    };
+    let said = "staging: expected v1.29.0 to be live but v1.31.0 is (deployed by bob 3s ago); review and retry";
+    let cmds = app.update(Msg::Rpc {
+        purpose,
+        result: Err(ClientError::Rpc(RelError::new(ErrorCode::Conflict, said))),
+    });
+    // The plan is refreshed so the dialog shows the truth.
+    assert!(
+        requests(&cmds)
+            .iter()
+            .any(|r| matches!(r, Request::PlanDeploy(_)))
+    );
+    settle(&mut app, &world, cmds);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Conflict"), "{s}");
+    assert!(
+        s.contains("expected v1.29.0 to be live but v1.31.0 is"),
+        "{s}"
+    );
+    // Other keys do not leak through the modal.
+    assert!(app.update(ch('q')).is_empty());
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.error.is_none());
+    assert!(matches!(app.dialog, Some(Dialog::Deploy(_))));
+}
+
+#[test]
+fn promote_deploys_what_is_live_to_the_next_environment() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let cmds = app.update(ch('2'));
+    assert!(requests(&cmds).contains(&Request::EnvHistory {
+        env: "staging".into(),
+        limit: 50,
+        before_id: None
+    }));
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.screen, Screen::Environments);
+    let cmds = app.update(ch('p'));
+    match &requests(&cmds)[..] {
+        [Request::PlanDeploy(r)] => {
+            assert_eq!((r.tag.as_str(), r.env.as_str()), ("v1.29.0", "production"))
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    // From production there is nowhere further to go: a message, no request.
+    press(&mut app, &world, vec![key(KeyCode::Down)]);
+    assert!(requests(&app.update(ch('p'))).is_empty());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("last environment"))
+    );
+}
+
+#[test]
+fn rollback_of_the_selected_environment() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), key(KeyCode::Down)]);
+    let cmds = app.update(ch('r'));
+    assert_eq!(
+        requests(&cmds),
+        [Request::PlanRollback(RollbackRequest {
+            env: "production".into(),
+            to: None,
+            expect: None,
+            reason: None
+        })]
+    );
+    settle(&mut app, &world, cmds);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("v1.28.0 → v1.27.0") && s.contains("will be held in production"),
+        "{s}"
+    );
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Rollback(RollbackRequest {
+            env: "production".into(),
+            to: None,
+            expect: Some("v1.28.0".into()),
+            reason: None,
+        })]
+    );
+}
+
+#[test]
+fn actions_menu_runs_a_diff() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('a')]);
+    let labels: Vec<String> = match &app.dialog {
+        Some(Dialog::Actions(m)) => m.items.iter().map(|(l, _)| l.clone()).collect(),
+        _ => panic!("no actions menu"),
+    };
+    assert_eq!(labels[0], "Deploy to Environment…");
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("Rollback to Previous in staging")),
+        "{labels:?}"
+    );
+    press(
+        &mut app,
+        &world,
+        vec![key(KeyCode::Down), key(KeyCode::Down), key(KeyCode::Down)],
+    );
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Diff {
+            from: "v1.28.0".into(),
+            to: "v1.29.0".into()
+        }]
+    );
+    settle(&mut app, &world, cmds);
+    assert!(screen(&app, 80, 24).contains("tools.search"));
+}
+
+#[test]
+fn live_events_update_the_list_without_a_key() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(
+        &mut app,
+        &world,
+        vec![key(KeyCode::Down), key(KeyCode::Down)],
+    );
+    assert_eq!(selected_tag(&app), "v1.28.0");
+    // Someone creates a release: it appears on top, the selection stays on v1.28.0.
+    let mut created = release(31, ReleaseState::Ready, &[]);
+    created.release.tag = "v9.0.0".into();
+    let cmds = app.update(Msg::Event {
+        event: Event::ReleaseCreated {
+            release: created,
+            actor: "bob".into(),
+        },
+        at: ts(0),
+    });
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.releases.rows[0].release.tag, "v9.0.0");
+    assert_eq!(selected_tag(&app), "v1.28.0");
+    // Someone deploys it to staging: states change in place, environments reload.
+    let d = deployment(
+        20,
+        "staging",
+        "v9.0.0",
+        Some("v1.29.0"),
+        DeploymentKind::Deploy,
+        0,
+    );
+    let cmds = app.update(Msg::Event {
+        event: Event::Deployed(d),
+        at: ts(0),
+    });
+    assert!(requests(&cmds).contains(&Request::EnvList));
+    let row = |tag: &str| {
+        app.releases
+            .rows
+            .iter()
+            .find(|r| r.release.tag == tag)
+            .cloned()
+            .expect("row")
+    };
+    assert_eq!(row("v9.0.0").state, ReleaseState::Deployed);
+    assert_eq!(row("v9.0.0").live_in, ["staging"]);
+    assert_eq!(row("v1.29.0").state, ReleaseState::Superseded);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("bob created release v9.0.0") || s.contains("deployed v9.0.0 to staging"),
+        "{s}"
+    );
+}
+
+#[test]
+fn reconnecting_keeps_the_selection() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(
+        &mut app,
+        &world,
+        (0..5).map(|_| key(KeyCode::Down)).collect(),
+    );
+    press(&mut app, &world, vec![ch('2'), key(KeyCode::Down), ch('1')]);
+    let before = selected_tag(&app);
+    app.update(Msg::Disconnected {
+        reason: "releasd went away".into(),
+        retry_in_ms: 400,
+    });
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("DISCONNECTED") && s.contains("releasd went away"),
+        "{s}"
+    );
+    // While disconnected the data stays on screen.
+    assert!(s.contains(&before));
+    settle_all(&mut app, &world, Msg::Connected(welcome()));
+    assert_eq!(selected_tag(&app), before);
+    assert_eq!(
+        app.envs
+            .selected(&app.data.envs)
+            .map(|e| e.env.name.clone()),
+        Some("production".to_string())
+    );
+    assert!(!screen(&app, 80, 24).contains("DISCONNECTED"));
+}
+
+#[test]
+fn quit_help_and_screens() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('?')]);
+    assert!(app.help);
+    assert!(screen(&app, 80, 24).contains("Help — relui keys"));
+    // Any key closes help (and does nothing else).
+    assert!(app.update(ch('q')).is_empty());
+    assert!(!app.help);
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Environments);
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Releases);
+    assert_eq!(app.update(ch('q')), [Command::Quit]);
+    // Ctrl-C quits even from a dialog.
+    press(&mut app, &world, vec![ch('n')]);
+    assert_eq!(
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('c'),
+            KeyModifiers::CONTROL
+        ))),
+        [Command::Quit]
+    );
+}
+
+#[test]
+fn every_key_is_in_the_help() {
+    let world = World::new(30);
+    let mut app = connected(&world, 120, 40);
+    press(&mut app, &world, vec![ch('?')]);
+    let s = screen(&app, 120, 40);
+    for k in [
+        "1 ",
+        "2 ",
+        "Tab",
+        "j/k",
+        "Home/End",
+        "PgUp/PgDn",
+        "Enter",
+        "Esc",
+        " n ",
+        " a ",
+        " d ",
+        " r ",
+        " p ",
+        " / ",
+        " ? ",
+        " q ",
+        "Ctrl-S",
+        "Space",
+        "S-Tab",
+    ] {
+        assert!(s.contains(k), "help lacks {k:?}:\n{s}");
+    }
+}
+
+#[test]
+fn requests_while_disconnected_answer_with_the_connection_error() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('d')]);
+    let purpose = match &app.update(key(KeyCode::Enter))[..] {
+        [Command::Call { purpose, .. }] => purpose.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(purpose, Purpose::Deploy { .. }));
+    app.update(Msg::Rpc {
+        purpose,
+        result: Err(ClientError::Disconnected("connection reset".into())),
+    });
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("Not connected to releasd") && s.contains("connection reset"),
+        "{s}"
+    );
+}

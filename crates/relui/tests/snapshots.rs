@@ -1,0 +1,433 @@
+//! Every screen and dialog rendered with ratatui's TestBackend at 80×24 and 120×40 and
+//! compared with a reviewed snapshot; plus the styles where colour carries meaning.
+
+mod common;
+
+use common::*;
+use crossterm::event::KeyCode;
+use ratatui::style::Color;
+use rel_domain::{ErrorCode, RelError};
+use rel_proto::ClientError;
+use relui::{Msg, Purpose, Theme};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+/// Snapshot `build()` at both sizes.
+fn snap(name: &str, build: impl Fn(u16, u16) -> relui::App) {
+    for (w, h) in SIZES {
+        let app = build(w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(&app, w, h));
+    }
+}
+
+#[test]
+fn releases_empty_store() {
+    snap("releases_empty", |w, h| connected(&World::empty(), w, h));
+}
+
+#[test]
+fn releases_connecting() {
+    snap("releases_connecting", |w, h| {
+        new_app(Theme::colored(), w, h)
+    });
+}
+
+#[test]
+fn releases_populated() {
+    snap("releases_populated", |w, h| {
+        connected(&World::new(30), w, h)
+    });
+}
+
+#[test]
+fn releases_scrolled_to_the_middle() {
+    snap("releases_scrolled", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(
+            &mut app,
+            &world,
+            vec![key(KeyCode::PageDown), key(KeyCode::Down)],
+        );
+        app
+    });
+}
+
+#[test]
+fn releases_filtered() {
+    snap("releases_filtered", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('/')];
+        keys.extend(typed("v1.2"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn releases_filter_without_matches() {
+    snap("releases_filter_nomatch", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('/')];
+        keys.extend(typed("nope"));
+        keys.push(key(KeyCode::Enter));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn release_detail() {
+    snap("release_detail", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(
+            &mut app,
+            &world,
+            vec![key(KeyCode::Down), key(KeyCode::Enter)],
+        );
+        app
+    });
+}
+
+#[test]
+fn environments_populated() {
+    snap("environments", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('2')]);
+        app
+    });
+}
+
+#[test]
+fn environments_fresh_store() {
+    snap("environments_fresh", |w, h| {
+        let world = World::empty();
+        let mut app = connected(&world, w, h);
+        let cmds = app.update(ch('2'));
+        // History of an environment nothing was ever deployed to.
+        for c in cmds {
+            if let relui::Command::Call { purpose, .. } = c {
+                app.update(Msg::Rpc {
+                    purpose,
+                    result: Ok(rel_proto::Response::History(vec![])),
+                });
+            }
+        }
+        app
+    });
+}
+
+#[test]
+fn create_dialog_initial() {
+    snap("create_initial", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('n')]);
+        app
+    });
+}
+
+#[test]
+fn create_dialog_invalid_tag() {
+    snap("create_invalid_tag", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('n')];
+        keys.extend(typed("-v1 beta"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn create_dialog_taken_tag() {
+    snap("create_taken_tag", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('n')];
+        keys.extend(typed("V1.29.0"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn create_dialog_create_release_button() {
+    snap("create_button_create", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('n')];
+        keys.extend(typed("v2.0.0"));
+        keys.push(key(KeyCode::Tab));
+        keys.extend(typed("New greeting"));
+        keys.push(key(KeyCode::Enter));
+        keys.extend(typed("and a search tool"));
+        keys.push(key(KeyCode::Tab));
+        keys.push(key(KeyCode::Tab));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn create_dialog_release_and_deploy_button() {
+    snap("create_button_release_and_deploy", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('n')];
+        keys.extend(typed("v2.0.0"));
+        keys.push(key(KeyCode::Tab));
+        keys.push(key(KeyCode::Tab));
+        keys.push(ch(' '));
+        keys.push(key(KeyCode::Tab));
+        keys.push(ch(' '));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn actions_menu() {
+    snap("actions_menu", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![key(KeyCode::Down), ch('a')]);
+        app
+    });
+}
+
+#[test]
+fn deploy_confirmation_protected_typed_name() {
+    snap("deploy_protected", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        // v1.29.0 is live in staging: the dialog offers production first.
+        let mut keys = vec![key(KeyCode::Down), ch('d')];
+        keys.extend(typed("product"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn deploy_confirmation_unprotected() {
+    snap("deploy_staging", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('d')]);
+        app
+    });
+}
+
+#[test]
+fn deploy_confirmation_policy_denied() {
+    snap("deploy_denied", |w, h| {
+        let mut world = World::new(30);
+        world.verdict = Err(RelError::policy(
+            "production requires staging: v1.30.0 has not been live in staging. Deploy it to staging and verify it first, or override with --force --reason",
+        ));
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('d'), key(KeyCode::Right)];
+        keys.extend(typed("production"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn rollback_confirmation() {
+    snap("rollback", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('2'), key(KeyCode::Down), ch('r')]);
+        app
+    });
+}
+
+#[test]
+fn diff_dialog() {
+    snap("diff", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        // Actions on v1.30.0: Deploy, Diff previous, Diff vs production's live, vs staging's…
+        press(
+            &mut app,
+            &world,
+            vec![
+                ch('a'),
+                key(KeyCode::Down),
+                key(KeyCode::Down),
+                key(KeyCode::Enter),
+            ],
+        );
+        app
+    });
+}
+
+#[test]
+fn help_overlay() {
+    snap("help", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('?')]);
+        app
+    });
+}
+
+#[test]
+fn error_modal_policy_denied() {
+    snap("error_modal", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![key(KeyCode::Down), ch('d')];
+        keys.extend(typed("production"));
+        keys.push(key(KeyCode::Enter));
+        let left = press(&mut app, &world, keys);
+        let purpose = match &left[..] {
+            [relui::Command::Call { purpose, .. }] => purpose.clone(),
+            other => panic!("expected one deploy call, got {other:?}"),
+        };
+        let err = ClientError::Rpc(RelError::new(
+            ErrorCode::PolicyDenied,
+            "production requires staging: v1.29.0 has not passed verification in staging. Run `relctl verify --env staging`, or override with --force --reason",
+        ));
+        let cmds = app.update(Msg::Rpc {
+            purpose,
+            result: Err(err),
+        });
+        settle(&mut app, &world, cmds);
+        app
+    });
+}
+
+#[test]
+fn disconnected() {
+    snap("disconnected", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        app.update(Msg::Disconnected {
+            reason: "lost the connection to releasd at /run/user/1000/releasd/releasd.sock; reconnecting".into(),
+            retry_in_ms: 1600,
+        });
+        app
+    });
+}
+
+#[test]
+fn fresh_store_applies_the_example_draft() {
+    snap("fresh_store", |w, h| {
+        let mut world = World::empty();
+        world.draft_empty = true;
+        connected(&world, w, h)
+    });
+}
+
+#[test]
+fn status_bar_shows_last_event() {
+    snap("last_event", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let d = deployment(
+            13,
+            "staging",
+            "v1.30.0",
+            Some("v1.29.0"),
+            rel_domain::DeploymentKind::Deploy,
+            0,
+        );
+        let cmds = app.update(Msg::Event {
+            event: rel_proto::Event::Deployed(d),
+            at: ts(2),
+        });
+        settle(&mut app, &world, cmds);
+        app
+    });
+}
+
+// ----- styles -----
+
+#[test]
+fn state_badges_are_coloured() {
+    let world = World::new(30);
+    let app = connected(&world, 80, 24);
+    let buf = draw(&app, 80, 24);
+    let cases = [
+        ("DEPLOYED", Color::Green),
+        ("SUPERSEDED", Color::DarkGray),
+        ("READY", Color::Cyan),
+    ];
+    for (badge, colour) in cases {
+        // Skip the selected first row (reversed): look at a row below it.
+        let t = text(&buf);
+        let (y, line) = t
+            .lines()
+            .enumerate()
+            .skip(4)
+            .find(|(_, l)| l.contains(&format!(" {badge} ")))
+            .unwrap_or_else(|| panic!("no {badge} row on screen:\n{t}"));
+        let x = line[..line.find(badge).expect("badge")].chars().count() as u16;
+        let cell = &buf[(x, y as u16)];
+        assert_eq!(cell.fg, colour, "{badge} badge colour");
+    }
+}
+
+#[test]
+fn no_color_uses_no_colours_but_keeps_the_badges() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    app.theme = Theme::plain();
+    app.update(Msg::Disconnected {
+        reason: "gone".into(),
+        retry_in_ms: 200,
+    });
+    let buf = draw(&app, 80, 24);
+    for y in 0..24 {
+        for x in 0..80 {
+            let c = &buf[(x, y)];
+            assert_eq!(
+                (c.fg, c.bg),
+                (Color::Reset, Color::Reset),
+                "colour at {x},{y}: {:?}",
+                c.symbol()
+            );
+        }
+    }
+    let t = text(&buf);
+    for badge in ["DEPLOYED", "SUPERSEDED", "READY", "DISCONNECTED"] {
+        assert!(t.contains(badge), "{badge} missing without colour:\n{t}");
+    }
+    // The selection is still visible: a marker and reversed video.
+    let (x, y) = find(&buf, "▶").expect("selection marker");
+    assert!(
+        buf[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+}
+
+#[test]
+fn no_color_snapshot() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    app.theme = Theme::plain();
+    insta::assert_snapshot!("no_color_environments_80x24", {
+        press(&mut app, &world, vec![ch('2')]);
+        screen(&app, 80, 24)
+    });
+}
+
+#[test]
+fn policy_verdict_colour() {
+    let mut world = World::new(30);
+    world.verdict = Err(RelError::policy("denied because"));
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('d')]);
+    let buf = draw(&app, 80, 24);
+    let (x, y) = find(&buf, "✗ Policy denied").expect("verdict on screen");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let _ = Purpose::Status;
+}
