@@ -1,1 +1,47 @@
-fn main() {}
+//! `releasd`: parse flags, then either detach (default) or serve in the foreground.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use releasd::cli::Cli;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !cli.foreground {
+        return match releasd::detach::run(&cli) {
+            Ok(msg) => {
+                println!("{msg}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("releasd: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("releasd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(releasd::daemon::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // stderr is releasd.log when detached, so this lands there too.
+            eprintln!("releasd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The foreground start-up sequence: config, data dir lock, store, socket, ready line, serve
+//! until SIGTERM/SIGINT, clean up.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rel_domain::Store;
+
+use crate::auth::{Auth, group_gid};
+use crate::cli::{Cli, absolute};
+use crate::config::DaemonConfig;
+use crate::server::{DEFAULT_MAX_CONNECTIONS, DaemonInfo, ServeOptions, serve};
+use crate::socket::SocketPolicy;
+
+/// Run in the foreground until a signal; `Ok` means a clean shutdown (exit 0).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let socket = absolute(cli.socket_path());
+    let data_dir = absolute(cli.data_dir_path());
+
+    let config = match &cli.config {
+        Some(path) => DaemonConfig::load(path)?,
+        None => DaemonConfig::default(),
+    };
+    if let Some(addr) = cli.http {
+        bail!(
+            "--http {addr}: HTTP ingress is not built yet in this releasd; start it without --http \
+             (endpoints can be triggered over HTTP once the pipeline work lands)"
+        );
+    }
+    let auth = Auth::new(&config.roles, cli.config.clone().map(absolute));
+    for g in auth.unknown_groups() {
+        tracing::warn!(group = %g, "the roles config names group @{g}, which does not exist on this machine");
+    }
+    let policy = match &config.socket.group {
+        Some(name) => {
+            let gid = group_gid(name).with_context(|| {
+                format!("socket.group: group {name:?} does not exist on this machine (see `getent group`)")
+            })?;
+            SocketPolicy {
+                group: Some((name.clone(), gid)),
+            }
+        }
+        None => SocketPolicy::default(),
+    };
+
+    let lock = crate::datadir::lock(&data_dir)?;
+    let store = open_store(&data_dir)?;
+    let listener = crate::socket::bind(&socket, &policy).await?;
+
+    let info = DaemonInfo {
+        socket: socket.clone(),
+        data_dir: data_dir.clone(),
+        started_at: crate::dispatch::now(),
+        pid: std::process::id(),
+        http: None,
+    };
+    tracing::info!(socket = %socket.display(), data_dir = %data_dir.display(), pid = info.pid, "releasd serving");
+    // The readiness signal for the detaching parent and for tests: exactly one line. A
+    // parent that has gone away is not an error (writes then fail; ignore them).
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "releasd ready socket={} data_dir={} pid={}",
+        socket.display(),
+        data_dir.display(),
+        info.pid
+    );
+    let _ = out.flush();
+    drop(out);
+
+    let opts = ServeOptions {
+        info,
+        auth,
+        max_connections: DEFAULT_MAX_CONNECTIONS,
+    };
+    serve(listener, Arc::clone(&store), opts, shutdown_signal()).await;
+    // serve returned: every request answered, socket removed. Drop the store (sled flushes
+    // and releases its lock), then the pid file lock.
+    drop(store);
+    drop(lock);
+    tracing::info!("releasd stopped cleanly");
+    Ok(())
+}
+
+fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    match rel_store::SledStore::open(data_dir) {
+        Ok(s) => Ok(Arc::new(s)),
+        // The pid-file lock normally catches a second daemon first; sled's lock is the
+        // backstop (e.g. a daemon of an older build without the pid file).
+        Err(rel_store::OpenError::Locked { .. }) => {
+            let other = crate::datadir::read_pid(data_dir).filter(|p| *p != std::process::id());
+            Err(crate::datadir::DataDirError::InUse {
+                dir: data_dir.to_path_buf(),
+                pid: other,
+            }
+            .into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Completes on the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            tracing::error!("cannot install signal handlers; stop releasd with SIGKILL");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!("{which} received: shutting down gracefully");
+}

@@ -1,0 +1,110 @@
+//! Backgrounding without `unsafe`: re-run this binary with `--foreground` in its own process
+//! group, stdin from /dev/null, stderr appended to `DATA_DIR/releasd.log`, and wait for its
+//! ready line on a pipe. Then say where it runs and exit, or show why it did not start.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{Cli, absolute};
+
+/// How long the child may take to become ready (opening a large store can take a while).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub const LOG_FILE: &str = "releasd.log";
+
+/// Start the daemon in the background; returns the message to print on success.
+pub fn run(cli: &Cli) -> anyhow::Result<String> {
+    let socket = absolute(cli.socket_path());
+    let data_dir = absolute(cli.data_dir_path());
+    crate::datadir::create(&data_dir)?;
+    let log_path = data_dir.join(LOG_FILE);
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open the log file {}", log_path.display()))?;
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+
+    let exe = std::env::current_exe().context("cannot find the releasd executable to start")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--foreground")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--data-dir")
+        .arg(&data_dir);
+    if let Some(c) = &cli.config {
+        cmd.arg("--config").arg(absolute(c.clone()));
+    }
+    if let Some(h) = &cli.http {
+        cmd.arg("--http").arg(h.to_string());
+    }
+    let mut child = cmd
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        // Its own process group: a Ctrl-C or hangup aimed at this terminal's foreground job
+        // does not reach the daemon.
+        .process_group(0)
+        .spawn()
+        .context("cannot start the releasd daemon process")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("no pipe to the daemon process")?;
+
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
+    if line.starts_with("releasd ready ") {
+        return Ok(format!(
+            "releasd started (pid {}) on {}\n  data dir: {}\n  log:      {}",
+            child.id(),
+            socket.display(),
+            data_dir.display(),
+            log_path.display()
+        ));
+    }
+    // Not ready: it exited (say why, from its log) or hangs (stop it).
+    let status = match child.try_wait() {
+        Ok(Some(s)) => Some(s),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    };
+    let tail = log_since(&log_path, log_start);
+    match status {
+        Some(s) => bail!("releasd did not start ({s}):\n{tail}"),
+        None => bail!(
+            "releasd did not become ready within {READY_TIMEOUT:?} and was stopped; its log says:\n{tail}"
+        ),
+    }
+}
+
+/// What the child wrote to the log after `start` (its error), at most the last 40 lines.
+fn log_since(path: &Path, start: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.seek(SeekFrom::Start(start));
+        let _ = f.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(40)..];
+    if tail.is_empty() {
+        format!("(nothing in {})", path.display())
+    } else {
+        tail.join("\n")
+    }
+}

@@ -1,0 +1,24 @@
+//! releasd: the rel daemon as a library, so tests can run [`serve`] in-process on a temp
+//! socket and the binary stays a thin `main`.
+//!
+//! Modules, one concern each: [`cli`] (flags, env, defaults), [`config`] (the `--config`
+//! TOML), [`datadir`] (data dir lock and pid file), [`socket`] (socket dir, stale/live
+//! detection, bind), [`auth`] (peer credentials → user → role), [`server`] (accept loop,
+//! shutdown), [`connection`] (handshake, per-connection requests and events), [`dispatch`]
+//! (requests → store), [`exec`] (endpoint/verify/logs/tokens), [`events`] (broadcast),
+//! [`daemon`] (start-up sequence) and [`detach`] (backgrounding).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod daemon;
+pub mod datadir;
+pub mod detach;
+pub mod dispatch;
+pub mod events;
+pub mod exec;
+pub mod server;
+pub mod socket;
+
+pub use server::{DaemonInfo, ServeOptions, serve};
