@@ -229,10 +229,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn describe_connect_error(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => "no socket there (releasd is not running, or uses another --socket)".to_string(),
-        std::io::ErrorKind::ConnectionRefused => "connection refused (a stale socket: releasd is not running)".to_string(),
+        std::io::ErrorKind::NotFound => {
+            "no socket there (releasd is not running, or uses another --socket)".to_string()
+        }
+        std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (a stale socket: releasd is not running)".to_string()
+        }
         std::io::ErrorKind::PermissionDenied => {
-            "permission denied (the socket belongs to another user; ask them to add you to releasd's roles config)".to_string()
+            "permission denied (only the daemon's owner, and the group set in its \
+             [socket] config, may open it; ask the owner for access)"
+                .to_string()
         }
         _ => e.to_string(),
     }
