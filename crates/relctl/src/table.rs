@@ -173,7 +173,19 @@ pub fn diff_lines(diff: &Diff, indent: usize, width: usize) -> String {
             let before = f.before.as_deref().unwrap_or("(absent)");
             let after = f.after.as_deref().unwrap_or("(absent)");
             let line = format!("    {}: {before} → {after}", f.field);
-            let _ = writeln!(out, "{pad}{}", truncate(&line, avail));
+            if line.chars().count() <= avail {
+                let _ = writeln!(out, "{pad}{line}");
+            } else {
+                // Too long for one line: before and after on their own lines, so the part
+                // that differs is not the part that gets cut.
+                let _ = writeln!(out, "{pad}    {}:", f.field);
+                let _ = writeln!(
+                    out,
+                    "{pad}{}",
+                    truncate(&format!("      - {before}"), avail)
+                );
+                let _ = writeln!(out, "{pad}{}", truncate(&format!("      + {after}"), avail));
+            }
         }
     }
     out
@@ -617,15 +629,6 @@ pub fn deployed(o: &DeployOutcome, ctx: Ctx) -> String {
             out,
             "forced by an admin: {}",
             d.reason.as_deref().unwrap_or("(no reason given)")
-        );
-    }
-    if d.kind == DeploymentKind::Rollback
-        && let Some(prev) = &d.previous
-    {
-        let _ = writeln!(
-            out,
-            "{prev} is now held in {}: redeploying it there needs --force --reason",
-            d.env
         );
     }
     out

@@ -1,0 +1,107 @@
+//! `relctl watch` prints one JSON object per line as other clients change things.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+use rel_testkit::TestDaemon;
+
+/// A deadline for an event that should arrive at once; generous for a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Watcher {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Start `relctl watch` and wait for its "watching" line on stderr: from then on it is
+/// subscribed, so nothing that happens afterwards can be missed.
+fn watch(d: &TestDaemon) -> Watcher {
+    let mut child = d
+        .relctl()
+        .args(["watch", "-o", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn relctl watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = lines_of(child.stderr.take().expect("stderr"));
+    let ready = stderr
+        .recv_timeout(DEADLINE)
+        .expect("relctl watch says it is watching");
+    assert!(ready.starts_with("watching releasd at "), "{ready}");
+    Watcher {
+        child,
+        lines: lines_of(stdout),
+    }
+}
+
+fn next_event(w: &Watcher) -> serde_json::Value {
+    let line = w.lines.recv_timeout(DEADLINE).expect("an event line");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
+}
+
+#[test]
+fn watch_prints_a_json_line_per_event() {
+    let mut d = TestDaemon::start();
+    release(&d, "v1", 1);
+    release(&d, "v2", 2);
+    ok(&d, &["deploy", "v1", "--env", "staging"]);
+
+    let w = watch(&d);
+    ok(&d, &["deploy", "v2", "--env", "staging"]);
+    let e = next_event(&w);
+    assert_eq!(e["event"], "deployed", "{e}");
+    assert_eq!(e["deployment"]["release"], "v2");
+    assert_eq!(e["deployment"]["previous"], "v1");
+    assert_eq!(e["deployment"]["env"], "staging");
+
+    ok(&d, &["rollback", "--env", "staging"]);
+    let e = next_event(&w);
+    assert_eq!(
+        (e["event"].as_str(), e["deployment"]["release"].as_str()),
+        (Some("rolled_back"), Some("v1")),
+        "{e}"
+    );
+
+    let file = write(&d, "app-3.toml", &config(3));
+    ok(&d, &["release", "create", "v3", "--from", p(&file)]);
+    let e = next_event(&w);
+    assert_eq!(
+        (e["event"].as_str(), e["release"]["tag"].as_str()),
+        (Some("release_created"), Some("v3")),
+        "{e}"
+    );
+
+    // When the daemon goes away, watch ends with exit 6 and says so.
+    let mut w = w;
+    d.kill9();
+    let status = rel_testkit::wait_deadline(&mut w.child, DEADLINE)
+        .expect("watch exits when the daemon dies");
+    assert_eq!(status.code(), Some(EXIT_UNREACHABLE));
+}
