@@ -149,7 +149,6 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Validate(_)
         | Request::ReleaseList(_)
         | Request::ReleaseShow { .. }
-        | Request::ReleasePrune { dry_run: true, .. }
         | Request::Diff { .. }
         | Request::PlanDeploy(_)
         | Request::PlanRollback(_)
@@ -169,7 +168,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Export
         | Request::Trigger { .. }
         | Request::Verify { .. } => Role::Deployer,
-        Request::ReleasePrune { dry_run: false, .. }
+        // Even a dry run: the store's policy treats pruning as admin-only.
+        Request::ReleasePrune { .. }
         | Request::EnvCreate(_)
         | Request::Import { .. }
         | Request::TokenCreate { .. }
@@ -249,16 +249,6 @@ mod tests {
             role: Role::Viewer,
         };
         assert!(authorize(&viewer, &Request::EnvList).is_ok());
-        assert!(
-            authorize(
-                &viewer,
-                &Request::ReleasePrune {
-                    keep: 1,
-                    dry_run: true
-                }
-            )
-            .is_ok()
-        );
         let e = authorize(
             &viewer,
             &Request::ReleasePrune {
