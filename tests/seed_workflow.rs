@@ -242,12 +242,19 @@ fn policy_denial_and_audited_override() {
     assert!(msg.contains("staging") && msg.contains("--force"), "{msg}");
     assert_eq!(live(&d, "production"), serde_json::Value::Null);
 
-    // The table mode says the same on stderr and shows the plan with the verdict on stdout.
+    // The table mode shows the plan on stdout and the denial once, on stderr.
     let out = relctl(&d, &["deploy", "v1", "--env", "production", "--yes"]);
     assert_eq!(out.status.code(), Some(EXIT_DENIED));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("policy: denied"), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    assert!(
+        stdout.starts_with("deploy to production (protected): (nothing) → v1"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: policy: v1 has not been live in staging"),
+        "{stderr}"
+    );
 
     // An admin override with a reason goes through and is audited.
     let dep = json(

@@ -428,9 +428,8 @@ fn env_list_show_history() {
     );
 }
 
-#[test]
-fn audit_and_verify() {
-    let entries: Vec<AuditEntry> = (1..=3)
+fn audit_entries() -> Vec<AuditEntry> {
+    (1..=3)
         .rev()
         .map(|seq| AuditEntry {
             seq,
@@ -446,7 +445,12 @@ fn audit_and_verify() {
             prev: digest(&format!("prev{seq}")),
             hash: digest(&format!("hash{seq}")),
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn audit_and_verify() {
+    let entries = audit_entries();
     both(
         "audit",
         table::audit(&entries, ctx()),
@@ -487,7 +491,14 @@ fn deploy_plan_and_results() {
         protected: true,
         already_live: false,
     };
-    assert_snapshot!("deploy_plan_denied_table", table::deploy_plan(&plan, ctx()));
+    assert_snapshot!(
+        "deploy_plan_denied_table",
+        table::deploy_plan(&plan, false, ctx())
+    );
+    assert_snapshot!(
+        "deploy_plan_forced_table",
+        table::deploy_plan(&plan, true, ctx())
+    );
     let first = DeployPlan {
         env: "staging".into(),
         from: None,
@@ -497,7 +508,10 @@ fn deploy_plan_and_results() {
         protected: false,
         already_live: false,
     };
-    assert_snapshot!("deploy_plan_first_table", table::deploy_plan(&first, ctx()));
+    assert_snapshot!(
+        "deploy_plan_first_table",
+        table::deploy_plan(&first, false, ctx())
+    );
 
     let changed = DeployOutcome {
         deployment: dep(
@@ -633,6 +647,7 @@ fn tables_fit_80_columns() {
         table::environments(&envs(), c),
         table::history(&history(), table::HistoryOf::Env, c),
         table::history(&history(), table::HistoryOf::Release, c),
+        table::audit(&audit_entries(), c),
         table::diff(
             &DiffView {
                 from: "a".into(),
@@ -653,4 +668,12 @@ fn tables_fit_80_columns() {
             );
         }
     }
+}
+
+#[test]
+fn wrap_breaks_at_spaces_and_splits_long_words() {
+    assert_eq!(table::wrap("one two three", 7), ["one two", "three"]);
+    assert_eq!(table::wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    assert_eq!(table::wrap("", 4), [""]);
+    assert_eq!(table::wrap("a  b", 10), ["a b"]);
 }

@@ -55,6 +55,43 @@ pub struct Table {
     headers: Vec<&'static str>,
     flex: Vec<usize>,
     rows: Vec<Vec<String>>,
+    wrap_last: bool,
+}
+
+/// Greedy word wrap to `w` columns; words longer than a line are split.
+pub fn wrap(text: &str, w: usize) -> Vec<String> {
+    let w = w.max(1);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let cur_len = cur.chars().count();
+            let sep = usize::from(cur_len > 0);
+            if cur_len + sep + word.len() <= w {
+                if sep == 1 {
+                    cur.push(' ');
+                }
+                cur.extend(word.iter());
+                break;
+            }
+            if cur_len > 0 {
+                lines.push(std::mem::take(&mut cur));
+                continue;
+            }
+            // A word longer than the line: split it.
+            let rest = word.split_off(w.min(word.len()));
+            lines.push(word.iter().collect());
+            word = rest;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 impl Table {
@@ -63,7 +100,14 @@ impl Table {
             headers: headers.to_vec(),
             flex: flex.to_vec(),
             rows: Vec::new(),
+            wrap_last: false,
         }
+    }
+
+    /// Wrap the last column onto continuation lines instead of cutting it.
+    pub fn wrap_last(mut self) -> Table {
+        self.wrap_last = true;
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -90,19 +134,32 @@ impl Table {
             excess -= cut;
         }
         let mut out = String::new();
+        let indent = widths
+            .iter()
+            .take(n.saturating_sub(1))
+            .map(|w| w + 2)
+            .sum::<usize>();
+        let wrap_last = self.wrap_last;
         let mut emit = |cells: &[String]| {
             let mut line = String::new();
+            let mut more = Vec::new();
             for (i, w) in widths.iter().enumerate() {
                 let cell = cells.get(i).map(String::as_str).unwrap_or("");
-                let cell = truncate(cell, *w);
                 if i + 1 < n {
-                    let _ = write!(line, "{cell:<w$}  ");
+                    let _ = write!(line, "{:<w$}  ", truncate(cell, *w));
+                } else if wrap_last {
+                    let mut parts = wrap(cell, *w).into_iter();
+                    line.push_str(&parts.next().unwrap_or_default());
+                    more.extend(parts);
                 } else {
-                    line.push_str(&cell);
+                    line.push_str(&truncate(cell, *w));
                 }
             }
             out.push_str(line.trim_end());
             out.push('\n');
+            for part in more {
+                let _ = writeln!(out, "{:indent$}{part}", "");
+            }
         };
         emit(
             &self
@@ -557,7 +614,8 @@ pub fn history(list: &[Deployment], of: HistoryOf, ctx: Ctx) -> String {
     let mut t = Table::new(
         &["ID", "KIND", middle, "PREVIOUS", "AT (UTC)", "BY", "REASON"],
         &[6, 5, 3, 2],
-    );
+    )
+    .wrap_last();
     for d in list {
         let kind = if d.forced {
             format!("{}!", d.kind.as_str())
@@ -581,8 +639,9 @@ pub fn history(list: &[Deployment], of: HistoryOf, ctx: Ctx) -> String {
     out
 }
 
-/// The plan shown before a deploy: from → to, the diff, the policy verdict.
-pub fn deploy_plan(p: &DeployPlan, ctx: Ctx) -> String {
+/// The plan shown before a deploy: from → to, the diff, the policy verdict. A denial that is
+/// not being forced is left out here: it is the command's error, printed once on stderr.
+pub fn deploy_plan(p: &DeployPlan, forced: bool, ctx: Ctx) -> String {
     let from = p.from.as_deref().unwrap_or("(nothing)");
     let prot = if p.protected { " (protected)" } else { "" };
     let mut out = format!("deploy to {}{prot}: {from} → {}\n", p.env, p.to);
@@ -598,9 +657,11 @@ pub fn deploy_plan(p: &DeployPlan, ctx: Ctx) -> String {
     }
     match &p.verdict {
         Ok(()) => out.push_str("policy: ok\n"),
-        Err(e) => {
-            let _ = writeln!(out, "policy: denied ({}): {}", e.code, e.message);
+        Err(e) if forced => {
+            let why = e.message.strip_prefix("policy: ").unwrap_or(&e.message);
+            let _ = writeln!(out, "policy: overridden with --force; without it: {why}");
         }
+        Err(_) => {}
     }
     out
 }
@@ -667,7 +728,8 @@ pub fn audit(list: &[AuditEntry], ctx: Ctx) -> String {
     let mut t = Table::new(
         &["SEQ", "AT (UTC)", "ACTOR", "ACTION", "DETAIL"],
         &[4, 2, 3],
-    );
+    )
+    .wrap_last();
     for e in list {
         t.row(vec![
             e.seq.to_string(),

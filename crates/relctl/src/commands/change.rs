@@ -37,7 +37,7 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
         return Err(expect_mismatch(&plan.env, plan.from.as_deref(), expect));
     }
     if !plan.already_live {
-        let plan_text = table::deploy_plan(&plan, s.ctx);
+        let plan_text = table::deploy_plan(&plan, req.force_reason.is_some(), s.ctx);
         if !s.json() {
             out(&plan_text)?;
         }
