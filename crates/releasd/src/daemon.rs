@@ -48,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = open_store(&data_dir)?;
     let listener = crate::socket::bind(&socket, &policy).await?;
 
+    let shutdown = shutdown_signal()?;
     let info = DaemonInfo {
         socket: socket.clone(),
         data_dir: data_dir.clone(),
@@ -74,7 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         auth,
         max_connections: DEFAULT_MAX_CONNECTIONS,
     };
-    serve(listener, Arc::clone(&store), opts, shutdown_signal()).await;
+    serve(listener, Arc::clone(&store), opts, shutdown).await;
     // serve returned: every request answered, socket removed. Drop the store (sled flushes
     // and releases its lock), then the pid file lock.
     drop(store);
@@ -100,23 +101,22 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-/// Completes on the first SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Install the handlers now (before the ready line, so a signal sent right after it is not
+/// fatal) and return a future that completes on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(t), Ok(i)) => (t, i),
-        _ => {
-            tracing::error!("cannot install signal handlers; stop releasd with SIGKILL");
-            std::future::pending::<()>().await;
-            return;
-        }
-    };
-    let which = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    tracing::info!("{which} received: shutting down gracefully");
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    Ok(async move {
+        let which = loop {
+            tokio::select! {
+                _ = term.recv() => break "SIGTERM",
+                _ = int.recv() => break "SIGINT",
+                // A closing terminal must not take a daemon down; there is nothing to reload.
+                _ = hup.recv() => tracing::info!("SIGHUP ignored (restart releasd to apply a changed --config)"),
+            }
+        };
+        tracing::info!("{which} received: shutting down gracefully");
+    })
 }

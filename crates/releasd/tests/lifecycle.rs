@@ -62,7 +62,9 @@ async fn version_mismatch_names_both_versions_and_the_daemon_keeps_serving() {
     let c = connect(d.socket()).await;
     assert_eq!(c.call(Request::Ping).await.expect("ping"), Response::Pong);
     assert!(
-        d.stderr_log().contains("protocol version mismatch"),
+        wait_until(Duration::from_secs(30), || d
+            .stderr_log()
+            .contains("protocol version mismatch")),
         "the daemon logs it too"
     );
 }
@@ -390,4 +392,19 @@ async fn exec_requests_are_unavailable_for_now() {
     let e = rpc_err(c.call(Request::TokenList).await);
     assert_eq!(e.code, ErrorCode::Unavailable);
     assert!(e.message.contains("not available"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn sighup_does_not_stop_the_daemon() {
+    let d = TestDaemon::start();
+    let pid = nix::unistd::Pid::from_raw(d.pid().expect("running") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).expect("SIGHUP");
+    assert!(
+        wait_until(Duration::from_secs(30), || d
+            .stderr_log()
+            .contains("SIGHUP ignored")),
+        "SIGHUP not handled"
+    );
+    let c = connect(d.socket()).await;
+    assert_eq!(c.call(Request::Ping).await.expect("ping"), Response::Pong);
 }
