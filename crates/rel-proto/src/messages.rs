@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 pub enum ClientFrame {
     /// Must be the first frame on a connection.
     Hello(Hello),
-    Request { id: u64, request: Request },
+    Request {
+        id: u64,
+        request: Request,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +30,10 @@ pub struct Hello {
 pub enum ServerFrame {
     /// The answer to `Hello`: who the daemon thinks you are, or why it refuses.
     Welcome(Result<Welcome, RelError>),
-    Response { id: u64, result: Result<Response, RelError> },
+    Response {
+        id: u64,
+        result: Result<Response, RelError>,
+    },
     /// Only after `Request::Subscribe`.
     Event(Event),
 }
@@ -48,38 +54,71 @@ pub enum Request {
     DraftShow,
     DraftApply(AppConfigText),
     /// Draft vs a release (default: the newest).
-    DraftDiff { tag: Option<String> },
+    DraftDiff {
+        tag: Option<String>,
+    },
     /// Parse and validate without storing.
     Validate(AppConfigText),
     ReleaseCreate(NewRelease),
     ReleaseList(ReleaseQuery),
-    ReleaseShow { tag: String },
-    ReleasePrune { keep: u64, dry_run: bool },
-    Diff { from: String, to: String },
+    ReleaseShow {
+        tag: String,
+    },
+    ReleasePrune {
+        keep: u64,
+        dry_run: bool,
+    },
+    Diff {
+        from: String,
+        to: String,
+    },
     PlanDeploy(DeployRequest),
     Deploy(DeployRequest),
     PlanRollback(RollbackRequest),
     Rollback(RollbackRequest),
     EnvList,
-    EnvShow { name: String },
+    EnvShow {
+        name: String,
+    },
     EnvCreate(Environment),
-    EnvHistory { env: String, limit: u64, before_id: Option<u64> },
-    Audit { limit: u64, before_seq: Option<u64> },
+    EnvHistory {
+        env: String,
+        limit: u64,
+        before_id: Option<u64>,
+    },
+    Audit {
+        limit: u64,
+        before_seq: Option<u64>,
+    },
     AuditVerify,
     Export,
-    Import { dump: String },
+    Import {
+        dump: String,
+    },
     /// Turns this connection into a stream of `ServerFrame::Event` (after the `Subscribed`
     /// response). Other requests still work on it.
     Subscribe,
     /// Run an endpoint under what is live in `env`. `input` is JSON text.
-    Trigger { endpoint: String, env: String, input: String },
+    Trigger {
+        endpoint: String,
+        env: String,
+        input: String,
+    },
     /// Run the checks against what is live in `env` and record the result.
-    Verify { env: String },
+    Verify {
+        env: String,
+    },
     Logs(ExecQuery),
-    LogShow { id: u64 },
-    TokenCreate { name: String },
+    LogShow {
+        id: u64,
+    },
+    TokenCreate {
+        name: String,
+    },
     TokenList,
-    TokenRevoke { name: String },
+    TokenRevoke {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,15 +205,42 @@ pub struct VerifyOutcome {
 /// What subscribers hear. Append-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
-    ReleaseCreated { release: ReleaseView, actor: String },
+    ReleaseCreated {
+        release: ReleaseView,
+        actor: String,
+    },
     Deployed(Deployment),
     RolledBack(Deployment),
-    VerificationFinished { env: String, deployment_id: u64, release: String, passed: bool },
-    ExecutionFinished { id: u64, env: String, endpoint: String, release: String, status: ExecStatus },
-    DraftApplied { digest: Digest, actor: String },
-    EnvironmentCreated { name: String, actor: String },
-    ReleasesPruned { removed: Vec<String>, actor: String },
-    Imported { actor: String },
+    VerificationFinished {
+        env: String,
+        deployment_id: u64,
+        release: String,
+        passed: bool,
+    },
+    ExecutionFinished {
+        id: u64,
+        env: String,
+        endpoint: String,
+        release: String,
+        status: ExecStatus,
+    },
+    DraftApplied {
+        digest: Digest,
+        actor: String,
+    },
+    EnvironmentCreated {
+        name: String,
+        actor: String,
+    },
+    ReleasesPruned {
+        removed: Vec<String>,
+        actor: String,
+    },
+    Imported {
+        actor: String,
+    },
     /// The subscriber fell behind and missed `missed` events; refresh everything.
-    Lagged { missed: u64 },
+    Lagged {
+        missed: u64,
+    },
 }
