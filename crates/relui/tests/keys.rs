@@ -552,6 +552,8 @@ fn live_events_update_the_list_without_a_key() {
     settle(&mut app, &world, cmds);
     assert_eq!(app.releases.rows[0].release.tag, "v9.0.0");
     assert_eq!(selected_tag(&app), "v1.28.0");
+    // …and it is on screen, not scrolled away above the top.
+    assert!(screen(&app, 80, 24).contains("v9.0.0"));
     // Someone deploys it to staging: states change in place, environments reload.
     let d = deployment(
         20,

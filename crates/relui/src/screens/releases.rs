@@ -135,7 +135,7 @@ impl ReleasesScreen {
                 .unwrap_or(self.selected)
                 .min(self.rows.len().saturating_sub(1));
         }
-        self.offset = scroll_to(self.offset.min(self.selected), self.selected, rows_visible);
+        self.offset = self.place(self.offset.min(self.selected), rows_visible);
         true
     }
 
@@ -146,20 +146,27 @@ impl ReleasesScreen {
         }
     }
 
+    /// The first visible row for `offset`: the selection in view, and no empty space below
+    /// the last row while earlier rows are hidden.
+    fn place(&self, offset: usize, rows_visible: usize) -> usize {
+        let offset = scroll_to(offset, self.selected, rows_visible);
+        offset.min(self.rows.len().saturating_sub(rows_visible.max(1)))
+    }
+
     pub fn move_selection(&mut self, m: Move, rows_visible: usize) {
         self.selected = apply_move(self.selected, self.rows.len(), rows_visible, m);
-        self.offset = scroll_to(self.offset, self.selected, rows_visible);
+        self.offset = self.place(self.offset, rows_visible);
     }
 
     pub fn fix_scroll(&mut self, rows_visible: usize) {
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
-        self.offset = scroll_to(self.offset.min(self.selected), self.selected, rows_visible);
+        self.offset = self.place(self.offset.min(self.selected), rows_visible);
     }
 
     pub fn select_tag(&mut self, tag: &str, rows_visible: usize) {
         if let Some(i) = self.rows.iter().position(|r| r.release.tag == tag) {
             self.selected = i;
-            self.offset = scroll_to(self.offset, self.selected, rows_visible);
+            self.offset = self.place(self.offset, rows_visible);
         }
     }
 
@@ -205,9 +212,12 @@ impl ReleasesScreen {
         let had_rows = !self.rows.is_empty();
         self.rows.insert(0, view);
         if had_rows {
-            // Keep the same release selected.
+            // Keep the same release selected; a view scrolled down stays put, a view at the
+            // top shows the new release.
             self.selected += 1;
-            self.offset += 1;
+            if self.offset > 0 {
+                self.offset += 1;
+            }
         }
         self.fix_scroll(rows_visible);
         true
@@ -313,7 +323,7 @@ impl ReleasesScreen {
             .style(theme.header());
         // Normally `offset` already keeps the selection visible; this only matters for the
         // frame in which the available height just changed.
-        let offset = scroll_to(self.offset, self.selected, inner_h);
+        let offset = self.place(self.offset, inner_h);
         let end = (offset + inner_h).min(self.rows.len());
         let rows = self.rows[offset.min(end)..end]
             .iter()

@@ -1,0 +1,354 @@
+//! The real `relui` binary in a pseudo-terminal (portable-pty, screen read back with vt100)
+//! against a real `releasd` from rel-testkit. Every wait polls the screen with a deadline;
+//! nothing sleeps for a fixed time.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use rel_testkit::{TestDaemon, bin};
+
+/// Generous: debug builds on a shared 2-core machine. A deadline, not a sleep.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Tui {
+    child: Box<dyn Child + Send + Sync>,
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+}
+
+impl Tui {
+    fn spawn(args: &[&str], env: &[(&str, &Path)], cols: u16, rows: u16) -> Tui {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(bin("relui"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).expect("spawn relui");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let p = parser.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => p
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .process(&buf[..n]),
+                }
+            }
+        });
+        Tui {
+            child,
+            master: pair.master,
+            writer,
+            parser,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .screen()
+            .contents()
+    }
+
+    /// Wait until every needle is on screen; returns the screen.
+    fn wait_for(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let s = self.screen();
+            if needles.iter().all(|n| s.contains(n)) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needles:?}; the screen is:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_gone(&self, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let s = self.screen();
+            if !s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} to go; the screen is:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn send(&mut self, bytes: &str) {
+        self.writer
+            .write_all(bytes.as_bytes())
+            .expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize");
+        self.parser
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_size(rows, cols);
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "relui did not exit; the screen is:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+const ENTER: &str = "\r";
+const ESC: &str = "\x1b";
+const TAB: &str = "\t";
+const CTRL_S: &str = "\x13";
+const DOWN: &str = "\x1b[B";
+const HOME: &str = "\x1b[H";
+
+/// The example app without checks: promoting to production then needs staging only (the
+/// verification runner is covered by its own tests).
+const APP: &str = r#"
+[pipelines.chat]
+description = "answer a chat message"
+
+[[pipelines.chat.stages]]
+name = "prepare"
+
+[[pipelines.chat.stages.steps]]
+name = "greet"
+kind = "template"
+template = "You said: {{ input.message }}"
+
+[endpoints.chat]
+pipeline = "chat"
+"#;
+
+fn relctl_ok(d: &TestDaemon, args: &[&str]) {
+    let out = d.relctl().args(args).output().expect("run relctl");
+    assert!(
+        out.status.success(),
+        "relctl {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn the_whole_workflow_in_the_tui() {
+    let mut d = TestDaemon::start();
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "No releases yet"]);
+
+    // Create a release from the dialog.
+    tui.send("n");
+    tui.wait_for(&["New release", "Create Release"]);
+    tui.send("v1.0.0");
+    tui.wait_for(&["✓ v1.0.0 is free"]);
+    tui.send(TAB);
+    tui.send("first release");
+    tui.send(CTRL_S);
+    tui.wait_for(&["Created release v1.0.0", "READY"]);
+
+    // Deploy it to staging through the confirmation (staging is offered first).
+    tui.send("d");
+    tui.wait_for(&[
+        "Deploy v1.0.0",
+        "‹ staging ›",
+        "✓ allowed",
+        "[ Deploy v1.0.0 to staging ]",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.0.0 to staging", "DEPLOYED"]);
+
+    // Promote to production: protected, so the name must be typed.
+    tui.send("2");
+    tui.wait_for(&["History: staging", "deploy   v1.0.0"]);
+    tui.send("p");
+    tui.wait_for(&["Deploy v1.0.0", "‹ production ›", "PROTECTED", "✓ allowed"]);
+    tui.send(ENTER);
+    tui.wait_for(&["is protected: type its name"]);
+    tui.send("production");
+    tui.send(ENTER);
+    let s = tui.wait_for(&["Deployed v1.0.0 to production"]);
+    assert!(s.contains("production* v1.0.0"), "{s}");
+
+    // A change made by relctl appears without a keypress.
+    relctl_ok(&d, &["release", "create", "v1.1.0", "-d", "from relctl"]);
+    relctl_ok(&d, &["deploy", "v1.1.0", "--env", "staging", "--yes"]);
+    tui.wait_for(&["staging     v1.1.0", "deployed v1.1.0 to staging"]);
+
+    // Promote v1.1.0 from staging, then roll production back to v1.0.0.
+    tui.send("p");
+    tui.wait_for(&["Deploy v1.1.0", "‹ production ›", "v1.0.0 → v1.1.0"]);
+    tui.send("production");
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.1.0 to production", "production* v1.1.0"]);
+    tui.send(DOWN);
+    tui.wait_for(&["History: production"]);
+    tui.send("r");
+    tui.wait_for(&[
+        "Roll back production",
+        "v1.1.0 → v1.0.0",
+        "v1.1.0 will be held in production",
+    ]);
+    tui.send(ENTER);
+    let s = tui.wait_for(&["Rolled back production to v1.0.0", "production* v1.0.0"]);
+    assert!(s.contains("▶ production*"), "selection moved:\n{s}");
+
+    // The daemon goes away: the UI says so, then reconnects by itself, selection kept.
+    d.terminate();
+    tui.wait_for(&["DISCONNECTED"]);
+    d.restart();
+    let s = tui.wait_for(&["● connected"]);
+    let s = if s.contains("DISCONNECTED") {
+        tui.wait_gone("DISCONNECTED")
+    } else {
+        s
+    };
+    assert!(
+        s.contains("▶ production*"),
+        "selection lost after reconnect:\n{s}"
+    );
+    // …and it is subscribed again: a relctl change shows up on its own.
+    relctl_ok(
+        &d,
+        &["release", "create", "v1.2.0", "-d", "after the restart"],
+    );
+    tui.wait_for(&["created release v1.2.0"]);
+    tui.send("1");
+    tui.wait_for(&["v1.2.0", "after the restart"]);
+
+    // Errors from the daemon are shown as said: v1.1.0 was rolled back out of production,
+    // so it is held there and redeploying it is refused.
+    tui.send(HOME);
+    tui.send(DOWN);
+    tui.wait_for(&["▶ v1.1.0"]);
+    tui.send("d");
+    let s = tui.wait_for(&["Deploy v1.1.0", "‹ production ›", "✗ "]);
+    assert!(
+        s.contains("held") || s.contains("--force"),
+        "the verdict does not mention the hold:\n{s}"
+    );
+    tui.send("production");
+    tui.send(ENTER);
+    tui.wait_for(&["Deploy v1.1.0 to production failed:"]);
+    tui.send(ESC);
+    tui.wait_gone("failed:");
+    tui.send(ESC);
+    tui.wait_gone("Deploy v1.1.0");
+
+    // Resizing redraws at the new size (the pid appears on wide terminals).
+    tui.resize(120, 40);
+    tui.wait_for(&["(pid "]);
+
+    tui.send("q");
+    let status = tui.wait_exit();
+    assert!(status.success(), "relui exited with {status:?}");
+    let parser = tui.parser.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        !parser.screen().alternate_screen(),
+        "the terminal was left in the alternate screen"
+    );
+}
+
+#[test]
+fn starts_a_daemon_when_none_runs_and_applies_the_example() {
+    // A socket nobody listens on, in a fresh dir; the data dir comes from the environment.
+    let dir = tempfile::Builder::new()
+        .prefix("relui-e2e-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let socket = dir.path().join("run").join("releasd.sock");
+    let data = dir.path().join("data");
+    // relui starts the releasd that sits next to it (cargo builds both into target/debug).
+    let _ = bin("releasd");
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8")],
+        &[("RELEASD_DATA_DIR", &data)],
+        120,
+        40,
+    );
+    let s = tui.wait_for(&["● releasd", "(pid ", "example app config is now the draft"]);
+    let pid: i32 = s
+        .split("(pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid on screen:\n{s}"));
+    // The newcomer path: n, a tag, Enter creates the first release from the example draft.
+    tui.send("n");
+    tui.wait_for(&["New release"]);
+    tui.send("v0.1.0");
+    tui.send(ENTER);
+    tui.wait_for(&["Created release v0.1.0"]);
+    tui.send("q");
+    assert!(tui.wait_exit().success());
+    // The daemon was detached: it outlives relui. Stop it.
+    let pid = nix::unistd::Pid::from_raw(pid);
+    nix::sys::signal::kill(pid, None).expect("the started releasd is still running");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("stop releasd");
+    let stopped = rel_testkit::wait_until(DEADLINE, || nix::sys::signal::kill(pid, None).is_err());
+    assert!(stopped, "releasd {pid} did not stop on SIGTERM");
+}
