@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod json;
 pub mod messages;
 pub mod paths;
 

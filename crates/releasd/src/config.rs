@@ -11,6 +11,10 @@
 //! # Let this group reach the socket: directory 0750 and socket 0660, both group-owned.
 //! # Without it the directory is 0700 and the socket 0600 (owner only).
 //! group = "ops"
+//!
+//! [logs]
+//! # Execution logs kept per environment; older ones are dropped as new runs are logged.
+//! retention = 1000
 //! ```
 //!
 //! Roles (§6): `viewer` reads; `deployer` also applies the draft, creates releases and deploys
@@ -29,6 +33,8 @@ pub struct DaemonConfig {
     pub roles: RolesConfig,
     #[serde(default)]
     pub socket: SocketConfig,
+    #[serde(default)]
+    pub logs: LogsConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -46,6 +52,26 @@ pub struct RolesConfig {
 #[serde(deny_unknown_fields)]
 pub struct SocketConfig {
     pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Execution logs kept per environment (at least 1).
+    #[serde(default = "default_retention")]
+    pub retention: usize,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            retention: default_retention(),
+        }
+    }
+}
+
+fn default_retention() -> usize {
+    crate::exec::DEFAULT_RETENTION
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +129,12 @@ impl DaemonConfig {
                 "socket.group: {g:?} must be a plain group name such as \"ops\""
             ));
         }
+        if cfg.logs.retention == 0 {
+            return Err(
+                "logs.retention: must be at least 1 (the number of execution logs kept per environment, default 1000)"
+                    .to_string(),
+            );
+        }
         Ok(cfg)
     }
 }
@@ -133,6 +165,25 @@ mod tests {
         assert!(e.contains("roles.viewer[1]"), "{e}");
         let e = DaemonConfig::parse("[socket]\ngroup = \"@ops\"\n").expect_err("@ accepted");
         assert!(e.contains("socket.group"), "{e}");
+    }
+
+    #[test]
+    fn logs_retention_defaults_and_must_be_positive() {
+        assert_eq!(
+            DaemonConfig::parse("").expect("empty").logs.retention,
+            crate::exec::DEFAULT_RETENTION
+        );
+        assert_eq!(
+            DaemonConfig::parse("[logs]\nretention = 5\n")
+                .expect("parse")
+                .logs
+                .retention,
+            5
+        );
+        let e = DaemonConfig::parse("[logs]\nretention = 0\n").expect_err("0 accepted");
+        assert!(e.contains("logs.retention"), "{e}");
+        let e = DaemonConfig::parse("[logs]\nretain = 5\n").expect_err("typo accepted");
+        assert!(e.contains("retain"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use rel_domain::Store;
 
 use crate::auth::{Auth, group_gid};
@@ -22,12 +22,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => DaemonConfig::load(path)?,
         None => DaemonConfig::default(),
     };
-    if let Some(addr) = cli.http {
-        bail!(
-            "--http {addr}: HTTP ingress is not built yet in this releasd; start it without --http \
-             (endpoints can be triggered over HTTP once the pipeline work lands)"
-        );
-    }
     let auth = Auth::new(&config.roles, cli.config.clone().map(absolute));
     for g in auth.unknown_groups() {
         tracing::warn!(group = %g, "the roles config names group @{g}, which does not exist on this machine");
@@ -47,6 +41,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let lock = crate::datadir::lock(&data_dir)?;
     let store = open_store(&data_dir)?;
     let listener = crate::socket::bind(&socket, &policy).await?;
+    let http = match cli.http {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("--http {addr}: cannot listen there (another process on that port? pick another address, or port 0 for any free one)")
+        })?),
+        None => None,
+    };
+    let http_addr = match &http {
+        Some(l) => Some(
+            l.local_addr()
+                .context("--http: cannot read the bound address")?
+                .to_string(),
+        ),
+        None => None,
+    };
 
     let shutdown = shutdown_signal()?;
     let info = DaemonInfo {
@@ -54,15 +62,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         started_at: crate::dispatch::now(),
         pid: std::process::id(),
-        http: None,
+        http: http_addr.clone(),
     };
     tracing::info!(socket = %socket.display(), data_dir = %data_dir.display(), pid = info.pid, "releasd serving");
     // The readiness signal for the detaching parent and for tests: exactly one line. A
     // parent that has gone away is not an error (writes then fail; ignore them).
     let mut out = std::io::stdout().lock();
+    // With --http the bound address ends the line (port 0 picks a free one).
+    let http_part = http_addr
+        .as_ref()
+        .map(|a| format!(" http={a}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "releasd ready socket={} data_dir={} pid={}",
+        "releasd ready socket={} data_dir={} pid={}{http_part}",
         socket.display(),
         data_dir.display(),
         info.pid
@@ -74,6 +87,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         info,
         auth,
         max_connections: DEFAULT_MAX_CONNECTIONS,
+        retention: config.logs.retention,
+        http,
     };
     serve(listener, Arc::clone(&store), opts, shutdown).await;
     // serve returned: every request answered, socket removed. Drop the store (sled flushes

@@ -7,9 +7,11 @@
 
 use std::sync::Arc;
 
-use rel_domain::config::AppConfig;
+use rel_domain::config::{AppConfig, AppConfigText};
 use rel_domain::diff::diff;
-use rel_domain::{Caller, RelError, RelResult, ReleaseQuery, Snapshot, Store, Timestamp};
+use rel_domain::{
+    Caller, Deployment, RelError, RelResult, ReleaseQuery, Snapshot, Store, Timestamp,
+};
 use rel_proto::{DaemonStatus, DiffView, DraftView, Event, ReleaseDetail, Request, Response};
 
 use crate::server::Shared;
@@ -154,6 +156,9 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         Request::DraftApply(text) => {
             let applied = (|| {
                 let config = text.parse()?;
+                // jq expressions and templates too, so a bad one is refused with its path now
+                // rather than failing requests after a deploy.
+                rel_pipeline::validate_app(&config)?;
                 let old = store.draft()?.map(|s| s.config).unwrap_or_default();
                 let d = diff(&old, &config);
                 let digest = store.apply_draft(config, caller, now())?;
@@ -168,16 +173,19 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             }
         }
         Request::DraftDiff { tag } => no_events(draft_diff(store, tag)),
-        Request::Validate(text) => no_events(text.parse().map(|c| Response::Valid {
+        Request::Validate(text) => no_events(parse_and_validate(&text).map(|c| Response::Valid {
             digest: Snapshot::of(c).digest,
         })),
         Request::ReleaseCreate(new) => {
             // Parse at the boundary for the path-precise message; the store snapshots it.
-            if let Some(Err(e)) = new.config.as_ref().map(|t| t.parse()) {
+            if let Some(Err(e)) = new.config.as_ref().map(parse_and_validate) {
                 return (Err(e), vec![]);
             }
             match store.create_release(&new, caller, now()) {
                 Ok(out) => {
+                    if let Some(d) = &out.deployment {
+                        publish(shared, &d.deployment);
+                    }
                     let mut events = vec![Event::ReleaseCreated {
                         release: out.release.clone(),
                         actor,
@@ -219,6 +227,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         }
         Request::Deploy(req) => match store.deploy(&req, caller, now()) {
             Ok(out) => {
+                publish(shared, &out.deployment);
                 let events = if out.changed {
                     vec![Event::Deployed(out.deployment.clone())]
                 } else {
@@ -233,6 +242,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         }
         Request::Rollback(req) => match store.rollback(&req, caller, now()) {
             Ok(out) => {
+                publish(shared, &out.deployment);
                 let events = if out.changed {
                     vec![Event::RolledBack(out.deployment.clone())]
                 } else {
@@ -269,10 +279,14 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         Request::AuditVerify => no_events(store.verify_audit().map(Response::AuditReport)),
         Request::Export => no_events(store.export().map(|dump| Response::Export { dump })),
         Request::Import { dump } => match store.import(&dump, caller, now()) {
-            Ok(status) => (
-                Ok(Response::Imported(status)),
-                vec![Event::Imported { actor }],
-            ),
+            Ok(status) => {
+                shared.live.reload_all(store);
+                shared.tokens.clear();
+                (
+                    Ok(Response::Imported(status)),
+                    vec![Event::Imported { actor }],
+                )
+            }
             Err(e) => (Err(e), vec![]),
         },
         // Turned into a stream by the connection before it gets here.
@@ -287,6 +301,21 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             no_events(Err(RelError::internal("routed to the wrong handler")))
         }
     }
+}
+
+/// Structure, references, and every jq expression and template compiled.
+fn parse_and_validate(text: &AppConfigText) -> RelResult<AppConfig> {
+    let config = text.parse()?;
+    rel_pipeline::validate_app(&config)?;
+    Ok(config)
+}
+
+/// Make what a deploy or rollback made live the environment's compiled app, before the
+/// client hears "ok" (so a trigger right after runs it). Blocking: compiles.
+fn publish(shared: &Shared, d: &Deployment) {
+    shared
+        .live
+        .publish(shared.store.as_ref(), &d.env, &d.release, d.id);
 }
 
 fn snapshot_of_tag(store: &dyn Store, tag: &str) -> RelResult<(String, Snapshot)> {

@@ -1,13 +1,29 @@
-//! Endpoint runs, verification, execution logs and tokens (§3.6, §4.5): requests that belong
-//! to the pipeline work. Until that lands they are answered `Unavailable` with a message that
-//! says so; the pipeline work replaces [`handle`] with the real thing, in this module.
+//! Endpoint runs, verification, execution logs and tokens (§3.6, §4.5).
+//!
+//! A trigger resolves the environment lock-free ([`crate::live`]), runs the endpoint under
+//! that one compiled release (a deploy landing mid-run changes nothing for it), appends the
+//! execution log (bounded per environment by the retention setting) and announces
+//! `ExecutionFinished`. A run that fails is still a successful request: the answer is the
+//! execution with status `error`, and the caller decides what that means (relctl's exit
+//! code, the HTTP ingress's status). The HTTP ingress uses the same pieces.
 
 use std::sync::Arc;
 
-use rel_domain::{Caller, RelError, RelResult};
-use rel_proto::{Request, Response};
+use rel_domain::model::{ExecQuery, Execution, Verification};
+use rel_domain::{Caller, ErrorCode, RelError, RelResult};
+use rel_pipeline::{CompiledApp, RunResult};
+use rel_proto::{Event, Request, Response, VerifyOutcome};
+use serde_json::Value;
 
+use crate::dispatch::now;
 use crate::server::Shared;
+use crate::tokens;
+
+/// Execution logs kept per environment unless `[logs] retention` says otherwise.
+pub const DEFAULT_RETENTION: usize = 1000;
+/// `logs` pages: 0 asks for the default, and no page is larger than the maximum.
+const DEFAULT_LOG_PAGE: usize = 50;
+const MAX_LOG_PAGE: usize = 10_000;
 
 /// Whether `request` is one of this module's.
 pub fn handles(request: &Request) -> bool {
@@ -23,14 +39,255 @@ pub fn handles(request: &Request) -> bool {
     )
 }
 
+/// Handle one of this module's requests (already authorised by role). Runs on its own task
+/// so that a panic anywhere in a pipeline step costs this request an `Internal` answer,
+/// never the answer itself.
 pub async fn handle(
-    _shared: &Arc<Shared>,
-    _caller: &Caller,
+    shared: &Arc<Shared>,
+    caller: &Caller,
     request: Request,
 ) -> RelResult<Response> {
     let what = crate::dispatch::request_name(&request);
-    Err(RelError::unavailable(format!(
-        "{what}: running endpoints, verification, execution logs and tokens are not available in this releasd build yet; \
-         releases, deploys and rollbacks work"
-    )))
+    let (shared, caller) = (Arc::clone(shared), caller.clone());
+    let actor = caller.actor.name.clone();
+    let result = match tokio::spawn(async move { handle_here(&shared, &caller, request).await })
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(request = what, error = %e, "request handler panicked");
+            Err(RelError::internal(format!(
+                "releasd hit an internal error handling {what}; see the releasd log and report it"
+            )))
+        }
+    };
+    if let Err(e) = &result {
+        tracing::info!(request = what, %actor, code = %e.code, error = %e.message, "refused");
+    }
+    result
+}
+
+async fn handle_here(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    request: Request,
+) -> RelResult<Response> {
+    match request {
+        Request::Trigger {
+            endpoint,
+            env,
+            input,
+        } => {
+            let input = parse_input(&input)?;
+            let app = resolve(shared, &env).await?;
+            let ran = run_logged(shared, &app, &endpoint, input, &env).await?;
+            Ok(Response::Execution(ran.execution))
+        }
+        Request::Verify { env } => verify(shared, caller, &env).await.map(Response::Verified),
+        Request::Logs(q) => logs(shared, q).await.map(Response::Executions),
+        Request::LogShow { id } => {
+            let s = Arc::clone(shared);
+            blocking(move || s.store.execution(id))
+                .await
+                .map(Response::Execution)
+        }
+        Request::TokenCreate { name } => {
+            let secret = tokens::new_secret()?;
+            let (s, c, n) = (Arc::clone(shared), caller.clone(), name.clone());
+            let h = tokens::hash(&secret);
+            let info = blocking(move || s.store.create_token(&n, &h, &c, now())).await?;
+            // The name only: the secret is shown to the caller once and logged nowhere.
+            tracing::info!(token = %name, actor = %caller.actor.name, "token created");
+            Ok(Response::TokenCreated { info, secret })
+        }
+        Request::TokenList => {
+            let s = Arc::clone(shared);
+            blocking(move || s.store.tokens())
+                .await
+                .map(Response::Tokens)
+        }
+        Request::TokenRevoke { name } => {
+            let (s, c, n) = (Arc::clone(shared), caller.clone(), name.clone());
+            blocking(move || s.store.revoke_token(&n, &c, now())).await?;
+            shared.tokens.revoked(&name);
+            tracing::info!(token = %name, actor = %caller.actor.name, "token revoked");
+            Ok(Response::Done)
+        }
+        other => Err(RelError::internal(format!(
+            "{} was routed to the endpoint handler by mistake; report it",
+            crate::dispatch::request_name(&other)
+        ))),
+    }
+}
+
+/// A run's input from JSON text; empty text is `{}` (a trigger without data).
+pub fn parse_input(text: &str) -> RelResult<Value> {
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        RelError::invalid(format!(
+            "input: not valid JSON ({e}); send a JSON value, e.g. {{\"message\": \"hi\"}}"
+        ))
+    })
+}
+
+/// The compiled release live in `env`: a lock-free lookup, or on a miss why nothing is
+/// served there (`NotFound` naming the known environments, `Conflict` when nothing is live,
+/// `Unavailable` when the live release cannot be compiled).
+pub async fn resolve(shared: &Arc<Shared>, env: &str) -> RelResult<Arc<CompiledApp>> {
+    if let Some(app) = shared.live.resolve(env) {
+        return Ok(app);
+    }
+    let (s, env) = (Arc::clone(shared), env.to_string());
+    blocking(move || s.live.explain_miss(s.store.as_ref(), &env)).await
+}
+
+/// A run that finished and was logged.
+#[derive(Debug)]
+pub struct Ran {
+    pub execution: Execution,
+    /// The run's deadline passed (the HTTP ingress answers 504).
+    pub deadline_exceeded: bool,
+}
+
+/// Run `endpoint` of `app` as `env`, log it and announce it. `NotFound` when the release has
+/// no such endpoint (listing those it has); a failed run is an `Ok` with status `error`.
+pub async fn run_logged(
+    shared: &Arc<Shared>,
+    app: &CompiledApp,
+    endpoint: &str,
+    input: Value,
+    env: &str,
+) -> RelResult<Ran> {
+    let result = rel_pipeline::run(app, endpoint, input, env, None).await?;
+    let deadline_exceeded = result.deadline_exceeded();
+    let execution = log_run(shared, result).await?;
+    tracing::debug!(
+        id = execution.id, env, endpoint, release = %execution.release,
+        status = rel_proto::json::status_str(execution.status), duration_ms = execution.duration_ms,
+        "endpoint ran"
+    );
+    Ok(Ran {
+        execution,
+        deadline_exceeded,
+    })
+}
+
+/// Append the execution log (trimming the environment's window to the retention) and
+/// publish `ExecutionFinished`.
+async fn log_run(shared: &Arc<Shared>, result: RunResult) -> RelResult<Execution> {
+    let status = rel_proto::json::status_str(result.status);
+    let exec = result.into_execution(0);
+    let s = Arc::clone(shared);
+    let exec = blocking(move || {
+        let id = s.store.append_execution(&exec, s.retention)?;
+        Ok(Execution { id, ..exec })
+    })
+    .await
+    .map_err(|e| {
+        RelError::new(
+            e.code,
+            format!(
+                "the run finished ({status}) but its execution log could not be written: {}",
+                e.message
+            ),
+        )
+    })?;
+    shared.events.publish(Event::ExecutionFinished {
+        id: exec.id,
+        env: exec.env.clone(),
+        endpoint: exec.endpoint.clone(),
+        release: exec.release.clone(),
+        status: exec.status,
+    });
+    Ok(exec)
+}
+
+/// Run the checks of what is live in `env`, log each check's run, and record the outcome on
+/// the deployment that made it live. An app without checks verifies trivially: a passing
+/// verification with no check results is recorded.
+async fn verify(shared: &Arc<Shared>, caller: &Caller, env: &str) -> RelResult<VerifyOutcome> {
+    let (s, e) = (Arc::clone(shared), env.to_string());
+    let view = blocking(move || s.store.environment(&e)).await?;
+    let (Some(tag), Some(deployment_id)) = (view.live.clone(), view.deployment_id) else {
+        return Err(RelError::conflict(format!(
+            "nothing is live in {env}, so there is nothing to verify: deploy a release first (relctl deploy TAG --env {env})"
+        )));
+    };
+    let mut app = resolve(shared, env).await?;
+    if app.tag() != tag || Some(app.digest()) != view.live_digest {
+        // The table and the store disagree for a moment (a deploy is being published):
+        // verify exactly the release of the deployment the result will be recorded on.
+        let (s, t) = (Arc::clone(shared), tag.clone());
+        app = blocking(move || s.live.compile(s.store.as_ref(), &t)).await?;
+    }
+    let outcomes = rel_pipeline::run_checks(&app, env, None).await;
+    let mut checks = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        let exec = log_run(shared, outcome.run.clone()).await?;
+        checks.push(outcome.to_check_result(Some(exec.id)));
+    }
+    let verification = Verification {
+        at: now(),
+        by: caller.actor.name.clone(),
+        passed: checks.iter().all(|c| c.passed),
+        checks,
+    };
+    let (s, c, e, v) = (
+        Arc::clone(shared),
+        caller.clone(),
+        env.to_string(),
+        verification.clone(),
+    );
+    let deployment =
+        blocking(move || s.store.record_verification(&e, deployment_id, &v, &c)).await?;
+    shared.events.publish(Event::VerificationFinished {
+        env: env.to_string(),
+        deployment_id,
+        release: tag.clone(),
+        passed: verification.passed,
+    });
+    tracing::info!(
+        env, release = %tag, deployment_id, passed = verification.passed,
+        checks = verification.checks.len(), actor = %caller.actor.name, "verified"
+    );
+    Ok(VerifyOutcome {
+        env: env.to_string(),
+        release: tag,
+        deployment,
+        verification,
+    })
+}
+
+async fn logs(shared: &Arc<Shared>, mut q: ExecQuery) -> RelResult<Vec<Execution>> {
+    q.limit = match q.limit {
+        0 => DEFAULT_LOG_PAGE,
+        n => n.min(MAX_LOG_PAGE),
+    };
+    let s = Arc::clone(shared);
+    blocking(move || {
+        // A typo in --env would otherwise look like "no runs yet".
+        if let Some(env) = &q.env {
+            s.store.environment(env)?;
+        }
+        s.store.executions(&q)
+    })
+    .await
+}
+
+/// Run a store call on the blocking pool; a panic there is an `Internal` error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> RelResult<T> + Send + 'static,
+) -> RelResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "a store call panicked");
+            Err(RelError::new(
+                ErrorCode::Internal,
+                "releasd hit an internal error talking to the store; see the releasd log and report it",
+            ))
+        }
+    }
 }

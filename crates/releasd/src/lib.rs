@@ -5,8 +5,10 @@
 //! TOML), [`datadir`] (data dir lock and pid file), [`socket`] (socket dir, stale/live
 //! detection, bind), [`auth`] (peer credentials → user → role), [`server`] (accept loop,
 //! shutdown), [`connection`] (handshake, per-connection requests and events), [`dispatch`]
-//! (requests → store), [`exec`] (endpoint/verify/logs/tokens), [`events`] (broadcast),
-//! [`daemon`] (start-up sequence) and [`detach`] (backgrounding).
+//! (requests → store), [`exec`] (endpoint/verify/logs/tokens), [`live`] (what each
+//! environment serves, compiled; lock-free lookup), [`http`] (the HTTP ingress), [`tokens`]
+//! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence) and
+//! [`detach`] (backgrounding).
 
 pub mod auth;
 pub mod cli;
@@ -18,7 +20,10 @@ pub mod detach;
 pub mod dispatch;
 pub mod events;
 pub mod exec;
+pub mod http;
+pub mod live;
 pub mod server;
 pub mod socket;
+pub mod tokens;
 
 pub use server::{DaemonInfo, ServeOptions, serve};

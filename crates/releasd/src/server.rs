@@ -14,6 +14,8 @@ use tokio::task::JoinSet;
 
 use crate::auth::Auth;
 use crate::events::Events;
+use crate::live::Live;
+use crate::tokens::Tokens;
 
 /// Connections served at once; more wait in the listen backlog until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
@@ -32,15 +34,21 @@ pub struct ServeOptions {
     pub info: DaemonInfo,
     pub auth: Auth,
     pub max_connections: usize,
+    /// Execution logs kept per environment (`[logs] retention`).
+    pub retention: usize,
+    /// Serve the HTTP ingress on this listener too (`--http`); `info.http` is set from it.
+    pub http: Option<tokio::net::TcpListener>,
 }
 
 impl ServeOptions {
-    /// Owner-only access, default limits.
+    /// Owner-only access, default limits, no HTTP ingress.
     pub fn new(info: DaemonInfo) -> ServeOptions {
         ServeOptions {
             info,
             auth: Auth::owner_only(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            retention: crate::exec::DEFAULT_RETENTION,
+            http: None,
         }
     }
 }
@@ -51,6 +59,11 @@ pub struct Shared {
     pub events: Events,
     pub info: DaemonInfo,
     pub auth: Auth,
+    /// What each environment serves, compiled (the request hot path).
+    pub live: Live,
+    /// Bearer tokens seen valid (HTTP ingress).
+    pub tokens: Tokens,
+    pub retention: usize,
 }
 
 /// Serve `listener` until `shutdown` completes, then finish in-flight work and return.
@@ -60,13 +73,34 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) {
+    let mut info = opts.info;
+    if let Some(l) = &opts.http {
+        info.http = l.local_addr().ok().map(|a| a.to_string());
+    }
     let shared = Arc::new(Shared {
         store,
         events: Events::new(),
-        info: opts.info,
+        info,
         auth: opts.auth,
+        live: Live::new(),
+        tokens: Tokens::new(),
+        retention: opts.retention.max(1),
     });
+    // What is live is compiled before the first request is accepted.
+    let loader = Arc::clone(&shared);
+    if let Err(e) =
+        tokio::task::spawn_blocking(move || loader.live.load_all(loader.store.as_ref())).await
+    {
+        tracing::error!(error = %e, "loading the live releases panicked; requests will load them on demand");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let http = opts.http.map(|listener| {
+        tokio::spawn(crate::http::serve(
+            listener,
+            Arc::clone(&shared),
+            stop_rx.clone(),
+        ))
+    });
     let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
     let mut conns = JoinSet::new();
     let mut backoff = Duration::from_millis(10);
@@ -111,6 +145,11 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     while let Some(done) = conns.join_next().await {
         log_join(done);
+    }
+    if let Some(h) = http
+        && let Err(e) = h.await
+    {
+        tracing::error!(error = %e, "the HTTP ingress task failed");
     }
     drop(listener);
     tracing::info!("all connections closed");

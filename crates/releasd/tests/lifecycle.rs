@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use rel_domain::{ErrorCode, Role};
+use rel_domain::Role;
 use rel_proto::{Client, ClientError, PROTOCOL_VERSION, Request, Response};
 use rel_testkit::{TestDaemon, bin, wait_until};
 
@@ -139,21 +139,6 @@ fn a_bad_config_is_refused_naming_the_key() {
         e.stderr.contains("admins") && e.stderr.contains("releasd.toml"),
         "{e}"
     );
-}
-
-#[test]
-fn http_flag_is_refused_until_the_ingress_exists() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(bin("releasd"))
-        .args(["--foreground", "--http", "127.0.0.1:0", "--socket"])
-        .arg(dir.path().join("s.sock"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("run releasd");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HTTP ingress is not built yet"), "{err}");
 }
 
 #[test]
@@ -383,15 +368,6 @@ fn rel_testkit_pid(data: &std::path::Path) -> Option<u32> {
         .trim()
         .parse()
         .ok()
-}
-
-#[tokio::test]
-async fn exec_requests_are_unavailable_for_now() {
-    let d = TestDaemon::start();
-    let c = connect(d.socket()).await;
-    let e = rpc_err(c.call(Request::TokenList).await);
-    assert_eq!(e.code, ErrorCode::Unavailable);
-    assert!(e.message.contains("not available"), "{}", e.message);
 }
 
 #[tokio::test]

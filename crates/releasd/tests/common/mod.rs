@@ -1,6 +1,8 @@
 //! Helpers shared by the releasd integration tests.
 #![allow(dead_code)]
 
+pub mod inproc;
+
 use std::path::Path;
 
 use rel_domain::config::{AppConfigText, ConfigFormat, EXAMPLE_APP_TOML};
