@@ -162,14 +162,25 @@ fn position(code: &str, at: &str) -> String {
     if start == code.len() {
         return " at the end of the expression".to_string();
     }
-    let before = &code[..start];
+    let Some(before) = code.get(..start) else {
+        return String::new();
+    };
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    let near: String = at.chars().take(12).collect();
     if code.contains('\n') {
-        format!(" at line {line}, column {col} (near {near:?})")
+        format!(" at line {line}, column {col}")
     } else {
-        format!(" at column {col} (near {near:?})")
+        format!(" at column {col}")
+    }
+}
+
+/// The start of `at`, to show what the lexer tripped over.
+fn near(at: &str) -> String {
+    let text: String = at.chars().take(12).collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" (near {text:?})")
     }
 }
 
@@ -185,11 +196,14 @@ fn describe_load_errors(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> S
             }
             Error::Lex(items) => {
                 for (expect, at) in items {
-                    msgs.push(format!(
-                        "expected {}{}",
-                        expect.as_str(),
-                        position(code, at)
-                    ));
+                    let mut msg = format!("expected {}{}", expect.as_str(), position(code, at));
+                    // Point at the bracket or quote that was never closed.
+                    if let jaq_core::load::lex::Expect::Delim(open) = &expect {
+                        msg.push_str(&format!(" to match the {open:?}{}", position(code, open)));
+                    } else {
+                        msg.push_str(&near(at));
+                    }
+                    msgs.push(msg);
                 }
             }
             Error::Parse(items) => {
@@ -299,7 +313,10 @@ mod tests {
     #[test]
     fn errors_are_readable() {
         let e = JqProgram::compile("{reply: .steps.greet").expect_err("unclosed");
-        assert!(e.contains("expected"), "{e}");
+        assert_eq!(
+            e,
+            r#"expected closing brace at the end of the expression to match the "{" at column 1"#
+        );
         let e = JqProgram::compile("nosuchfilter(1)").expect_err("undefined");
         assert!(e.contains("undefined filter nosuchfilter/1"), "{e}");
         let e = JqProgram::compile("env").expect_err("denied");
