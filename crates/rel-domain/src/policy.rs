@@ -134,6 +134,8 @@ pub struct RequirementFacts {
     pub live_now: bool,
     /// The latest verification of it there: `Some(true)` passed, `Some(false)` failed.
     pub verified: Option<bool>,
+    /// Was it rolled back out of there (held)? Then it did not pass, whatever it did before.
+    pub held: bool,
 }
 
 /// The promotion policy: `tag` may go live in `env` only if it has been live in every
@@ -152,6 +154,12 @@ pub fn check_promotion(
         if !was_live {
             return Err(RelError::policy(format!(
                 "policy: {tag} has not been live in {req}, which {} requires. Deploy it to {req} first (relctl deploy {tag} --env {req}), {override_hint}",
+                env.name
+            )));
+        }
+        if fact.is_some_and(|f| f.held) {
+            return Err(RelError::policy(format!(
+                "policy: {tag} was rolled back out of {req}, which {} requires it to have passed. Ship a fixed release through {req}, {override_hint}",
                 env.name
             )));
         }
@@ -277,6 +285,7 @@ mod tests {
             was_live,
             live_now,
             verified,
+            held: false,
         };
         let e = check_promotion("v1.1.0", &prod, true, &[fact(false, false, None)])
             .expect_err("not live");
@@ -299,6 +308,15 @@ mod tests {
             .message;
         assert!(m.contains("failed verification in staging"), "{m}");
         assert!(check_promotion("v1", &prod, true, &[fact(true, false, Some(true))]).is_ok());
+        // Rolled back out of staging: not promotable, even after passing once.
+        let held = RequirementFacts {
+            held: true,
+            ..fact(true, false, Some(true))
+        };
+        let m = check_promotion("v1", &prod, true, &[held])
+            .expect_err("held")
+            .message;
+        assert!(m.contains("v1 was rolled back out of staging"), "{m}");
         // No requirements, no policy.
         assert!(check_promotion("v1", &env("staging", false, &[]), true, &[]).is_ok());
     }

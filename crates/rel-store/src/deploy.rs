@@ -111,6 +111,7 @@ fn requirement_facts<K: Kv>(
             verified: k
                 .get(T::VerifiedIn, &env_u64(r, seq))?
                 .map(|v| v.first() == Some(&1)),
+            held: k.get(T::Holds, &env_u64(r, seq))?.is_some(),
         });
     }
     Ok(out)

@@ -230,10 +230,17 @@ pub fn list(trees: &Trees, q: &ReleaseQuery) -> RelResult<Vec<ReleaseView>> {
     Ok(out)
 }
 
-/// Earlier releases with the same digest, newest first.
+/// At most this many tags in `same_content_as`: enough to say so, bounded however many
+/// releases share the content.
+pub const SAME_CONTENT_MAX: usize = 10;
+
+/// Earlier releases with the same digest, newest first, at most [`SAME_CONTENT_MAX`].
 pub fn same_content(trees: &Trees, release: &Release) -> RelResult<Vec<String>> {
     let mut out = Vec::new();
     for item in trees.tree(T::Digests).scan_prefix(release.digest.0).rev() {
+        if out.len() >= SAME_CONTENT_MAX {
+            break;
+        }
         let (k, _) = item.map_err(crate::trees::storage_error)?;
         let Some(s) = k.get(32..).and_then(read_u64) else {
             continue;

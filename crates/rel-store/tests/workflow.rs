@@ -573,3 +573,34 @@ fn environments_and_permissions() {
     );
     assert_eq!(s.release("v1").expect("view").live_in, ["qa"]);
 }
+
+#[test]
+fn a_release_rolled_back_out_of_staging_is_not_promoted() {
+    let (_d, s) = open();
+    release_with(&s, "v1", config("a"), 1);
+    release_with(&s, "v2", config("b"), 2);
+    deploy(&s, "v1", "staging", &deployer(), 3).expect("v1");
+    deploy(&s, "v2", "staging", &deployer(), 4).expect("v2");
+    verify_pass(&s, "staging", 5);
+    s.rollback(&rollback_req("staging"), &deployer(), t(6))
+        .expect("rollback");
+    let e = deploy(&s, "v2", "production", &admin(), 7).expect_err("held in staging");
+    assert_eq!(e.code, ErrorCode::PolicyDenied);
+    assert!(
+        e.message
+            .starts_with("policy: v2 was rolled back out of staging"),
+        "{}",
+        e.message
+    );
+    // An admin can still override, and it is on record.
+    let forced = DeployRequest {
+        force_reason: Some("known good".into()),
+        ..deploy_req("v2", "production")
+    };
+    assert!(
+        s.deploy(&forced, &admin(), t(8))
+            .expect("forced")
+            .deployment
+            .forced
+    );
+}

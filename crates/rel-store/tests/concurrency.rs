@@ -1,0 +1,141 @@
+//! Concurrent deployers with the same `--expect`: exactly one wins, the rest get Conflict,
+//! and the history and stack agree afterwards.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use common::*;
+use rel_domain::model::*;
+use rel_domain::{ErrorCode, Store};
+
+#[test]
+fn same_expect_has_exactly_one_winner() {
+    const N: usize = 8;
+    let (_d, s) = open();
+    release_with(&s, "base", config_no_checks("base"), 0);
+    for i in 0..N {
+        release_with(
+            &s,
+            &format!("c{i}"),
+            config_no_checks(&format!("c{i}")),
+            1 + i as i64,
+        );
+    }
+    deploy(&s, "base", "staging", &deployer(), 20).expect("base");
+    let s = Arc::new(s);
+    let barrier = Arc::new(Barrier::new(N));
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let req = DeployRequest {
+                    expect: Some("base".into()),
+                    ..deploy_req(&format!("c{i}"), "staging")
+                };
+                barrier.wait();
+                (i, s.deploy(&req, &deployer(), t(30 + i as i64)))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    let winners: Vec<_> = results.iter().filter(|(_, r)| r.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (_, r) in &results {
+        if let Err(e) = r {
+            assert_eq!(e.code, ErrorCode::Conflict, "{e:?}");
+            assert!(
+                e.message.contains("not base (--expect); nothing changed"),
+                "{}",
+                e.message
+            );
+        }
+    }
+    let (wi, w) = winners[0];
+    let won = w.as_ref().expect("winner");
+    assert!(won.changed);
+    assert_eq!(won.deployment.previous.as_deref(), Some("base"));
+    let winner_tag = format!("c{wi}");
+    assert_eq!(live(&s, "staging"), Some(winner_tag.clone()));
+    // History: the base deploy and the one winner, nothing else.
+    let h = s.history("staging", 0, None).expect("history");
+    assert_eq!(
+        h.iter().map(|d| d.release.clone()).collect::<Vec<_>>(),
+        [winner_tag.clone(), "base".to_string()]
+    );
+    assert_eq!(s.status().expect("status").deployments, 2);
+    // The stack agrees: one rollback gets back to base, then nothing.
+    assert_eq!(
+        s.environment("staging")
+            .expect("env")
+            .rollback_to
+            .as_deref(),
+        Some("base")
+    );
+    s.rollback(&rollback_req("staging"), &deployer(), t(50))
+        .expect("rollback");
+    assert_eq!(live(&s, "staging").as_deref(), Some("base"));
+    assert!(
+        s.rollback(&rollback_req("staging"), &deployer(), t(51))
+            .is_err()
+    );
+    for i in 0..N {
+        let want = if i == *wi {
+            ReleaseState::Superseded
+        } else {
+            ReleaseState::Ready
+        };
+        assert_eq!(state_of(&s, &format!("c{i}")).0, want, "c{i}");
+    }
+    assert!(s.verify_audit().expect("verify").ok);
+}
+
+#[test]
+fn concurrent_mixed_writers_keep_the_chain_and_counters_consistent() {
+    let (_d, s) = open();
+    for i in 0..4 {
+        release_with(&s, &format!("r{i}"), config_no_checks(&format!("r{i}")), i);
+    }
+    let s = Arc::new(s);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                for j in 0..25 {
+                    let tag = format!("r{}", (i + j) % 4);
+                    let _ = deploy(&s, &tag, "staging", &deployer(), 100 + j);
+                    if j % 5 == 4 {
+                        let _ = s.rollback(&rollback_req("staging"), &deployer(), t(200 + j));
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    let report = s.verify_audit().expect("verify");
+    assert!(report.ok, "{report:?}");
+    let history = s.history("staging", 0, None).expect("history");
+    assert_eq!(
+        history.len() as u64,
+        s.status().expect("status").deployments
+    );
+    // Ids are dense and newest first; the live release is the one the newest record made live.
+    for w in history.windows(2) {
+        assert_eq!(w[0].id, w[1].id + 1);
+        assert_eq!(
+            w[0].previous.as_deref(),
+            Some(w[1].release.as_str()),
+            "each record starts where the last ended"
+        );
+    }
+    assert_eq!(
+        live(&s, "staging"),
+        history.first().map(|d| d.release.clone())
+    );
+}
