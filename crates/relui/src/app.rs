@@ -16,7 +16,7 @@ use crate::layout;
 use crate::msg::{Command, Msg, Purpose};
 use crate::order::{next_env, promotion_order};
 use crate::screens::releases::FilterOutcome;
-use crate::screens::{DetailScreen, EnvironmentsScreen, ReleasesScreen, Screen};
+use crate::screens::{DetailScreen, EnvironmentsScreen, LogsScreen, ReleasesScreen, Screen};
 use crate::text::{error_message, error_title, event_summary};
 use crate::theme::Theme;
 
@@ -57,6 +57,7 @@ pub struct App {
     pub releases: ReleasesScreen,
     pub detail: Option<DetailScreen>,
     pub envs: EnvironmentsScreen,
+    pub logs: LogsScreen,
     pub dialog: Option<Dialog>,
     pub help: bool,
     pub error: Option<ErrorModal>,
@@ -80,6 +81,7 @@ impl App {
             releases: ReleasesScreen::default(),
             detail: None,
             envs: EnvironmentsScreen::default(),
+            logs: LogsScreen::default(),
             dialog: None,
             help: false,
             error: None,
@@ -205,6 +207,10 @@ impl App {
                 Request::ReleaseShow { tag: d.tag.clone() },
             ));
         }
+        if self.logs.loaded || self.screen == Screen::Logs {
+            let g = self.next_gen();
+            cmds.push(self.logs.reload(g));
+        }
         cmds.extend(self.replan(None));
         cmds
     }
@@ -272,7 +278,14 @@ impl App {
             Event::ReleasesPruned { .. } | Event::Imported { .. } | Event::Lagged { .. } => {
                 cmds.extend(self.refresh_all())
             }
-            Event::ExecutionFinished { .. } => {}
+            Event::ExecutionFinished { id, env, .. } => {
+                if self.logs.wants(&env) {
+                    cmds.push(Command::call(
+                        Purpose::LogShow { id },
+                        Request::LogShow { id },
+                    ));
+                }
+            }
         }
         cmds
     }
@@ -455,6 +468,19 @@ impl App {
                     d.set(format!("{} → {}{digests}", view.from, view.to), view.diff);
                 }
             }
+            (Purpose::Logs { generation, append }, Response::Executions(rows)) => {
+                let page = self.page();
+                if self.logs.on_page(generation, append, rows, page) {
+                    let g = self.next_gen();
+                    if let Some(c) = self.logs.maybe_prefetch(g) {
+                        return vec![c];
+                    }
+                }
+            }
+            (Purpose::LogShow { .. }, Response::Execution(exec)) => {
+                let page = self.page();
+                self.logs.insert(exec, page);
+            }
             (Purpose::Diff { .. }, Response::Release(detail)) => {
                 if let Some(Dialog::Diff(d)) = &mut self.dialog {
                     let header = match &detail.previous {
@@ -544,6 +570,9 @@ impl App {
                     self.warn(format!("{title}: {message}"));
                 }
             }
+            Purpose::Logs { generation, .. } => self.logs.on_error(generation, message),
+            // The run may have been trimmed by retention already; the list stays as it is.
+            Purpose::LogShow { .. } => {}
             Purpose::ApplyExample => {
                 if !connection {
                     self.warn(format!(
@@ -600,14 +629,20 @@ impl App {
             self.screen = Screen::Releases;
             return vec![];
         }
-        if is_char(&key, '2') || key.code == KeyCode::Tab {
+        if is_char(&key, '2') || is_char(&key, '3') || key.code == KeyCode::Tab {
             self.screen = if key.code == KeyCode::Tab {
                 self.screen.next()
-            } else {
+            } else if is_char(&key, '2') {
                 Screen::Environments
+            } else {
+                Screen::Logs
             };
             if self.screen == Screen::Environments && self.envs.history_env.is_none() {
                 return self.history_cmd();
+            }
+            if self.screen == Screen::Logs && !self.logs.loaded && !self.logs.loading() {
+                let g = self.next_gen();
+                return vec![self.logs.reload(g)];
             }
             return vec![];
         }
@@ -618,7 +653,29 @@ impl App {
         match self.screen {
             Screen::Releases => self.releases_key(key),
             Screen::Environments => self.environments_key(key),
+            Screen::Logs => self.logs_key(key),
         }
+    }
+
+    fn logs_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let page = self.page();
+        if let Some(m) = movement(&key) {
+            self.logs.move_selection(m, page);
+            let g = self.next_gen();
+            return self.logs.maybe_prefetch(g).into_iter().collect();
+        }
+        match key.code {
+            KeyCode::Enter => self.logs.open(),
+            KeyCode::Esc => self.logs.detail = None,
+            _ if is_char(&key, '/') => {
+                let names = self.env_names();
+                self.logs.cycle_env(&names);
+                let g = self.next_gen();
+                return vec![self.logs.reload(g)];
+            }
+            _ => {}
+        }
+        vec![]
     }
 
     /// The release the Releases screen acts on: the open detail's, else the selected row.

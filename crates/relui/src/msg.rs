@@ -93,6 +93,15 @@ pub enum Purpose {
     Diff {
         title: String,
     },
+    /// A page of execution logs.
+    Logs {
+        generation: u64,
+        append: bool,
+    },
+    /// One run, fetched after its `ExecutionFinished` event.
+    LogShow {
+        id: u64,
+    },
 }
 
 impl Purpose {

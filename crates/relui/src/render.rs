@@ -33,6 +33,7 @@ impl App {
                 self.theme,
                 self.now,
             ),
+            Screen::Logs => self.logs.render(f, c.main, self.theme, self.now),
         }
         self.render_message(f, c.message);
         self.render_status(f, c.status);
@@ -70,6 +71,8 @@ impl App {
             tab("1", "Releases", Screen::Releases),
             Span::raw("│"),
             tab("2", "Environments", Screen::Environments),
+            Span::raw("│"),
+            tab("3", "Logs", Screen::Logs),
             Span::raw("│"),
         ]);
         f.render_widget(Paragraph::new(left), area);
@@ -142,6 +145,8 @@ impl App {
                 Screen::Releases if self.releases.filter_editing => FooterContext::Filter,
                 Screen::Releases => FooterContext::Releases,
                 Screen::Environments => FooterContext::Environments,
+                Screen::Logs if self.logs.detail.is_some() => FooterContext::LogDetail,
+                Screen::Logs => FooterContext::Logs,
             }
         }
     }

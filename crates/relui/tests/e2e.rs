@@ -299,6 +299,26 @@ fn the_whole_workflow_in_the_tui() {
     tui.send(ESC);
     tui.wait_gone("Deploy v1.1.0");
 
+    // Execution logs: a run triggered elsewhere appears as it happens; Enter shows its steps.
+    tui.send("3");
+    tui.wait_for(&["Execution logs", "No runs yet"]);
+    relctl_ok(
+        &d,
+        &[
+            "trigger",
+            "chat",
+            "--env",
+            "staging",
+            "--data",
+            r#"{"message":"hi from relctl"}"#,
+        ],
+    );
+    tui.wait_for(&["▶ #", "staging    chat       v1.1.0     OK"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Run #", "Steps (1)", "greet", "You said: hi from relctl"]);
+    tui.send(ESC);
+    tui.wait_for(&["Execution logs"]);
+
     // Resizing redraws at the new size (the pid appears on wide terminals).
     tui.resize(120, 40);
     tui.wait_for(&["(pid "]);

@@ -632,6 +632,8 @@ fn quit_help_and_screens() {
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Environments);
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Logs);
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
     assert_eq!(app.update(ch('q')), [Command::Quit]);
     // Ctrl-C quits even from a dialog.
@@ -695,4 +697,69 @@ fn requests_while_disconnected_answer_with_the_connection_error() {
         s.contains("Not connected to releasd") && s.contains("connection reset"),
         "{s}"
     );
+}
+
+#[test]
+fn logs_screen_loads_filters_and_follows_runs() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let cmds = app.update(ch('3'));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Logs(rel_domain::ExecQuery {
+            env: None,
+            endpoint: None,
+            before_id: None,
+            limit: relui::screens::logs::PAGE
+        })]
+    );
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.screen, Screen::Logs);
+    assert_eq!(app.logs.rows.len(), 6);
+    // `/` cycles the environment filter in promotion order and asks again.
+    let cmds = app.update(ch('/'));
+    match &requests(&cmds)[..] {
+        [Request::Logs(q)] => assert_eq!(q.env.as_deref(), Some("staging")),
+        other => panic!("{other:?}"),
+    }
+    settle(&mut app, &world, cmds);
+    assert!(app.logs.rows.iter().all(|e| e.env == "staging"));
+    // A run finishing in staging is fetched and shown on top without a key.
+    let cmds = app.update(Msg::Event {
+        event: Event::ExecutionFinished {
+            id: 8,
+            env: "staging".into(),
+            endpoint: "chat".into(),
+            release: "v1.29.0".into(),
+            status: rel_domain::ExecStatus::Ok,
+        },
+        at: ts(0),
+    });
+    assert_eq!(requests(&cmds), [Request::LogShow { id: 8 }]);
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.logs.rows[0].id, 8);
+    // One in production is not for this filter: not even fetched.
+    let cmds = app.update(Msg::Event {
+        event: Event::ExecutionFinished {
+            id: 9,
+            env: "production".into(),
+            endpoint: "chat".into(),
+            release: "v1.28.0".into(),
+            status: rel_domain::ExecStatus::Ok,
+        },
+        at: ts(0),
+    });
+    assert!(requests(&cmds).is_empty());
+    // Enter shows the run with its steps; Esc goes back.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("Run #8") && s.contains("greet") && s.contains("shape"),
+        "{s}"
+    );
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.logs.detail.is_none());
+    // Tab cycles through all three screens.
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Releases);
 }

@@ -348,6 +348,57 @@ fn status_bar_shows_last_event() {
     });
 }
 
+#[test]
+fn logs_list() {
+    snap("logs", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('3')]);
+        app
+    });
+}
+
+#[test]
+fn logs_filtered_by_environment() {
+    snap("logs_staging", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('3'), ch('/')]);
+        app
+    });
+}
+
+#[test]
+fn logs_empty() {
+    snap("logs_empty", |w, h| {
+        let world = World::empty();
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('3')]);
+        app
+    });
+}
+
+#[test]
+fn logs_run_detail_with_a_failed_step() {
+    snap("logs_detail", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        // #6 ok, #5 ok, #4 ok, #3 failed.
+        press(
+            &mut app,
+            &world,
+            vec![
+                ch('3'),
+                key(KeyCode::Down),
+                key(KeyCode::Down),
+                key(KeyCode::Down),
+                key(KeyCode::Enter),
+            ],
+        );
+        app
+    });
+}
+
 // ----- styles -----
 
 #[test]

@@ -213,6 +213,8 @@ pub struct World {
     pub draft_empty: bool,
     /// What `PlanDeploy` answers with as its verdict.
     pub verdict: Result<(), RelError>,
+    /// Execution logs, newest first.
+    pub executions: Vec<Execution>,
 }
 
 impl World {
@@ -222,6 +224,7 @@ impl World {
             envs: if n >= 3 { envs(n) } else { default_envs() },
             draft_empty: false,
             verdict: Ok(()),
+            executions: (1..=6).rev().map(execution).collect(),
         }
     }
 
@@ -231,6 +234,7 @@ impl World {
             envs: default_envs(),
             draft_empty: false,
             verdict: Ok(()),
+            executions: vec![],
         }
     }
 
@@ -374,8 +378,79 @@ impl World {
                 to_digest: Some(digest(2)),
                 diff: sample_diff(),
             }),
+            Request::Logs(q) => Response::Executions(
+                self.executions
+                    .iter()
+                    .filter(|e| q.env.as_ref().is_none_or(|env| &e.env == env))
+                    .filter(|e| q.before_id.is_none_or(|b| e.id < b))
+                    .take(q.limit)
+                    .cloned()
+                    .collect(),
+            ),
+            Request::LogShow { id } => Response::Execution(
+                self.executions
+                    .iter()
+                    .find(|e| e.id == *id)
+                    .cloned()
+                    .unwrap_or_else(|| execution(*id)),
+            ),
             _ => return None,
         })
+    }
+}
+
+/// Run `id`: even ids in staging, odd in production; every third fails its second step.
+pub fn execution(id: u64) -> Execution {
+    let fails = id.is_multiple_of(3);
+    let status = if fails {
+        ExecStatus::Error
+    } else {
+        ExecStatus::Ok
+    };
+    Execution {
+        id,
+        env: if id.is_multiple_of(2) {
+            "staging".into()
+        } else {
+            "production".into()
+        },
+        endpoint: "chat".into(),
+        release: "v1.29.0".into(),
+        digest: digest(29),
+        status,
+        input: format!("{{\"message\":\"ping {id}\"}}"),
+        output: if fails {
+            "null".into()
+        } else {
+            format!("{{\"length\":6,\"reply\":\"You said: ping {id}\"}}")
+        },
+        error: fails
+            .then(|| "step shape: jq: .input.message is null, cannot take its length".to_string()),
+        steps: vec![
+            StepResult {
+                name: "greet".into(),
+                kind: "template".into(),
+                status: ExecStatus::Ok,
+                duration_ms: 1,
+                error: None,
+                output: format!("\"You said: ping {id}\""),
+            },
+            StepResult {
+                name: "shape".into(),
+                kind: "transform".into(),
+                status,
+                duration_ms: 3,
+                error: fails
+                    .then(|| "jq: .input.message is null, cannot take its length".to_string()),
+                output: if fails {
+                    "null".into()
+                } else {
+                    format!("{{\"length\":6,\"reply\":\"You said: ping {id}\"}}")
+                },
+            },
+        ],
+        started_at: ts(i64::try_from(id).unwrap_or(0)),
+        duration_ms: 4 + id,
     }
 }
 

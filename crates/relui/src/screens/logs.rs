@@ -1,0 +1,348 @@
+//! Execution logs (`3`): runs as they happen, newest first, filtered by environment; `Enter`
+//! shows one run with its per-step results. Paged like the release list.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Padding, Paragraph, Row, Table, Wrap};
+use rel_domain::{ExecQuery, ExecStatus, Execution, Timestamp};
+use rel_proto::Request;
+
+use crate::keys::{Move, apply_move, scroll_to};
+use crate::msg::{Command, Purpose};
+use crate::theme::Theme;
+
+pub const PAGE: usize = 100;
+const PREFETCH: usize = 20;
+
+#[derive(Debug, Default)]
+pub struct LogsScreen {
+    pub rows: Vec<Execution>,
+    pub selected: usize,
+    pub offset: usize,
+    pub exhausted: bool,
+    pub loaded: bool,
+    pending: Option<(u64, bool)>,
+    /// Only runs in this environment (None: all).
+    pub env: Option<String>,
+    /// The run shown in full, and its scroll.
+    pub detail: Option<u64>,
+    pub detail_scroll: usize,
+    pub error: Option<String>,
+}
+
+pub fn status_text(s: ExecStatus) -> &'static str {
+    match s {
+        ExecStatus::Ok => "OK",
+        ExecStatus::Error => "ERROR",
+    }
+}
+
+fn status_style(s: ExecStatus, theme: Theme) -> ratatui::style::Style {
+    match s {
+        ExecStatus::Ok => theme.ok(),
+        ExecStatus::Error => theme.bad(),
+    }
+}
+
+impl LogsScreen {
+    pub fn loading(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn request(&mut self, generation: u64, before_id: Option<u64>, append: bool) -> Command {
+        self.pending = Some((generation, append));
+        Command::call(
+            Purpose::Logs { generation, append },
+            Request::Logs(ExecQuery {
+                env: self.env.clone(),
+                endpoint: None,
+                before_id,
+                limit: PAGE,
+            }),
+        )
+    }
+
+    /// The newest page again (first visit, reconnect, filter change).
+    pub fn reload(&mut self, generation: u64) -> Command {
+        self.request(generation, None, false)
+    }
+
+    pub fn maybe_prefetch(&mut self, generation: u64) -> Option<Command> {
+        if self.exhausted
+            || self.pending.is_some()
+            || !self.loaded
+            || self.selected + PREFETCH < self.rows.len()
+        {
+            return None;
+        }
+        let before = self.rows.last().map(|r| r.id)?;
+        Some(self.request(generation, Some(before), true))
+    }
+
+    pub fn on_page(
+        &mut self,
+        generation: u64,
+        append: bool,
+        page: Vec<Execution>,
+        rows_visible: usize,
+    ) -> bool {
+        if self.pending != Some((generation, append)) {
+            return false;
+        }
+        self.pending = None;
+        self.loaded = true;
+        self.error = None;
+        self.exhausted = page.len() < PAGE;
+        if append {
+            let last = self.rows.last().map(|r| r.id).unwrap_or(u64::MAX);
+            self.rows.extend(page.into_iter().filter(|r| r.id < last));
+        } else {
+            let keep = self.rows.get(self.selected).map(|r| r.id);
+            self.rows = page;
+            self.selected = keep
+                .and_then(|id| self.rows.iter().position(|r| r.id == id))
+                .unwrap_or(0);
+        }
+        self.fix_scroll(rows_visible);
+        true
+    }
+
+    pub fn on_error(&mut self, generation: u64, message: String) {
+        if self.pending.is_some_and(|(g, _)| g == generation) {
+            self.pending = None;
+            self.error = Some(message);
+        }
+    }
+
+    /// Whether a finished run belongs in this list (then the app fetches it).
+    pub fn wants(&self, env: &str) -> bool {
+        self.loaded && self.env.as_deref().is_none_or(|e| e == env)
+    }
+
+    /// A run fetched after its `ExecutionFinished` event: on top; the selection follows the
+    /// newest run when it was on the newest, else stays on its run.
+    pub fn insert(&mut self, exec: Execution, rows_visible: usize) {
+        if !self.wants(&exec.env) || self.rows.iter().any(|r| r.id == exec.id) {
+            return;
+        }
+        if self.rows.first().is_some_and(|top| exec.id < top.id) {
+            return;
+        }
+        // At the top the list follows new runs (a tail); scrolled down, the view stays put.
+        let following = self.selected == 0 && self.offset == 0;
+        self.rows.insert(0, exec);
+        if !following {
+            self.selected += 1;
+            if self.offset > 0 {
+                self.offset += 1;
+            }
+        }
+        self.fix_scroll(rows_visible);
+    }
+
+    /// Next environment filter: all → each environment in promotion order → all.
+    pub fn cycle_env(&mut self, envs: &[String]) {
+        self.env = match &self.env {
+            None => envs.first().cloned(),
+            Some(cur) => envs.iter().skip_while(|e| *e != cur).nth(1).cloned(),
+        };
+        self.selected = 0;
+        self.offset = 0;
+        self.detail = None;
+    }
+
+    fn place(&self, offset: usize, rows_visible: usize) -> usize {
+        let offset = scroll_to(offset, self.selected, rows_visible);
+        offset.min(self.rows.len().saturating_sub(rows_visible.max(1)))
+    }
+
+    pub fn fix_scroll(&mut self, rows_visible: usize) {
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        self.offset = self.place(self.offset.min(self.selected), rows_visible);
+    }
+
+    pub fn move_selection(&mut self, m: Move, rows_visible: usize) {
+        if let Some(id) = self.detail {
+            // Header, blank, steps title, two lines per step: a bound for scrolling.
+            let steps = self
+                .rows
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.steps.len())
+                .unwrap_or(0);
+            let max = (10 + 2 * steps).saturating_sub(rows_visible);
+            self.detail_scroll = apply_move(self.detail_scroll.min(max), max + 1, rows_visible, m);
+            return;
+        }
+        self.selected = apply_move(self.selected, self.rows.len(), rows_visible, m);
+        self.offset = self.place(self.offset, rows_visible);
+    }
+
+    pub fn open(&mut self) {
+        if let Some(r) = self.rows.get(self.selected) {
+            self.detail = Some(r.id);
+            self.detail_scroll = 0;
+        }
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, now: Timestamp) {
+        if let Some(exec) = self
+            .detail
+            .and_then(|id| self.rows.iter().find(|r| r.id == id))
+        {
+            return render_detail(exec, self.detail_scroll, f, area, theme, now);
+        }
+        let filter = match &self.env {
+            Some(e) => format!("env {e}"),
+            None => "all environments".into(),
+        };
+        let title = Line::from(vec![
+            Span::styled(" Execution logs ", theme.title()),
+            Span::styled(format!("· {filter} (/ changes) "), theme.dim()),
+            Span::styled(if self.loading() { "· loading… " } else { "" }, theme.dim()),
+        ]);
+        let block = Block::default().borders(Borders::ALL).title(title);
+        if self.rows.is_empty() {
+            let text = match (&self.error, self.loaded) {
+                (Some(e), _) => format!("Cannot load the execution logs: {e}"),
+                (None, false) => "Loading execution logs…".into(),
+                (None, true) => "No runs yet. They appear here as they happen: run one with\n`relctl trigger ENDPOINT --env ENV` or `relctl verify --env ENV`.".into(),
+            };
+            f.render_widget(
+                Paragraph::new(text)
+                    .wrap(Wrap { trim: false })
+                    .block(block.padding(Padding::new(2, 2, 1, 0))),
+                area,
+            );
+            return;
+        }
+        let h = usize::from(area.height.saturating_sub(3)).max(1);
+        let offset = self.place(self.offset, h);
+        let end = (offset + h).min(self.rows.len());
+        let wide = area.width >= 110;
+        let widths = [
+            Constraint::Length(1),
+            Constraint::Length(7),
+            Constraint::Length(if wide { 12 } else { 10 }),
+            Constraint::Length(if wide { 14 } else { 10 }),
+            Constraint::Length(if wide { 14 } else { 10 }),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(4),
+            Constraint::Min(6),
+        ];
+        let header = Row::new([
+            "", "ID", "ENV", "ENDPOINT", "RELEASE", "STATUS", "TIME", "AGE", "INPUT",
+        ])
+        .style(theme.header());
+        let rows = self.rows[offset.min(end)..end]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let sel = offset + i == self.selected;
+                let row = Row::new([
+                    Cell::from(if sel { "▶" } else { " " }),
+                    Cell::from(format!("#{}", r.id)),
+                    Cell::from(r.env.clone()),
+                    Cell::from(r.endpoint.clone()),
+                    Cell::from(r.release.clone()),
+                    Cell::from(Span::styled(
+                        status_text(r.status),
+                        status_style(r.status, theme),
+                    )),
+                    Cell::from(format!("{}ms", r.duration_ms)),
+                    Cell::from(r.started_at.age(now)),
+                    Cell::from(r.input.clone()),
+                ]);
+                if sel {
+                    row.style(theme.selected())
+                } else {
+                    row
+                }
+            });
+        f.render_widget(
+            Table::new(rows, widths)
+                .header(header)
+                .block(block)
+                .column_spacing(1),
+            area,
+        );
+    }
+}
+
+fn render_detail(
+    e: &Execution,
+    scroll: usize,
+    f: &mut Frame,
+    area: Rect,
+    theme: Theme,
+    now: Timestamp,
+) {
+    let label = |s: &str| Span::styled(format!("{s:<9}"), theme.dim());
+    let mut lines = vec![
+        Line::from(vec![
+            label("Status"),
+            Span::styled(status_text(e.status), status_style(e.status, theme)),
+            Span::raw(format!("  in {} ms", e.duration_ms)),
+        ]),
+        Line::from(vec![
+            label("Endpoint"),
+            Span::raw(format!("{} in {}", e.endpoint, e.env)),
+        ]),
+        Line::from(vec![
+            label("Release"),
+            Span::raw(format!("{} ({})", e.release, e.digest)),
+        ]),
+        Line::from(vec![
+            label("Started"),
+            Span::raw(format!("{} ({} ago)", e.started_at, e.started_at.age(now))),
+        ]),
+        Line::from(vec![label("Input"), Span::raw(e.input.clone())]),
+        Line::from(vec![label("Output"), Span::raw(e.output.clone())]),
+    ];
+    if let Some(err) = &e.error {
+        lines.push(Line::from(vec![
+            label("Error"),
+            Span::styled(err.clone(), theme.bad()),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!("Steps ({})", e.steps.len()),
+        theme.header(),
+    ));
+    for s in &e.steps {
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {:<16} {:<10} ", s.name, s.kind)),
+            Span::styled(
+                format!("{:<6}", status_text(s.status)),
+                status_style(s.status, theme),
+            ),
+            Span::raw(format!("{:>6} ms", s.duration_ms)),
+        ]));
+        match &s.error {
+            Some(err) => lines.push(Line::styled(format!("      error: {err}"), theme.bad())),
+            None => lines.push(Line::styled(
+                format!("      output: {}", s.output),
+                theme.dim(),
+            )),
+        }
+    }
+    let title = Line::from(Span::styled(format!(" Run #{} ", e.id), theme.title()));
+    let max = crate::text::wrapped_height(&lines, area.width.saturating_sub(4))
+        .saturating_sub(area.height.saturating_sub(2));
+    let scroll = u16::try_from(scroll).unwrap_or(u16::MAX).min(max);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(title)
+                    .padding(Padding::horizontal(1)),
+            ),
+        area,
+    );
+}
