@@ -1,0 +1,337 @@
+//! Keys: what the user presses changes the state and may ask the daemon for something.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use rel_domain::ReleaseView;
+use rel_proto::Request;
+
+use super::App;
+use crate::dialogs::{
+    Action, ActionsMenu, CreateDialog, Ctx, DeployDialog, Dialog, DiffDialog, RollbackDialog,
+};
+use crate::keys::{is_char, movement};
+use crate::msg::{Command, Purpose};
+use crate::order::next_env;
+use crate::screens::releases::FilterOutcome;
+use crate::screens::{DetailScreen, Screen};
+
+impl App {
+    // ----- keys -----
+
+    pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return vec![];
+        }
+        if crate::keys::is_ctrl(&key, 'c') {
+            return vec![Command::Quit];
+        }
+        if self.error.is_some() {
+            if matches!(key.code, KeyCode::Enter | KeyCode::Esc) {
+                self.error = None;
+            }
+            return vec![];
+        }
+        if self.help {
+            self.help = false;
+            return vec![];
+        }
+        if self.dialog.is_some() {
+            return self.dialog_key(key);
+        }
+        if self.screen == Screen::Releases && self.detail.is_none() && self.releases.filter_editing
+        {
+            return match self.releases.filter_key(&key) {
+                FilterOutcome::Requery => {
+                    let g = self.next_gen();
+                    self.releases.selected = 0;
+                    self.releases.offset = 0;
+                    vec![self.releases.reload(g)]
+                }
+                FilterOutcome::Done | FilterOutcome::Nothing => vec![],
+            };
+        }
+        if is_char(&key, 'q') {
+            return vec![Command::Quit];
+        }
+        if is_char(&key, '?') {
+            self.help = true;
+            return vec![];
+        }
+        if is_char(&key, '1') {
+            self.screen = Screen::Releases;
+            return vec![];
+        }
+        if is_char(&key, '2') || is_char(&key, '3') || key.code == KeyCode::Tab {
+            self.screen = if key.code == KeyCode::Tab {
+                self.screen.next()
+            } else if is_char(&key, '2') {
+                Screen::Environments
+            } else {
+                Screen::Logs
+            };
+            if self.screen == Screen::Environments && self.envs.history_env.is_none() {
+                return self.history_cmd();
+            }
+            if self.screen == Screen::Logs && !self.logs.loaded && !self.logs.loading() {
+                let g = self.next_gen();
+                return vec![self.logs.reload(g)];
+            }
+            return vec![];
+        }
+        if is_char(&key, 'n') {
+            self.open_create();
+            return vec![];
+        }
+        match self.screen {
+            Screen::Releases => self.releases_key(key),
+            Screen::Environments => self.environments_key(key),
+            Screen::Logs => self.logs_key(key),
+        }
+    }
+
+    pub(super) fn logs_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let page = self.page();
+        if let Some(m) = movement(&key) {
+            self.logs.move_selection(m, page);
+            let g = self.next_gen();
+            return self.logs.maybe_prefetch(g).into_iter().collect();
+        }
+        match key.code {
+            KeyCode::Enter => self.logs.open(),
+            KeyCode::Esc => self.logs.detail = None,
+            _ if is_char(&key, '/') => {
+                let names = self.env_names();
+                self.logs.cycle_env(&names);
+                let g = self.next_gen();
+                return vec![self.logs.reload(g)];
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    /// The release the Releases screen acts on: the open detail's, else the selected row.
+    pub(super) fn current_release(&self) -> Option<ReleaseView> {
+        if let Some(d) = &self.detail {
+            return d.view().cloned().or_else(|| {
+                self.releases
+                    .rows
+                    .iter()
+                    .find(|r| r.release.tag == d.tag)
+                    .cloned()
+            });
+        }
+        self.releases.selected().cloned()
+    }
+
+    pub(super) fn releases_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if let Some(m) = movement(&key) {
+            let page = self.page();
+            if let Some(d) = &mut self.detail {
+                d.scroll(m, page);
+                return vec![];
+            }
+            self.releases.move_selection(m, page);
+            let g = self.next_gen();
+            return self.releases.maybe_prefetch(g).into_iter().collect();
+        }
+        if key.code == KeyCode::Esc {
+            if self.detail.take().is_some() {
+                return vec![];
+            }
+            if self.releases.filter_active() || !self.releases.filter.text().is_empty() {
+                self.releases.filter.clear();
+                let g = self.next_gen();
+                return vec![self.releases.reload(g)];
+            }
+            return vec![];
+        }
+        if key.code == KeyCode::Enter && self.detail.is_none() {
+            let Some(tag) = self.releases.selected_tag() else {
+                return vec![];
+            };
+            self.detail = Some(DetailScreen::new(tag.clone()));
+            return vec![Command::call(
+                Purpose::ReleaseDetail { tag: tag.clone() },
+                Request::ReleaseShow { tag },
+            )];
+        }
+        if is_char(&key, '/') && self.detail.is_none() {
+            self.releases.filter_editing = true;
+            return vec![];
+        }
+        let Some(release) = self.current_release() else {
+            if ['d', 'a', 'r', 'p'].iter().any(|c| is_char(&key, *c)) {
+                self.warn("No release selected. Press n to create one.");
+            }
+            return vec![];
+        };
+        if is_char(&key, 'd') {
+            return self.open_deploy(release.release.tag.clone(), Some(release), None);
+        }
+        if is_char(&key, 'a') {
+            self.dialog = Some(Dialog::Actions(ActionsMenu::new(&release, &self.data.envs)));
+            return vec![];
+        }
+        if is_char(&key, 'r') {
+            if release.live_in.is_empty() {
+                self.warn(format!(
+                    "{} is not live anywhere, so there is nothing to roll back. To roll back an environment, select it on the Environments screen (2) and press r.",
+                    release.release.tag
+                ));
+                return vec![];
+            }
+            let n = release.live_in.len();
+            return self.open_rollback(release.live_in.clone(), n - 1);
+        }
+        if is_char(&key, 'p') {
+            let Some(from) = release.live_in.last().cloned() else {
+                self.warn(format!(
+                    "{} is not live anywhere yet: press d to deploy it first.",
+                    release.release.tag
+                ));
+                return vec![];
+            };
+            return self.promote(&from);
+        }
+        vec![]
+    }
+
+    pub(super) fn environments_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if let Some(m) = movement(&key) {
+            let before = self.envs.selected;
+            self.envs.move_selection(m, self.data.envs.len());
+            if self.envs.selected != before {
+                return self.history_cmd();
+            }
+            return vec![];
+        }
+        let Some(env) = self
+            .envs
+            .selected(&self.data.envs)
+            .map(|e| e.env.name.clone())
+        else {
+            return vec![];
+        };
+        if is_char(&key, 'r') {
+            return self.open_rollback(vec![env], 0);
+        }
+        if is_char(&key, 'p') {
+            return self.promote(&env);
+        }
+        if is_char(&key, 'd') || is_char(&key, 'a') {
+            self.warn("d and a act on a release: pick one on the Releases screen (1).");
+        }
+        vec![]
+    }
+
+    /// Deploy what is live in `from` to the next environment in promotion order.
+    pub(super) fn promote(&mut self, from: &str) -> Vec<Command> {
+        let Some(env) = self.data.envs.iter().find(|e| e.env.name == from) else {
+            self.warn(format!(
+                "Environment {from} is not loaded yet; try again in a moment."
+            ));
+            return vec![];
+        };
+        let Some(live) = env.live.clone() else {
+            self.warn(format!(
+                "Nothing is live in {from}, so there is nothing to promote."
+            ));
+            return vec![];
+        };
+        let Some(next) = next_env(&self.data.envs, from).map(|e| e.env.name.clone()) else {
+            self.warn(format!(
+                "{from} is the last environment in promotion order: nothing to promote to."
+            ));
+            return vec![];
+        };
+        let release = self
+            .releases
+            .rows
+            .iter()
+            .find(|r| r.release.tag == live)
+            .cloned();
+        self.open_deploy(live, release, Some(next))
+    }
+
+    pub(super) fn open_create(&mut self) {
+        let mut d = CreateDialog::new(&self.data.envs, self.data.draft_digest.map(|d| d.short()));
+        d.validate(&self.releases.rows);
+        self.dialog = Some(Dialog::Create(d));
+    }
+
+    pub(super) fn open_deploy(
+        &mut self,
+        tag: String,
+        release: Option<ReleaseView>,
+        prefer: Option<String>,
+    ) -> Vec<Command> {
+        if self.data.envs.is_empty() {
+            self.warn("No environments are loaded yet (is releasd connected?).");
+            return vec![];
+        }
+        let admin = self
+            .data
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.role == rel_domain::Role::Admin);
+        let d = DeployDialog::new(
+            tag,
+            release.as_ref(),
+            &self.data.envs,
+            prefer.as_deref(),
+            admin,
+        );
+        self.dialog = Some(Dialog::Deploy(d));
+        self.replan(None)
+    }
+
+    pub(super) fn open_rollback(&mut self, envs: Vec<String>, index: usize) -> Vec<Command> {
+        self.dialog = Some(Dialog::Rollback(RollbackDialog::new(envs, index)));
+        self.replan(None)
+    }
+
+    pub(super) fn dialog_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let ctx = Ctx {
+            envs: &self.data.envs,
+            releases: &self.releases.rows,
+            caller: self.data.caller.as_ref(),
+            theme: self.theme,
+            now: self.now,
+        };
+        let action = match &mut self.dialog {
+            Some(Dialog::Create(d)) => d.handle_key(&key, &ctx),
+            Some(Dialog::Actions(m)) => m.handle_key(&key),
+            Some(Dialog::Deploy(d)) => d.handle_key(&key),
+            Some(Dialog::Rollback(d)) => d.handle_key(&key),
+            Some(Dialog::Diff(d)) => d.handle_key(&key),
+            None => Action::None,
+        };
+        match action {
+            Action::None => vec![],
+            Action::Close => {
+                self.dialog = None;
+                vec![]
+            }
+            Action::Call(purpose, request) => vec![Command::Call { purpose, request }],
+            Action::PlanDeploy | Action::PlanRollback => self.replan(None),
+            Action::OpenDeploy { tag } => {
+                let release = self
+                    .releases
+                    .rows
+                    .iter()
+                    .find(|r| r.release.tag == tag)
+                    .cloned();
+                self.open_deploy(tag, release, None)
+            }
+            Action::OpenRollback { env } => self.open_rollback(vec![env], 0),
+            Action::Diff(purpose, request) => {
+                let title = match &purpose {
+                    Purpose::Diff { title } => title.clone(),
+                    _ => String::new(),
+                };
+                self.dialog = Some(Dialog::Diff(DiffDialog::new(title)));
+                vec![Command::Call { purpose, request }]
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The application state and `update`: every change of state happens here, in answer to a
+//! `Msg`, and every request to the daemon leaves as a `Command`. No I/O.
+//!
+//! `answers.rs` handles daemon events and RPC answers, `input.rs` keys.
+
+mod answers;
+mod input;
+
+use ratatui::layout::Rect;
+use rel_domain::{Caller, Digest, EnvironmentView, Timestamp};
+use rel_proto::{Request, Welcome};
+
+use crate::dialogs::{Dialog, ErrorModal};
+use crate::layout;
+use crate::msg::{Command, Msg, Purpose};
+use crate::screens::{DetailScreen, EnvironmentsScreen, LogsScreen, ReleasesScreen, Screen};
+use crate::theme::Theme;
+
+/// Data loaded from the daemon that several components read.
+#[derive(Debug, Default)]
+pub struct Data {
+    /// In promotion order.
+    pub envs: Vec<EnvironmentView>,
+    pub envs_loaded: bool,
+    pub caller: Option<Caller>,
+    pub release_total: Option<u64>,
+    pub draft_digest: Option<Digest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Starting { program: String },
+    Connected(Welcome),
+    Disconnected { reason: String, retry_in_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub now: Timestamp,
+    pub size: Rect,
+    /// Where the daemon is expected, for messages.
+    pub socket: String,
+    pub conn: Conn,
+    pub data: Data,
+    pub screen: Screen,
+    pub releases: ReleasesScreen,
+    pub detail: Option<DetailScreen>,
+    pub envs: EnvironmentsScreen,
+    pub logs: LogsScreen,
+    pub dialog: Option<Dialog>,
+    pub help: bool,
+    pub error: Option<ErrorModal>,
+    pub message: Option<Message>,
+    pub last_event: Option<(String, Timestamp)>,
+    /// The fresh-store check (apply the example draft) runs once per session.
+    example_checked: bool,
+    generation: u64,
+}
+
+impl App {
+    pub fn new(theme: Theme, socket: String, size: Rect, now: Timestamp) -> App {
+        App {
+            theme,
+            now,
+            size,
+            socket,
+            conn: Conn::Connecting,
+            data: Data::default(),
+            screen: Screen::Releases,
+            releases: ReleasesScreen::default(),
+            detail: None,
+            envs: EnvironmentsScreen::default(),
+            logs: LogsScreen::default(),
+            dialog: None,
+            help: false,
+            error: None,
+            message: None,
+            last_event: None,
+            example_checked: false,
+            generation: 0,
+        }
+    }
+
+    fn next_gen(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    /// Data rows the release table shows at the current size.
+    pub fn page(&self) -> usize {
+        layout::release_rows(self.size, self.message_rows())
+    }
+
+    /// The message line's text and whether it is bad news: the lost daemon first, then
+    /// a starting daemon, then the latest message.
+    pub fn message_text(&self) -> Option<(String, bool)> {
+        match (&self.conn, &self.message) {
+            (Conn::Disconnected { reason, .. }, _) => Some((reason.clone(), true)),
+            (Conn::Starting { program }, _) => Some((
+                format!(
+                    "No releasd was running: starting {program} on {}…",
+                    self.socket
+                ),
+                false,
+            )),
+            (_, Some(m)) => Some((m.text.clone(), m.error)),
+            (_, None) => None,
+        }
+    }
+
+    /// Rows the message line needs at the current width (1–3).
+    pub fn message_rows(&self) -> u16 {
+        let width = usize::from(self.size.width.saturating_sub(2)).max(10);
+        let rows = self
+            .message_text()
+            .map(|(t, _)| crate::text::wrap_words(&t, width).len())
+            .unwrap_or(1);
+        u16::try_from(rows.clamp(1, 3)).unwrap_or(1)
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn warn(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    pub fn connected(&self) -> bool {
+        matches!(self.conn, Conn::Connected(_))
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let cmds = self.update_inner(msg);
+        // The message line may have grown or shrunk: keep the selection in view.
+        let page = self.page();
+        self.releases.fix_scroll(page);
+        cmds
+    }
+
+    fn update_inner(&mut self, msg: Msg) -> Vec<Command> {
+        match msg {
+            Msg::Key(k) => self.on_key(k),
+            Msg::Resize { width, height } => {
+                self.size = Rect::new(0, 0, width, height);
+                let page = self.page();
+                self.releases.fix_scroll(page);
+                vec![]
+            }
+            Msg::Tick(now) => {
+                self.now = now;
+                vec![]
+            }
+            Msg::StartingDaemon { program } => {
+                self.conn = Conn::Starting { program };
+                vec![]
+            }
+            Msg::Connected(welcome) => {
+                self.data.caller = Some(welcome.caller.clone());
+                self.conn = Conn::Connected(welcome);
+                self.refresh_all()
+            }
+            Msg::Disconnected {
+                reason,
+                retry_in_ms,
+            } => {
+                self.conn = Conn::Disconnected {
+                    reason,
+                    retry_in_ms,
+                };
+                vec![]
+            }
+            Msg::Event { event, at } => self.on_event(event, at),
+            Msg::Rpc { purpose, result } => self.on_rpc(purpose, result),
+        }
+    }
+
+    /// Everything from scratch (after a (re)connect or a lagged subscription), keeping the
+    /// selection by tag and environment name.
+    fn refresh_all(&mut self) -> Vec<Command> {
+        let mut cmds = vec![
+            Command::call(Purpose::Status, Request::Status),
+            Command::call(Purpose::Environments, Request::EnvList),
+        ];
+        let g = self.next_gen();
+        cmds.push(self.releases.reload(g));
+        if let Some(d) = &self.detail {
+            cmds.push(Command::call(
+                Purpose::ReleaseDetail { tag: d.tag.clone() },
+                Request::ReleaseShow { tag: d.tag.clone() },
+            ));
+        }
+        if self.logs.loaded || self.screen == Screen::Logs {
+            let g = self.next_gen();
+            cmds.push(self.logs.reload(g));
+        }
+        cmds.extend(self.replan(None));
+        cmds
+    }
+
+    /// Ask again for the plan of an open deploy/rollback dialog (if it targets `env`, or
+    /// any env when `None`).
+    fn replan(&mut self, env: Option<&str>) -> Vec<Command> {
+        let generation = self.next_gen();
+        match &mut self.dialog {
+            Some(Dialog::Deploy(d)) if !d.submitting && env.is_none_or(|e| e == d.env()) => {
+                d.awaiting = Some(generation);
+                vec![Command::call(
+                    Purpose::PlanDeploy { generation },
+                    d.plan_request(),
+                )]
+            }
+            Some(Dialog::Rollback(d)) if !d.submitting && env.is_none_or(|e| e == d.env()) => {
+                d.awaiting = Some(generation);
+                vec![Command::call(
+                    Purpose::PlanRollback { generation },
+                    d.plan_request(),
+                )]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn env_names(&self) -> Vec<String> {
+        self.data.envs.iter().map(|e| e.env.name.clone()).collect()
+    }
+
+    fn history_cmd(&mut self) -> Vec<Command> {
+        self.envs
+            .load_history(&self.data.envs)
+            .into_iter()
+            .collect()
+    }
+}
