@@ -56,6 +56,19 @@ pub enum Command {
     /// Environments: list, show, create, history
     #[command(subcommand)]
     Env(EnvCmd),
+    /// Run an endpoint under the release live in an environment; exit 1 if the run fails
+    Trigger(TriggerArgs),
+    /// Run the live release's checks in an environment and record the result; exit 7 on failure
+    Verify {
+        /// The environment whose live release is checked
+        #[arg(long, value_name = "ENV")]
+        env: String,
+    },
+    /// Execution logs, newest first; --id for one run's steps, --follow for new runs as they finish
+    Logs(LogsArgs),
+    /// API tokens for the HTTP ingress: create (shows the secret once), list, revoke
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Print every event (releases, deploys, rollbacks, ...) as one JSON object per line
     Watch,
     /// The hash-chained audit log (newest first); `audit verify` checks the chain
@@ -172,6 +185,62 @@ pub struct DeployArgs {
     /// Why the override is needed (recorded in the deployment and the audit log)
     #[arg(long, value_name = "TEXT", requires = "force")]
     pub reason: Option<String>,
+    /// After deploying, run the checks (`relctl verify`); exit 7 if one fails
+    #[arg(long)]
+    pub verify: bool,
+    /// If verification fails, roll the environment back to what it served before
+    #[arg(long, requires = "verify")]
+    pub auto_rollback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The endpoint to run (as named in the app config's [endpoints])
+    pub endpoint: String,
+    /// Run it under the release live in this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// The input as JSON, e.g. '{"message":"hi"}' [default: {}]
+    #[arg(long, value_name = "JSON", conflicts_with = "data_file")]
+    pub data: Option<String>,
+    /// Read the JSON input from FILE ("-" for stdin)
+    #[arg(long, value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only runs in this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only runs of this endpoint
+    #[arg(long, value_name = "NAME")]
+    pub endpoint: Option<String>,
+    /// At most this many (newest first)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Show one execution in full: input, output and every step
+    #[arg(long, value_name = "ID", conflicts_with_all = ["env", "endpoint", "limit", "follow"])]
+    pub id: Option<u64>,
+    /// Print each new execution as it finishes (one JSON object per line with -o json) until interrupted
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token for the HTTP ingress; the secret is printed once and never again
+    Create {
+        /// A name for who or what uses it, e.g. ci-smoke-tests
+        name: String,
+    },
+    /// Tokens by name (never their secrets)
+    List,
+    /// Revoke a token: requests using it get 401 from then on
+    Revoke {
+        /// The token's name
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +339,64 @@ mod tests {
             "hotfix",
         ]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn auto_rollback_requires_verify() {
+        let e = Cli::try_parse_from([
+            "relctl",
+            "deploy",
+            "v1",
+            "--env",
+            "staging",
+            "--auto-rollback",
+        ])
+        .expect_err("needs --verify");
+        assert_eq!(e.exit_code(), 2);
+        let c = Cli::try_parse_from([
+            "relctl",
+            "deploy",
+            "v1",
+            "--env",
+            "staging",
+            "--verify",
+            "--auto-rollback",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            c.command,
+            Command::Deploy(DeployArgs {
+                verify: true,
+                auto_rollback: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn trigger_data_flags_conflict_and_logs_id_stands_alone() {
+        let e = Cli::try_parse_from([
+            "relctl",
+            "trigger",
+            "chat",
+            "--env",
+            "staging",
+            "--data",
+            "{}",
+            "--data-file",
+            "x.json",
+        ])
+        .expect_err("one input source");
+        assert_eq!(e.exit_code(), 2);
+        let e = Cli::try_parse_from(["relctl", "logs", "--id", "3", "--follow"])
+            .expect_err("--id is one run");
+        assert_eq!(e.exit_code(), 2);
+        let c =
+            Cli::try_parse_from(["relctl", "logs", "--env", "staging", "--follow"]).expect("parse");
+        assert!(matches!(
+            c.command,
+            Command::Logs(LogsArgs { follow: true, .. })
+        ));
     }
 
     #[test]

@@ -3,12 +3,51 @@
 use rel_domain::{ErrorCode, RelError};
 use rel_proto::ClientError;
 
-// 0 ok; 2 usage is clap's own exit code; 7 (verification failed) belongs to `verify`.
+// 0 ok; 2 usage is clap's own exit code.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CONFLICT: u8 = 3;
 pub const EXIT_NOT_FOUND: u8 = 4;
 pub const EXIT_DENIED: u8 = 5;
 pub const EXIT_UNREACHABLE: u8 = 6;
+pub const EXIT_VERIFY_FAILED: u8 = 7;
+
+/// A failure whose code relctl decides itself rather than the daemon: the request worked
+/// but what it reports is a failure (a run that failed, a check that failed). The result
+/// was already printed on stdout; this is the line on stderr and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub code: &'static str,
+    pub exit: u8,
+    pub message: String,
+}
+
+impl Reported {
+    /// An endpoint run that finished with status `error`: exit 1, code `run_failed`.
+    pub fn run_failed(message: String) -> Reported {
+        Reported {
+            code: "run_failed",
+            exit: EXIT_ERROR,
+            message,
+        }
+    }
+
+    /// At least one check failed: exit 7, code `verification_failed`.
+    pub fn verification_failed(message: String) -> Reported {
+        Reported {
+            code: "verification_failed",
+            exit: EXIT_VERIFY_FAILED,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Reported {}
 
 pub fn exit_code(code: ErrorCode) -> u8 {
     match code {
@@ -32,6 +71,13 @@ pub struct Failure {
 /// anything local (a file that cannot be read, ...) is exit 1 with the whole context chain.
 pub fn classify(err: &anyhow::Error) -> Failure {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Reported>() {
+            return Failure {
+                code: e.code,
+                exit: e.exit,
+                message: e.message.clone(),
+            };
+        }
         if let Some(e) = cause.downcast_ref::<ClientError>() {
             return client_failure(e);
         }
@@ -107,6 +153,21 @@ mod tests {
             "{}",
             f.message
         );
+    }
+
+    #[test]
+    fn reported_failures_keep_their_exit_code() {
+        let f = classify(&anyhow::Error::new(Reported::verification_failed(
+            "1 of 2 checks failed".into(),
+        )));
+        assert_eq!(
+            (f.code, f.exit, f.message.as_str()),
+            ("verification_failed", 7, "1 of 2 checks failed")
+        );
+        let f = classify(&anyhow::Error::new(Reported::run_failed(
+            "step failed".into(),
+        )));
+        assert_eq!((f.code, f.exit), ("run_failed", 1));
     }
 
     #[test]

@@ -593,3 +593,105 @@ pub fn event(e: &Event) -> EventJson {
         Event::Lagged { missed } => EventJson::Lagged { missed: *missed },
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Executions, verification and tokens (issue 4). The execution shape itself lives in
+// `rel_proto::json`, so `relctl trigger`/`logs` and the HTTP ingress print the same object.
+
+pub use rel_proto::json::{execution, executions};
+
+#[derive(Debug, Serialize)]
+pub struct VerifyCheckJson {
+    pub name: String,
+    pub passed: bool,
+    pub message: String,
+    /// The logged run of this check (`relctl logs --id N`), if it ran.
+    pub execution_id: Option<u64>,
+}
+
+/// `relctl verify`: `{"env","release","deployment","passed","checks"}`, then `at` and `by`.
+/// `deployment` is the id of the deployment the result is recorded on.
+#[derive(Debug, Serialize)]
+pub struct VerifyJson {
+    pub env: String,
+    pub release: String,
+    pub deployment: u64,
+    pub passed: bool,
+    pub checks: Vec<VerifyCheckJson>,
+    pub at: String,
+    pub by: String,
+}
+
+pub fn verified(o: &rel_proto::VerifyOutcome) -> VerifyJson {
+    let v = &o.verification;
+    VerifyJson {
+        env: o.env.clone(),
+        release: o.release.clone(),
+        deployment: o.deployment.id,
+        passed: v.passed,
+        checks: v
+            .checks
+            .iter()
+            .map(|c| VerifyCheckJson {
+                name: c.name.clone(),
+                passed: c.passed,
+                message: c.message.clone(),
+                execution_id: c.execution_id,
+            })
+            .collect(),
+        at: v.at.rfc3339(),
+        by: v.by.clone(),
+    }
+}
+
+/// `relctl deploy --verify`: the deployment object plus the verification and, with
+/// `--auto-rollback` after a failure, the rollback (or why it could not happen).
+#[derive(Debug, Serialize)]
+pub struct DeployVerifiedJson {
+    #[serde(flatten)]
+    pub deployment: DeploymentJson,
+    pub verify: VerifyJson,
+    pub auto_rollback: Option<DeploymentJson>,
+    pub auto_rollback_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenJson {
+    pub name: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+pub fn tokens(list: &[rel_domain::TokenInfo]) -> Vec<TokenJson> {
+    list.iter()
+        .map(|t| TokenJson {
+            name: t.name.clone(),
+            created_at: t.created_at.rfc3339(),
+            created_by: t.created_by.clone(),
+        })
+        .collect()
+}
+
+/// `relctl token create`: the only time the secret is ever shown.
+#[derive(Debug, Serialize)]
+pub struct TokenCreatedJson {
+    pub name: String,
+    pub secret: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+pub fn token_created(info: &rel_domain::TokenInfo, secret: &str) -> TokenCreatedJson {
+    TokenCreatedJson {
+        name: info.name.clone(),
+        secret: secret.to_string(),
+        created_at: info.created_at.rfc3339(),
+        created_by: info.created_by.clone(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenRevokedJson {
+    pub name: String,
+    pub revoked: bool,
+}

@@ -7,9 +7,12 @@ mod error;
 mod json;
 mod session;
 mod table;
+mod table_exec;
 
 #[cfg(test)]
 mod snapshots;
+#[cfg(test)]
+mod snapshots_exec;
 
 use std::process::ExitCode;
 

@@ -41,11 +41,11 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-fn or_dash(s: Option<&str>) -> String {
+pub(crate) fn or_dash(s: Option<&str>) -> String {
     s.unwrap_or(DASH).to_string()
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -176,7 +176,7 @@ impl Table {
 }
 
 /// Key/value lines with aligned keys.
-fn fields(pairs: &[(&str, String)]) -> String {
+pub(crate) fn fields(pairs: &[(&str, String)]) -> String {
     let w = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in pairs {
@@ -191,7 +191,7 @@ fn fields(pairs: &[(&str, String)]) -> String {
 }
 
 /// `2026-03-15 10:00` (UTC): minutes are enough in a table; JSON has the full RFC 3339.
-fn short_time(t: Timestamp) -> String {
+pub(crate) fn short_time(t: Timestamp) -> String {
     let full = t.rfc3339();
     match full.get(..16) {
         Some(head) if full.len() >= 20 => head.replacen('T', " ", 1),
@@ -199,7 +199,7 @@ fn short_time(t: Timestamp) -> String {
     }
 }
 
-fn when(t: Timestamp, ctx: Ctx) -> String {
+pub(crate) fn when(t: Timestamp, ctx: Ctx) -> String {
     format!("{} ({} ago)", t.rfc3339(), t.age(ctx.now))
 }
 

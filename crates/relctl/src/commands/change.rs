@@ -2,13 +2,15 @@
 //! environments, then change. When a person confirmed a plan, the change is sent with the
 //! plan's "from" as `expect`, so what they confirmed is exactly what happens (or a Conflict).
 
-use rel_domain::{DeployRequest, RelError, RollbackRequest};
-use rel_proto::{Request, Response};
+use rel_domain::{DeployOutcome, DeployRequest, RelError, RollbackRequest};
+use rel_proto::{ClientError, Request, Response};
 
 use crate::cli::{DeployArgs, RollbackArgs};
+use crate::commands::exec::failed_summary;
 use crate::confirm::{self, Consent};
-use crate::session::{Session, out};
-use crate::{json, reply, table};
+use crate::error::Reported;
+use crate::session::{Conn, Session, out, unexpected};
+use crate::{json, reply, table, table_exec};
 
 fn expect_mismatch(env: &str, live: Option<&str>, expect: &str) -> anyhow::Error {
     RelError::conflict(format!(
@@ -55,10 +57,115 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
         }
     }
     let outcome = reply!(conn, Request::Deploy(req), Response::Deployed(o) => o);
+    if args.verify {
+        return verify_after_deploy(s, &conn, &outcome, args.auto_rollback).await;
+    }
     s.show(
         || table::deployed(&outcome, s.ctx),
         || json::outcome(&outcome),
     )
+}
+
+/// `deploy --verify [--auto-rollback]`: verify what was just made live (also when it was
+/// live already), and on failure roll back with `expect` = that release, so a change someone
+/// else made in the meantime is never clobbered. Exit 7 whenever verification failed.
+/// The person already consented to changing this environment when they deployed, and
+/// `--auto-rollback` is their consent to undo it, so the rollback does not ask again.
+async fn verify_after_deploy(
+    s: &Session,
+    conn: &Conn,
+    outcome: &DeployOutcome,
+    auto_rollback: bool,
+) -> anyhow::Result<()> {
+    let d = &outcome.deployment;
+    let (rel, env) = (d.release.as_str(), d.env.as_str());
+    if !s.json() {
+        out(&table::deployed(outcome, s.ctx))?;
+    }
+    let v = match conn
+        .client
+        .call(Request::Verify {
+            env: env.to_string(),
+        })
+        .await
+    {
+        Ok(Response::Verified(v)) => v,
+        Ok(other) => return Err(unexpected(&other)),
+        Err(ClientError::Rpc(e)) => {
+            return Err(RelError::new(
+                e.code,
+                format!(
+                    "{rel} is live in {env}, but verification could not run: {}; nothing was \
+                     rolled back. Run relctl verify --env {env} once that is fixed",
+                    e.message
+                ),
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !s.json() {
+        out(&table_exec::verified(&v, s.ctx))?;
+    }
+    let mut rolled_back = None;
+    let mut rollback_error = None;
+    if !v.verification.passed && auto_rollback {
+        let req = RollbackRequest {
+            env: env.to_string(),
+            to: None,
+            expect: Some(rel.to_string()),
+            reason: Some(format!(
+                "auto-rollback: verification of {rel} failed: {}",
+                failed_summary(&v)
+            )),
+        };
+        match conn.client.call(Request::Rollback(req)).await {
+            Ok(Response::Deployed(o)) => {
+                if !s.json() {
+                    out(&table::deployed(&o, s.ctx))?;
+                }
+                rolled_back = Some(o);
+            }
+            Ok(other) => return Err(unexpected(&other)),
+            Err(ClientError::Rpc(e)) => rollback_error = Some(e.message),
+            Err(e) => rollback_error = Some(e.to_string()),
+        }
+    }
+    if s.json() {
+        let doc = json::DeployVerifiedJson {
+            // The deployment as it is now, with the verification recorded on it.
+            deployment: if v.deployment.id == d.id {
+                json::deployment(&v.deployment, outcome.changed)
+            } else {
+                json::outcome(outcome)
+            },
+            verify: json::verified(&v),
+            auto_rollback: rolled_back.as_ref().map(json::outcome),
+            auto_rollback_error: rollback_error.clone(),
+        };
+        out(&format!("{}\n", json::pretty(&doc)))?;
+    }
+    if v.verification.passed {
+        return Ok(());
+    }
+    let summary = failed_summary(&v);
+    let message = match (&rolled_back, &rollback_error) {
+        (Some(o), _) => format!(
+            "verification of {rel} in {env} failed: {summary}; rolled {env} back to {} \
+             (deployment #{}). {rel} is now held in {env}: redeploying it needs --force --reason",
+            o.deployment.release, o.deployment.id
+        ),
+        (None, Some(err)) => format!(
+            "verification of {rel} in {env} failed: {summary}, and the automatic rollback did \
+             not happen: {err}. Check relctl env show {env} and roll back by hand if {rel} is \
+             still live"
+        ),
+        (None, None) => format!(
+            "verification of {rel} in {env} failed: {summary}; {rel} is still live in {env}. \
+             Roll back with relctl rollback --env {env}, or fix the release and deploy it again"
+        ),
+    };
+    Err(Reported::verification_failed(message).into())
 }
 
 pub async fn rollback(s: &Session, args: RollbackArgs) -> anyhow::Result<()> {

@@ -3,8 +3,10 @@
 mod app;
 mod change;
 mod env;
+pub(crate) mod exec;
 mod misc;
 mod release;
+mod token;
 
 use crate::cli::{Cli, Command};
 use crate::session::Session;
@@ -19,6 +21,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deploy(args) => change::deploy(&s, args).await,
         Command::Rollback(args) => change::rollback(&s, args).await,
         Command::Env(cmd) => env::run(&s, cmd).await,
+        Command::Trigger(args) => exec::trigger(&s, args).await,
+        Command::Verify { env } => exec::verify(&s, env).await,
+        Command::Logs(args) => exec::logs(&s, args).await,
+        Command::Token(cmd) => token::run(&s, cmd).await,
         Command::Watch => misc::watch(&s).await,
         Command::Audit(args) => misc::audit(&s, args).await,
         Command::Export { file } => misc::export(&s, &file).await,
