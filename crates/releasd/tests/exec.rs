@@ -424,3 +424,54 @@ async fn executions_are_announced_to_subscribers() {
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_release_that_does_not_compile_is_served_as_an_error_not_a_crash() {
+    let d = InProc::start(1000, false).await;
+    let c = d.client().await;
+    // Stored behind the daemon's back (as an older rel or an import could have), so the
+    // apply-time check never saw it.
+    let bad = marked_app("bad", PASS, "").replace(
+        "expr = '{reply: .steps.greet",
+        "expr = '{reply: .steps.greet | nosuchfn(1)",
+    );
+    d.store
+        .create_release(
+            &rel_domain::NewRelease {
+                tag: "bad".into(),
+                description: String::new(),
+                config: Some(toml(bad)),
+                deploy_to: None,
+            },
+            &c.welcome().caller,
+            releasd::dispatch::now(),
+        )
+        .expect("store the release directly");
+    c.call(deploy_req("bad", "staging", false))
+        .await
+        .expect("the deploy itself succeeds");
+    let e = rpc_err(c.call(trigger_req("chat", "staging", "{}")).await);
+    assert_eq!(e.code, ErrorCode::Unavailable);
+    assert!(
+        e.message.contains("release bad cannot be compiled")
+            && e.message.contains("pipelines.chat.stages[0].steps[1].expr")
+            && e.message.contains("relctl rollback --env staging"),
+        "{}",
+        e.message
+    );
+
+    // The same after a restart: loading it at start-up does not take the daemon down.
+    drop(c);
+    let d = d.restart().await;
+    let c = d.client().await;
+    let e = rpc_err(c.call(trigger_req("chat", "staging", "{}")).await);
+    assert!(
+        e.message.contains("release bad cannot be compiled"),
+        "{}",
+        e.message
+    );
+    // A good release fixes it.
+    create_from(&c, "good", marked_app("good", PASS, ""), Some("staging")).await;
+    assert_eq!(trigger(&c, "chat", "staging", "{}").await.release, "good");
+    d.stop().await;
+}

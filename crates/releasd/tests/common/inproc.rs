@@ -35,9 +35,28 @@ impl InProc {
             .prefix("rel-exec-")
             .tempdir_in("/tmp")
             .expect("tempdir");
-        let socket = dir.path().join("run").join("releasd.sock");
         let store: Arc<dyn Store> =
             Arc::new(rel_store::SledStore::open(dir.path().join("data")).expect("open store"));
+        Self::serve_store(dir, store, retention, with_http).await
+    }
+
+    /// Stop serving (gracefully) and serve the same store again, as a restart would.
+    pub async fn restart(self) -> InProc {
+        let mut this = self;
+        this.shutdown().await;
+        let InProc {
+            dir, store, http, ..
+        } = this;
+        Self::serve_store(dir, store, 1000, http.is_some()).await
+    }
+
+    async fn serve_store(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        retention: usize,
+        with_http: bool,
+    ) -> InProc {
+        let socket = dir.path().join("run").join("releasd.sock");
         let listener = bind(&socket, &SocketPolicy::default()).await.expect("bind");
         let http_listener = if with_http {
             Some(
@@ -88,6 +107,10 @@ impl InProc {
 
     /// Graceful shutdown; returns once `serve` returned.
     pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
