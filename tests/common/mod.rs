@@ -17,6 +17,7 @@ pub const EXIT_CONFLICT: i32 = 3;
 pub const EXIT_NOT_FOUND: i32 = 4;
 pub const EXIT_DENIED: i32 = 5;
 pub const EXIT_UNREACHABLE: i32 = 6;
+pub const EXIT_VERIFY_FAILED: i32 = 7;
 
 /// Run `relctl ARGS` against `d` with no terminal on stdin.
 pub fn relctl(d: &TestDaemon, args: &[&str]) -> Output {
@@ -80,8 +81,9 @@ pub fn fails_json(d: &TestDaemon, args: &[&str], code: i32) -> Value {
     v
 }
 
-/// The example app config without its smoke checks (so promotion needs no `verify`, which is
-/// another issue), with `rev` in the pipeline description so each revision differs.
+/// The example app config without its smoke checks (so promotion needs no `verify`; the
+/// verify tests use the full example), with `rev` in the pipeline description so each
+/// revision differs.
 pub fn config(rev: u32) -> String {
     let base = EXAMPLE_APP_TOML.split("[[checks]]").next().expect("split");
     base.replace(
@@ -128,4 +130,22 @@ pub fn states(d: &TestDaemon) -> Vec<(String, String)> {
 
 pub fn live(d: &TestDaemon, env: &str) -> Value {
     json(d, &["env", "show", env])["live"].clone()
+}
+
+/// Run `relctl ARGS -o json`, require exit `code`, and parse stdout (the result printed
+/// before a failure exit, e.g. a failed run or verification) and stderr.
+pub fn json_exit(d: &TestDaemon, args: &[&str], code: i32) -> (Value, String) {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    let out = relctl(d, &all);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "wrong exit code:\n{}",
+        show(&all, &out)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", show(&all, &out)));
+    (v, String::from_utf8_lossy(&out.stderr).into_owned())
 }
