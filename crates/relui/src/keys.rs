@@ -48,6 +48,7 @@ pub const HELP: &[KeyGroup] = &[
             k("d", "deploy selected release"),
             k("r", "roll back selected env"),
             k("p", "promote live → next env"),
+            k("v", "verify env (run checks)"),
         ],
     },
     KeyGroup {
@@ -88,6 +89,7 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         FooterContext::Environments => &[
             ("↑↓", "move"),
             ("p", "promote"),
+            ("v", "verify"),
             ("r", "rollback"),
             ("n", "new"),
             ("1", "releases"),
@@ -117,6 +119,7 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         ],
         FooterContext::Menu => &[("↑↓", "move"), ("Enter", "choose"), ("Esc", "cancel")],
         FooterContext::Modal => &[("Enter/Esc", "dismiss")],
+        FooterContext::VerifyResult => &[("↑↓", "scroll"), ("Enter/Esc", "close")],
         FooterContext::Help => &[("any key", "close help")],
     }
 }
@@ -132,6 +135,7 @@ pub enum FooterContext {
     Dialog,
     Menu,
     Modal,
+    VerifyResult,
     Help,
 }
 

@@ -102,6 +102,10 @@ pub enum Purpose {
     LogShow {
         id: u64,
     },
+    /// The checks run against what is live in `env` (key `v`).
+    Verify {
+        env: String,
+    },
 }
 
 impl Purpose {
@@ -114,6 +118,7 @@ impl Purpose {
                 | Purpose::Rollback { .. }
                 | Purpose::Create { .. }
                 | Purpose::Diff { .. }
+                | Purpose::Verify { .. }
         )
     }
 }

@@ -3,6 +3,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -25,14 +26,10 @@ impl App {
                         .render(f, c.main, self.theme, self.now, self.data.release_total)
                 }
             },
-            Screen::Environments => self.envs.render(
-                f,
-                c.main,
-                &self.data.envs,
-                self.data.envs_loaded,
-                self.theme,
-                self.now,
-            ),
+            Screen::Environments => {
+                self.envs
+                    .render(f, c.main, &self.data, &self.verifying, self.theme, self.now)
+            }
             Screen::Logs => self.logs.render(f, c.main, self.theme, self.now),
         }
         self.render_message(f, c.message);
@@ -45,6 +42,7 @@ impl App {
             Some(Dialog::Deploy(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Rollback(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Diff(d)) => d.render(f, d_area, self.theme),
+            Some(Dialog::Verify(d)) => d.render(f, d_area, self.theme, self.now),
             None => {}
         }
         if self.help {
@@ -116,6 +114,11 @@ impl App {
             Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
             None => "│ user ? ".to_string(),
         };
+        let verifying = if self.verifying.is_empty() {
+            String::new()
+        } else {
+            format!("│ ⟳ verifying {}… ", self.verifying.join(", "))
+        };
         let last = match &self.last_event {
             Some((text, at)) => format!("│ {} ago: {text} ", at.age(self.now)),
             None => "│ no events yet ".to_string(),
@@ -123,6 +126,7 @@ impl App {
         let line = Line::from(vec![
             Span::styled(conn, style),
             Span::styled(user, t.status_bar()),
+            Span::styled(verifying, t.status_bar().add_modifier(Modifier::BOLD)),
             Span::styled(last, t.status_bar()),
         ]);
         f.render_widget(Paragraph::new(line).style(t.status_bar()), area);
@@ -137,6 +141,7 @@ impl App {
             match d {
                 Dialog::Actions(_) => FooterContext::Menu,
                 Dialog::Diff(_) => FooterContext::Modal,
+                Dialog::Verify(_) => FooterContext::VerifyResult,
                 _ => FooterContext::Dialog,
             }
         } else {

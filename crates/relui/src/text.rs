@@ -210,6 +210,68 @@ pub fn verification_text(v: Option<&Verification>) -> String {
     }
 }
 
+/// Where a release is live, fitted to `width` columns: all of it when it fits
+/// ("staging,production"), else as many whole names as fit and a count of the rest
+/// ("staging +1"), else the first name cut with "…" and the count ("production-e… +2").
+/// Never cuts a name silently: a cut is marked, and the count says how many are hidden.
+pub fn live_in_text(envs: &[String], width: usize) -> String {
+    if envs.is_empty() {
+        return "—".into();
+    }
+    let all = envs.join(",");
+    if all.chars().count() <= width {
+        return all;
+    }
+    let mut shown = String::new();
+    let mut count = 0;
+    for (i, name) in envs.iter().enumerate() {
+        let rest = envs.len() - i - 1;
+        let candidate = if shown.is_empty() {
+            name.clone()
+        } else {
+            format!("{shown},{name}")
+        };
+        let tail = if rest > 0 {
+            format!(" +{rest}")
+        } else {
+            String::new()
+        };
+        if candidate.chars().count() + tail.chars().count() > width {
+            break;
+        }
+        shown = candidate;
+        count += 1;
+    }
+    if count > 0 {
+        return format!("{shown} +{}", envs.len() - count);
+    }
+    // Not even the first name fits next to the count: cut it, visibly.
+    let tail = format!(" +{}", envs.len() - 1);
+    let tail = if envs.len() > 1 { tail } else { String::new() };
+    let keep = width.saturating_sub(tail.chars().count() + 1);
+    let cut: String = envs[0].chars().take(keep).collect();
+    format!("{cut}…{tail}")
+}
+
+/// "1/1 checks passed", "0/2 checks passed", "no checks defined".
+pub fn checks_count(v: &Verification) -> String {
+    if v.checks.is_empty() {
+        return "no checks defined".into();
+    }
+    let passed = v.checks.iter().filter(|c| c.passed).count();
+    format!(
+        "{passed}/{} check{} passed",
+        v.checks.len(),
+        if v.checks.len() == 1 { "" } else { "s" }
+    )
+}
+
+/// A policy message without the daemon's own "policy: " lead-in (the UI already says
+/// "Policy denied").
+pub fn policy_message(message: &str) -> &str {
+    message.strip_prefix("policy: ").unwrap_or(message)
+}
+
 /// A human title for an error from the daemon or the connection.
 pub fn error_title(e: &ClientError) -> &'static str {
     match e {
@@ -340,6 +402,50 @@ mod tests {
         assert_eq!(wrap_words("abcdefgh", 3), ["abc", "def", "gh"]);
         assert_eq!(wrap_words("a\nb", 10), ["a", "b"]);
         assert_eq!(wrap_words("", 10), [""]);
+    }
+
+    #[test]
+    fn live_in_fits_the_column() {
+        let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(live_in_text(&[], 17), "—");
+        assert_eq!(live_in_text(&v(&["staging"]), 17), "staging");
+        assert_eq!(
+            live_in_text(&v(&["staging", "production"]), 24),
+            "staging,production"
+        );
+        assert_eq!(
+            live_in_text(&v(&["staging", "production"]), 17),
+            "staging +1"
+        );
+        assert_eq!(
+            live_in_text(&v(&["dev", "qa", "staging", "production"]), 17),
+            "dev,qa,staging +1"
+        );
+        assert_eq!(
+            live_in_text(&v(&["production-eu-west", "staging"]), 17),
+            "production-eu… +1"
+        );
+        assert_eq!(
+            live_in_text(&v(&["production-eu-west-1"]), 17),
+            "production-eu-we…"
+        );
+        for names in [
+            v(&["staging", "production"]),
+            v(&["a-very-long-environment", "b", "c"]),
+        ] {
+            for w in 6..30 {
+                assert!(
+                    live_in_text(&names, w).chars().count() <= w,
+                    "{names:?} at {w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn policy_lead_in_is_dropped_once() {
+        assert_eq!(policy_message("policy: v1 has not"), "v1 has not");
+        assert_eq!(policy_message("held there"), "held there");
     }
 
     #[test]

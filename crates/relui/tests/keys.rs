@@ -512,10 +512,16 @@ fn actions_menu_runs_a_diff() {
             .any(|l| l.starts_with("Rollback to Previous in staging")),
         "{labels:?}"
     );
+    // Deploy, Rollback in staging, Verify in staging, Diff previous, Diff vs production.
     press(
         &mut app,
         &world,
-        vec![key(KeyCode::Down), key(KeyCode::Down), key(KeyCode::Down)],
+        vec![
+            key(KeyCode::Down),
+            key(KeyCode::Down),
+            key(KeyCode::Down),
+            key(KeyCode::Down),
+        ],
     );
     let cmds = app.update(key(KeyCode::Enter));
     assert_eq!(
@@ -667,6 +673,7 @@ fn every_key_is_in_the_help() {
         " d ",
         " r ",
         " p ",
+        " v ",
         " / ",
         " ? ",
         " q ",
@@ -762,4 +769,315 @@ fn logs_screen_loads_filters_and_follows_runs() {
     // Tab cycles through all three screens.
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
+}
+
+// ----- verify -----
+
+/// Answer one command with `result`, settling whatever that causes from `world`.
+fn answer(
+    app: &mut relui::App,
+    world: &World,
+    cmd: &Command,
+    result: Result<rel_proto::Response, ClientError>,
+) -> Vec<Command> {
+    let Command::Call { purpose, .. } = cmd else {
+        panic!("not a call: {cmd:?}")
+    };
+    let cmds = app.update(Msg::Rpc {
+        purpose: purpose.clone(),
+        result,
+    });
+    settle(app, world, cmds)
+}
+
+#[test]
+fn v_verifies_the_selected_environment_and_shows_every_check() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2')]);
+    let cmds = app.update(ch('v'));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Verify {
+            env: "staging".into()
+        }]
+    );
+    // In progress: the status bar and the VERIFIED column say so.
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("verifying staging…"), "{s}");
+    assert!(s.contains("verifying…"), "{s}");
+    // A second v while it runs sends nothing more.
+    assert!(app.update(ch('v')).is_empty());
+    assert!(
+        screen(&app, 80, 24).contains("Already verifying staging"),
+        "{}",
+        screen(&app, 80, 24)
+    );
+    // The answer opens the result dialog and updates the column at once.
+    let left = answer(
+        &mut app,
+        &world,
+        &cmds[0],
+        Ok(rel_proto::Response::Verified(verify_outcome(
+            "staging", false,
+        ))),
+    );
+    assert!(left.is_empty(), "{left:?}");
+    assert!(app.verifying.is_empty());
+    assert!(matches!(app.dialog, Some(Dialog::Verify(_))));
+    let s = screen(&app, 120, 40);
+    for needle in [
+        "Verify staging: FAILED",
+        "✗ FAILED  1/2 checks passed",
+        "✓ chat replies",
+        "✗ length is counted",
+        "expected .length == 4, but the output was",
+        "(run #42)",
+    ] {
+        assert!(s.contains(needle), "{needle:?} missing:\n{s}");
+    }
+    assert!(!s.contains("verifying staging…"), "{s}");
+    // Esc closes it; the message line keeps the verdict.
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.dialog.is_none());
+    let msg = app.message.clone().expect("a message");
+    assert!(msg.error, "a failed verification is bad news");
+    assert!(
+        msg.text
+            .contains("v1.29.0 in staging FAILED: 1/2 checks passed"),
+        "{}",
+        msg.text
+    );
+}
+
+#[test]
+fn a_passed_verification_says_what_comes_next() {
+    let mut world = World::new(30);
+    // Nothing recorded yet: the column says so until the answer arrives.
+    world.envs.iter_mut().for_each(|e| e.verification = None);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2')]);
+    assert!(screen(&app, 80, 24).contains("not verified"));
+    let cmds = app.update(ch('v'));
+    let Command::Call { purpose, .. } = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    // Not settled yet: what shows comes from the answer itself, not a reload.
+    let reload = app.update(Msg::Rpc {
+        purpose: purpose.clone(),
+        result: Ok(rel_proto::Response::Verified(verify_outcome(
+            "staging", true,
+        ))),
+    });
+    assert!(requests(&reload).contains(&Request::EnvList), "{reload:?}");
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Verify staging: PASSED"), "{s}");
+    assert!(s.contains("✓ PASSED  2/2 checks passed"), "{s}");
+    assert!(s.contains("promote"), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("passed 2/2"), "the VERIFIED column:\n{s}");
+}
+
+#[test]
+fn a_verify_error_is_shown_as_the_daemon_said_it() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2')]);
+    let cmds = app.update(ch('v'));
+    let said = "nothing is live in staging, so there is nothing to verify: deploy a release first (relctl deploy TAG --env staging)";
+    answer(
+        &mut app,
+        &world,
+        &cmds[0],
+        Err(ClientError::Rpc(RelError::conflict(said))),
+    );
+    assert!(app.verifying.is_empty());
+    let modal = app.error.clone().expect("an error modal");
+    assert_eq!(modal.message, said);
+    assert_eq!(modal.context, "Verify staging");
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("Verify staging failed:"), "{s}");
+    assert!(s.contains("nothing is live in staging"), "{s}");
+    // Permission denied, likewise.
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    let cmds = app.update(ch('v'));
+    let said = "bob is a viewer: verifying staging needs the deployer role. Ask an admin to map you to deployer in the releasd config";
+    answer(
+        &mut app,
+        &world,
+        &cmds[0],
+        Err(ClientError::Rpc(RelError::new(
+            ErrorCode::PermissionDenied,
+            said,
+        ))),
+    );
+    let modal = app.error.clone().expect("an error modal");
+    assert_eq!(modal.title, "Permission denied");
+    assert_eq!(modal.message, said);
+}
+
+#[test]
+fn someone_elses_verification_updates_the_column() {
+    let mut world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2')]);
+    assert!(screen(&app, 80, 24).contains("passed 1/1"));
+    // relctl verify elsewhere: now staging's checks fail.
+    for e in &mut world.envs {
+        if e.env.name == "staging" {
+            e.verification = Some(verification(false));
+        }
+    }
+    let cmds = app.update(Msg::Event {
+        event: Event::VerificationFinished {
+            env: "staging".into(),
+            deployment_id: 12,
+            release: "v1.29.0".into(),
+            passed: false,
+        },
+        at: ts(0),
+    });
+    let reqs = requests(&cmds);
+    assert!(reqs.contains(&Request::EnvList), "{reqs:?}");
+    assert!(
+        reqs.iter()
+            .any(|r| matches!(r, Request::EnvHistory { env, .. } if env == "staging")),
+        "{reqs:?}"
+    );
+    settle(&mut app, &world, cmds);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("FAILED 0/1"), "{s}");
+    assert!(
+        s.contains("verification of v1.29.0 in staging FAILED"),
+        "{s}"
+    );
+    // Nobody asked us: no dialog pops up.
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn verify_from_the_actions_menu() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // v1.29.0 is live in staging.
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('a')]);
+    let labels: Vec<String> = match &app.dialog {
+        Some(Dialog::Actions(m)) => m.items.iter().map(|(l, _)| l.clone()).collect(),
+        _ => panic!("no actions menu"),
+    };
+    let i = labels
+        .iter()
+        .position(|l| l == "Verify in staging (run the checks)")
+        .unwrap_or_else(|| panic!("no verify entry: {labels:?}"));
+    press(
+        &mut app,
+        &world,
+        (0..i).map(|_| key(KeyCode::Down)).collect(),
+    );
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Verify {
+            env: "staging".into()
+        }]
+    );
+    assert!(app.dialog.is_none(), "the menu closes");
+    assert_eq!(app.verifying, ["staging"]);
+    // A release live nowhere has no verify entry.
+    press(&mut app, &world, vec![key(KeyCode::Home), ch('a')]);
+    match &app.dialog {
+        Some(Dialog::Actions(m)) => assert!(
+            !m.items.iter().any(|(l, _)| l.starts_with("Verify")),
+            "{:?}",
+            m.items
+        ),
+        _ => panic!("no actions menu"),
+    }
+}
+
+#[test]
+fn v_on_releases_points_to_the_environments_screen() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    assert!(app.update(ch('v')).is_empty());
+    let msg = app.message.clone().expect("a hint");
+    assert!(msg.text.contains("Environments screen (2)"), "{}", msg.text);
+}
+
+#[test]
+fn an_unverified_promotion_hints_at_v() {
+    let mut world = World::new(30);
+    world.verdict = Err(RelError::policy(
+        "policy: v1.29.0 has not passed verification in staging, which production requires because the app defines checks. Run the checks there (relctl verify --env staging), or override as an admin with --force --reason TEXT",
+    ));
+    let mut app = connected(&world, 120, 40);
+    // v1.29.0 is live in staging: d offers production.
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("✗ Policy denied: v1.29.0 has not passed verification in staging"),
+        "the daemon's words, without a second \"policy:\":\n{s}"
+    );
+    assert!(s.contains("Run the checks there (relctl"), "{s}");
+    assert!(
+        s.contains("Press v on the Environments screen (2) to verify staging"),
+        "{s}"
+    );
+    // v1.30.0 is live nowhere: verifying staging cannot help yet, so the hint says to
+    // deploy it there first.
+    press(
+        &mut app,
+        &world,
+        vec![
+            key(KeyCode::Esc),
+            key(KeyCode::Home),
+            ch('d'),
+            key(KeyCode::Tab),
+            key(KeyCode::Right),
+        ],
+    );
+    let hint = match &app.dialog {
+        Some(Dialog::Deploy(d)) => {
+            assert_eq!((d.tag.as_str(), d.env()), ("v1.30.0", "production"));
+            d.verify_hint.clone()
+        }
+        _ => panic!("no deploy dialog"),
+    };
+    assert_eq!(
+        hint.as_deref(),
+        Some(
+            "Deploy v1.30.0 to staging first, then press v on the Environments screen (2) to verify staging."
+        )
+    );
+    // Other denials get no verify hint.
+    world.verdict = Err(RelError::policy(
+        "policy: v1.30.0 has not been live in staging, which production requires",
+    ));
+    press(
+        &mut app,
+        &world,
+        vec![
+            key(KeyCode::Esc),
+            ch('d'),
+            key(KeyCode::Tab),
+            key(KeyCode::Right),
+        ],
+    );
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => assert_eq!(d.verify_hint, None),
+        _ => panic!("no deploy dialog"),
+    }
+}
+
+#[test]
+fn live_in_is_readable_at_80_columns() {
+    let mut world = World::new(30);
+    world.releases[1].live_in = vec!["staging".into(), "production".into()];
+    let app = connected(&world, 80, 24);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("staging +1"), "{s}");
+    assert!(!s.contains("productio "), "a cut name:\n{s}");
+    let app = connected(&world, 120, 40);
+    assert!(screen(&app, 120, 40).contains("staging,production"));
 }

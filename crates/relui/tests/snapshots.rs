@@ -399,6 +399,70 @@ fn logs_run_detail_with_a_failed_step() {
     });
 }
 
+/// Environments screen, `v` pressed on staging, and (unless `None`) the daemon's answer.
+fn verified(w: u16, h: u16, passed: Option<bool>) -> relui::App {
+    let mut world = World::new(30);
+    if let Some(passed) = passed {
+        // What the daemon lists after recording it.
+        for e in &mut world.envs {
+            if e.env.name == "staging" {
+                e.verification = Some(verify_outcome("staging", passed).verification);
+            }
+        }
+    }
+    let mut app = connected(&world, w, h);
+    press(&mut app, &world, vec![ch('2')]);
+    let cmds = app.update(ch('v'));
+    if let (Some(passed), [relui::Command::Call { purpose, .. }]) = (passed, &cmds[..]) {
+        let cmds = app.update(Msg::Rpc {
+            purpose: purpose.clone(),
+            result: Ok(rel_proto::Response::Verified(verify_outcome(
+                "staging", passed,
+            ))),
+        });
+        settle(&mut app, &world, cmds);
+    }
+    app
+}
+
+#[test]
+fn verify_in_progress() {
+    snap("verify_in_progress", |w, h| verified(w, h, None));
+}
+
+#[test]
+fn verify_passed() {
+    snap("verify_passed", |w, h| verified(w, h, Some(true)));
+}
+
+#[test]
+fn verify_failed() {
+    snap("verify_failed", |w, h| verified(w, h, Some(false)));
+}
+
+#[test]
+fn releases_live_in_two_environments() {
+    snap("releases_live_in_two", |w, h| {
+        let mut world = World::new(30);
+        world.releases[1].live_in = vec!["staging".into(), "production".into()];
+        connected(&world, w, h)
+    });
+}
+
+#[test]
+fn verify_result_colours() {
+    let app = verified(80, 24, Some(false));
+    let buf = draw(&app, 80, 24);
+    let (x, y) = find(&buf, "✗ FAILED").expect("verdict on screen");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let (x, y) = find(&buf, "✓ chat replies").expect("passed check on screen");
+    assert_eq!(buf[(x, y)].fg, Color::Green);
+    let app = verified(80, 24, Some(true));
+    let buf = draw(&app, 80, 24);
+    let (x, y) = find(&buf, "✓ PASSED").expect("verdict on screen");
+    assert_eq!(buf[(x, y)].fg, Color::Green);
+}
+
 // ----- styles -----
 
 #[test]

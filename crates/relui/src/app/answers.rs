@@ -2,14 +2,15 @@
 
 use rel_domain::config::{AppConfig, AppConfigText, ConfigFormat, EXAMPLE_APP_TOML};
 use rel_domain::{Deployment, Timestamp};
-use rel_proto::{ClientError, Event, Request, Response};
+use rel_proto::{ClientError, Event, Request, Response, VerifyOutcome};
 
 use super::App;
-use crate::dialogs::{Dialog, ErrorModal};
+use crate::dialogs::deploy::verify_hint;
+use crate::dialogs::{Dialog, ErrorModal, VerifyDialog};
 use crate::msg::{Command, Purpose};
-use crate::order::promotion_order;
+use crate::order::{next_env, promotion_order};
 use crate::screens::Screen;
-use crate::text::{error_message, error_title, event_summary};
+use crate::text::{checks_count, error_message, error_title, event_summary};
 
 impl App {
     // ----- daemon events -----
@@ -30,9 +31,15 @@ impl App {
                 }
             }
             Event::Deployed(d) | Event::RolledBack(d) => cmds.extend(self.on_deployment(&d)),
-            Event::VerificationFinished { release, .. } => {
+            Event::VerificationFinished { env, release, .. } => {
+                // EnvList refreshes the VERIFIED column (and, on its answer, the history);
+                // an open deploy confirmation may have a different verdict now.
                 cmds.push(Command::call(Purpose::Environments, Request::EnvList));
                 cmds.extend(self.reload_detail_if(&[release.as_str()]));
+                if self.envs.history_env.as_deref() == Some(env.as_str()) {
+                    cmds.extend(self.history_cmd());
+                }
+                cmds.extend(self.replan(None));
             }
             Event::DraftApplied { digest, .. } => self.data.draft_digest = Some(digest),
             Event::EnvironmentCreated { .. } => {
@@ -160,6 +167,10 @@ impl App {
             (Purpose::PlanDeploy { generation }, Response::DeployPlan(plan)) => {
                 if let Some(Dialog::Deploy(d)) = &mut self.dialog {
                     d.on_plan(generation, Ok(plan));
+                    d.verify_hint = d.plan.as_ref().and_then(|p| match &p.verdict {
+                        Err(e) => verify_hint(&p.to, &p.env, e, &self.data.envs),
+                        Ok(()) => None,
+                    });
                 }
             }
             (Purpose::PlanRollback { generation }, Response::RollbackPlan(plan)) => {
@@ -244,6 +255,10 @@ impl App {
                     }
                 }
             }
+            (Purpose::Verify { env }, Response::Verified(outcome)) => {
+                self.verifying.retain(|e| *e != env);
+                return self.on_verified(outcome);
+            }
             (Purpose::LogShow { .. }, Response::Execution(exec)) => {
                 let page = self.page();
                 self.logs.insert(exec, page);
@@ -281,13 +296,18 @@ impl App {
             title: title.clone(),
             message: message.clone(),
             context,
+            hint: None,
         };
         match purpose {
             Purpose::Deploy { tag, env } => {
                 if let Some(Dialog::Deploy(d)) = &mut self.dialog {
                     d.on_failed();
                 }
-                self.error = Some(modal(format!("Deploy {tag} to {env}")));
+                let mut m = modal(format!("Deploy {tag} to {env}"));
+                if let ClientError::Rpc(r) = &e {
+                    m.hint = verify_hint(&tag, &env, r, &self.data.envs);
+                }
+                self.error = Some(m);
                 // What the confirmation showed may be stale now (Conflict): show the truth.
                 return self.replan(Some(&env));
             }
@@ -303,6 +323,10 @@ impl App {
                     d.submitting = false;
                 }
                 self.error = Some(modal(format!("Create release {tag}")));
+            }
+            Purpose::Verify { env } => {
+                self.verifying.retain(|e| *e != env);
+                self.error = Some(modal(format!("Verify {env}")));
             }
             Purpose::Diff { title: what } => {
                 if matches!(self.dialog, Some(Dialog::Diff(_))) {
@@ -349,6 +373,43 @@ impl App {
             }
         }
         vec![]
+    }
+}
+
+impl App {
+    /// Our verification finished: show every check in a dialog (unless the user opened
+    /// another one meanwhile: then the message line says it), and the VERIFIED column now.
+    fn on_verified(&mut self, outcome: VerifyOutcome) -> Vec<Command> {
+        let v = &outcome.verification;
+        let text = format!(
+            "Verification of {} in {} {}: {}.",
+            outcome.release,
+            outcome.env,
+            if v.passed { "PASSED" } else { "FAILED" },
+            checks_count(v)
+        );
+        if v.passed {
+            self.info(text);
+        } else {
+            self.warn(text);
+        }
+        if let Some(e) =
+            self.data.envs.iter_mut().find(|e| {
+                e.env.name == outcome.env && e.deployment_id == Some(outcome.deployment.id)
+            })
+        {
+            e.verification = Some(outcome.verification.clone());
+        }
+        let mut cmds = vec![Command::call(Purpose::Environments, Request::EnvList)];
+        if self.envs.history_env.as_deref() == Some(outcome.env.as_str()) {
+            cmds.extend(self.history_cmd());
+        }
+        cmds.extend(self.replan(None));
+        if self.dialog.is_none() {
+            let next = next_env(&self.data.envs, &outcome.env).map(|e| e.env.name.clone());
+            self.dialog = Some(Dialog::Verify(VerifyDialog::new(outcome, next)));
+        }
+        cmds
     }
 }
 

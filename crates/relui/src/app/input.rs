@@ -159,6 +159,12 @@ impl App {
             self.releases.filter_editing = true;
             return vec![];
         }
+        if is_char(&key, 'v') {
+            self.warn(
+                "v verifies an environment: select it on the Environments screen (2) and press v, or press a on a live release.",
+            );
+            return vec![];
+        }
         let Some(release) = self.current_release() else {
             if ['d', 'a', 'r', 'p'].iter().any(|c| is_char(&key, *c)) {
                 self.warn("No release selected. Press n to create one.");
@@ -218,10 +224,29 @@ impl App {
         if is_char(&key, 'p') {
             return self.promote(&env);
         }
+        if is_char(&key, 'v') {
+            return self.start_verify(env);
+        }
         if is_char(&key, 'd') || is_char(&key, 'a') {
             self.warn("d and a act on a release: pick one on the Releases screen (1).");
         }
         vec![]
+    }
+
+    /// Run the checks against what is live in `env`. The daemon decides whether there is
+    /// anything to verify and whether the caller may; its answer opens the result dialog.
+    pub(super) fn start_verify(&mut self, env: String) -> Vec<Command> {
+        if self.verifying.contains(&env) {
+            self.info(format!(
+                "Already verifying {env}: the result will show when the checks finish."
+            ));
+            return vec![];
+        }
+        self.verifying.push(env.clone());
+        vec![Command::call(
+            Purpose::Verify { env: env.clone() },
+            Request::Verify { env },
+        )]
     }
 
     /// Deploy what is live in `from` to the next environment in promotion order.
@@ -304,6 +329,7 @@ impl App {
             Some(Dialog::Deploy(d)) => d.handle_key(&key),
             Some(Dialog::Rollback(d)) => d.handle_key(&key),
             Some(Dialog::Diff(d)) => d.handle_key(&key),
+            Some(Dialog::Verify(d)) => d.handle_key(&key),
             None => Action::None,
         };
         match action {
@@ -324,6 +350,10 @@ impl App {
                 self.open_deploy(tag, release, None)
             }
             Action::OpenRollback { env } => self.open_rollback(vec![env], 0),
+            Action::Verify { env } => {
+                self.dialog = None;
+                self.start_verify(env)
+            }
             Action::Diff(purpose, request) => {
                 let title = match &purpose {
                     Purpose::Diff { title } => title.clone(),

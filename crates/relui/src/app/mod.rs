@@ -59,6 +59,9 @@ pub struct App {
     pub error: Option<ErrorModal>,
     pub message: Option<Message>,
     pub last_event: Option<(String, Timestamp)>,
+    /// Environments whose checks are running on our request, oldest first (status bar,
+    /// VERIFIED column).
+    pub verifying: Vec<String>,
     /// The fresh-store check (apply the example draft) runs once per session.
     example_checked: bool,
     generation: u64,
@@ -83,6 +86,7 @@ impl App {
             error: None,
             message: None,
             last_event: None,
+            verifying: Vec::new(),
             example_checked: false,
             generation: 0,
         }

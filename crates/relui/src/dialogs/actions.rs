@@ -1,6 +1,6 @@
-//! The Actions menu on a release: Deploy to Environment, Rollback to Previous (one entry per
-//! environment where it is live), and Diff (against the previous release, what is live in
-//! each environment, or the draft).
+//! The Actions menu on a release: Deploy to Environment, Rollback to Previous and Verify (one
+//! entry per environment where it is live), and Diff (against the previous release, what is
+//! live in each environment, or the draft).
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -19,6 +19,7 @@ use crate::theme::Theme;
 pub enum Item {
     Deploy,
     Rollback { env: String },
+    Verify { env: String },
     DiffPrevious,
     DiffLive { env: String, live: String },
     DiffDraft,
@@ -45,6 +46,12 @@ impl ActionsMenu {
             items.push((
                 format!("Rollback to Previous in {env}{target}"),
                 Item::Rollback { env: env.clone() },
+            ));
+        }
+        for env in &release.live_in {
+            items.push((
+                format!("Verify in {env} (run the checks)"),
+                Item::Verify { env: env.clone() },
             ));
         }
         items.push((
@@ -95,6 +102,7 @@ impl ActionsMenu {
         match item {
             Item::Deploy => Action::OpenDeploy { tag },
             Item::Rollback { env } => Action::OpenRollback { env: env.clone() },
+            Item::Verify { env } => Action::Verify { env: env.clone() },
             Item::DiffPrevious => Action::Diff(
                 Purpose::Diff {
                     title: format!("{tag} against the previous release"),

@@ -7,13 +7,15 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use rel_domain::{DeployPlan, DeployRequest, EnvironmentView, ReleaseView};
+use rel_domain::{DeployPlan, DeployRequest, EnvironmentView, ErrorCode, RelError, ReleaseView};
 use rel_proto::Request;
 
 use super::{Action, frame};
 use crate::keys::is_ctrl;
 use crate::msg::Purpose;
-use crate::text::{code_title, diff_lines, diff_summary, labeled, render_diff_pane};
+use crate::text::{
+    code_title, diff_lines, diff_summary, labeled, policy_message, render_diff_pane,
+};
 use crate::theme::Theme;
 use crate::widgets::TextInput;
 
@@ -42,6 +44,9 @@ pub struct DeployDialog {
     pub hint: Option<String>,
     pub admin: bool,
     pub scroll: usize,
+    /// When the policy wants a verification: which key gets it (set by the app, which
+    /// knows what is live where).
+    pub verify_hint: Option<String>,
 }
 
 impl DeployDialog {
@@ -80,6 +85,7 @@ impl DeployDialog {
             hint: None,
             admin,
             scroll: 0,
+            verify_hint: None,
         };
         d.focus = d.initial_focus();
         d
@@ -179,6 +185,7 @@ impl DeployDialog {
         };
         self.plan = None;
         self.plan_error = None;
+        self.verify_hint = None;
         self.confirm.clear();
         self.hint = None;
         self.scroll = 0;
@@ -340,12 +347,22 @@ impl DeployDialog {
                         label("Policy", None),
                         Span::styled("✓ allowed", theme.ok()),
                     ])),
-                    Err(e) => head.extend(labeled(
-                        label("Policy", None),
-                        &format!("✗ {}: {}", code_title(e.code), e.message),
-                        theme.bad(),
-                        w,
-                    )),
+                    Err(e) => {
+                        let message = if e.code == ErrorCode::PolicyDenied {
+                            policy_message(&e.message)
+                        } else {
+                            &e.message
+                        };
+                        head.extend(labeled(
+                            label("Policy", None),
+                            &format!("✗ {}: {message}", code_title(e.code)),
+                            theme.bad(),
+                            w,
+                        ));
+                        if let Some(h) = &self.verify_hint {
+                            head.extend(labeled(label("Hint", None), h, theme.warn(), w));
+                        }
+                    }
                 }
                 head.push(Line::from(vec![
                     label("Diff", None),
@@ -424,4 +441,32 @@ impl DeployDialog {
         fl.extend(foot);
         f.render_widget(Paragraph::new(fl), f_area);
     }
+}
+
+/// When the daemon refuses `tag` in `target` because it has not passed verification in an
+/// environment `target` requires, say which key fixes that: `v` on the Environments screen
+/// if the release is live there now, else deploy it there first. `None` for other errors.
+pub fn verify_hint(
+    tag: &str,
+    target: &str,
+    error: &RelError,
+    envs: &[EnvironmentView],
+) -> Option<String> {
+    if error.code != ErrorCode::PolicyDenied {
+        return None;
+    }
+    let requires = &envs.iter().find(|e| e.env.name == target)?.env.requires;
+    let req = requires
+        .iter()
+        .find(|r| error.message.contains(&format!("verification in {r}")))?;
+    let live_there = envs
+        .iter()
+        .any(|e| &e.env.name == req && e.live.as_deref() == Some(tag));
+    Some(if live_there {
+        format!("Press v on the Environments screen (2) to verify {req}, then promote {tag} again.")
+    } else {
+        format!(
+            "Deploy {tag} to {req} first, then press v on the Environments screen (2) to verify {req}."
+        )
+    })
 }

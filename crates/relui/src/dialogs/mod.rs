@@ -8,6 +8,7 @@ pub mod diff;
 pub mod help;
 pub mod modal;
 pub mod rollback;
+pub mod verify;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -22,6 +23,7 @@ pub use deploy::DeployDialog;
 pub use diff::DiffDialog;
 pub use modal::ErrorModal;
 pub use rollback::RollbackDialog;
+pub use verify::VerifyDialog;
 
 use crate::msg::Purpose;
 use crate::theme::Theme;
@@ -32,6 +34,8 @@ pub enum Dialog {
     Deploy(DeployDialog),
     Rollback(RollbackDialog),
     Diff(DiffDialog),
+    /// The checks' outcome after a verify.
+    Verify(VerifyDialog),
 }
 
 /// What a dialog asks the app to do after a key.
@@ -52,6 +56,10 @@ pub enum Action {
     },
     /// Close this and send a diff request.
     Diff(Purpose, Request),
+    /// Close this and run the checks against what is live in `env`.
+    Verify {
+        env: String,
+    },
 }
 
 /// What dialogs may read from the app while handling keys or rendering.

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Padding, Paragraph, Row, Table, Wra
 use rel_domain::{Deployment, EnvironmentView, Timestamp};
 use rel_proto::Request;
 
+use crate::app::Data;
 use crate::keys::{Move, apply_move};
 use crate::msg::{Command, Purpose};
 use crate::text::verification_text;
@@ -81,13 +82,14 @@ impl EnvironmentsScreen {
         &self,
         f: &mut Frame,
         area: Rect,
-        envs: &[EnvironmentView],
-        loaded: bool,
+        data: &Data,
+        verifying: &[String],
         theme: Theme,
         now: Timestamp,
     ) {
+        let envs = &data.envs[..];
         if envs.is_empty() {
-            let text = if loaded {
+            let text = if data.envs_loaded {
                 "No environments. Create one with `relctl env create NAME`."
             } else {
                 "Loading environments…"
@@ -121,11 +123,15 @@ impl EnvironmentsScreen {
             } else {
                 e.env.name.clone()
             };
-            let ver = verification_text(e.verification.as_ref());
-            let ver_style = match &e.verification {
-                Some(v) if v.passed => theme.ok(),
-                Some(_) => theme.bad(),
-                None => theme.dim(),
+            let (ver, ver_style) = if verifying.contains(&e.env.name) {
+                ("verifying…".to_string(), theme.warn())
+            } else {
+                let style = match &e.verification {
+                    Some(v) if v.passed => theme.ok(),
+                    Some(_) => theme.bad(),
+                    None => theme.dim(),
+                };
+                (verification_text(e.verification.as_ref()), style)
             };
             let row = Row::new([
                 Cell::from(if sel { "▶" } else { " " }),
@@ -212,6 +218,11 @@ impl EnvironmentsScreen {
             } else {
                 Style::default()
             };
+            let verified = match &h.verification {
+                Some(v) if v.passed => Span::styled(" ✓ verified", theme.ok()),
+                Some(_) => Span::styled(" ✗ checks failed", theme.bad()),
+                None => Span::raw(""),
+            };
             lines.push(Line::from(vec![
                 Span::raw(format!("#{:<5} ", h.id)),
                 Span::styled(format!("{:<8} ", h.kind.as_str()), kind_style),
@@ -222,6 +233,7 @@ impl EnvironmentsScreen {
                     h.at.age(now),
                     if h.forced { " FORCED" } else { "" }
                 )),
+                verified,
             ]));
         }
         let title = Line::from(vec![Span::styled(

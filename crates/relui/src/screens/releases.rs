@@ -11,7 +11,7 @@ use rel_proto::Request;
 
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
-use crate::text::{first_line, thousands};
+use crate::text::{first_line, live_in_text, thousands};
 use crate::theme::{Theme, state_badge};
 use crate::widgets::TextInput;
 
@@ -298,12 +298,13 @@ impl ReleasesScreen {
         }
         let inner_h = usize::from(area.height.saturating_sub(3)).max(1);
         let wide = area.width >= 110;
+        let live_w: u16 = if wide { 24 } else { 17 };
         let widths = if wide {
             [
                 Constraint::Length(1),
                 Constraint::Length(20),
                 Constraint::Length(10),
-                Constraint::Length(24),
+                Constraint::Length(live_w),
                 Constraint::Length(4),
                 Constraint::Length(12),
                 Constraint::Min(10),
@@ -313,7 +314,7 @@ impl ReleasesScreen {
                 Constraint::Length(1),
                 Constraint::Length(14),
                 Constraint::Length(10),
-                Constraint::Length(17),
+                Constraint::Length(live_w),
                 Constraint::Length(4),
                 Constraint::Length(9),
                 Constraint::Min(6),
@@ -331,11 +332,7 @@ impl ReleasesScreen {
             .map(|(i, r)| {
                 let idx = offset + i;
                 let sel = idx == self.selected;
-                let live = if r.live_in.is_empty() {
-                    "—".to_string()
-                } else {
-                    r.live_in.join(",")
-                };
+                let live = live_in_text(&r.live_in, usize::from(live_w));
                 let row = Row::new([
                     Cell::from(if sel { "▶" } else { " " }),
                     Cell::from(r.release.tag.clone()),

@@ -80,6 +80,51 @@ pub fn verification(passed: bool) -> Verification {
     }
 }
 
+/// The answer to `Request::Verify { env }` for v1.29.0 live in staging: two checks, the
+/// second failing unless `passed`.
+pub fn verify_outcome(env: &str, passed: bool) -> rel_proto::VerifyOutcome {
+    let checks = vec![
+        CheckResult {
+            name: "chat replies".into(),
+            passed: true,
+            message: r#".reply | contains("ping") held"#.into(),
+            execution_id: Some(41),
+        },
+        CheckResult {
+            name: "length is counted".into(),
+            passed,
+            message: if passed {
+                ".length == 4 held".into()
+            } else {
+                r#"expected .length == 4, but the output was {"length":5,"reply":"You said: pingo"}"#
+                    .into()
+            },
+            execution_id: Some(42),
+        },
+    ];
+    let verification = Verification {
+        at: ts(0),
+        by: "alice".into(),
+        passed,
+        checks,
+    };
+    let mut deployment = deployment(
+        12,
+        env,
+        "v1.29.0",
+        Some("v1.28.0"),
+        DeploymentKind::Deploy,
+        5,
+    );
+    deployment.verification = Some(verification.clone());
+    rel_proto::VerifyOutcome {
+        env: env.into(),
+        release: "v1.29.0".into(),
+        deployment,
+        verification,
+    }
+}
+
 pub fn env(
     name: &str,
     protected: bool,
