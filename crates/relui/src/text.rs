@@ -253,17 +253,14 @@ pub fn live_in_text(envs: &[String], width: usize) -> String {
     format!("{cut}…{tail}")
 }
 
-/// "1/1 checks passed", "0/2 checks passed", "no checks defined".
+/// "1/1 checks passed", "0/2 checks passed", "no checks defined" (read as a score, so
+/// "checks" even for one).
 pub fn checks_count(v: &Verification) -> String {
     if v.checks.is_empty() {
         return "no checks defined".into();
     }
     let passed = v.checks.iter().filter(|c| c.passed).count();
-    format!(
-        "{passed}/{} check{} passed",
-        v.checks.len(),
-        if v.checks.len() == 1 { "" } else { "s" }
-    )
+    format!("{passed}/{} checks passed", v.checks.len())
 }
 
 /// A policy message without the daemon's own "policy: " lead-in (the UI already says

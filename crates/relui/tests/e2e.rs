@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use rel_domain::config::EXAMPLE_APP_TOML;
 use rel_testkit::{TestDaemon, bin};
 
 /// Generous: debug builds on a shared 2-core machine. A deadline, not a sleep.
@@ -157,8 +158,8 @@ const CTRL_S: &str = "\x13";
 const DOWN: &str = "\x1b[B";
 const HOME: &str = "\x1b[H";
 
-/// The example app without checks: promoting to production then needs staging only (the
-/// verification runner is covered by its own tests).
+/// An app without checks: promoting to production then needs staging only. The example
+/// app, with its check, goes through `the_seed_workflow_with_checks`.
 const APP: &str = r#"
 [pipelines.chat]
 description = "answer a chat message"
@@ -231,8 +232,8 @@ fn the_whole_workflow_in_the_tui() {
     tui.wait_for(&["is protected: type its name"]);
     tui.send("production");
     tui.send(ENTER);
-    let s = tui.wait_for(&["Deployed v1.0.0 to production"]);
-    assert!(s.contains("production* v1.0.0"), "{s}");
+    // The message comes with the answer, the table with the reload after it.
+    tui.wait_for(&["Deployed v1.0.0 to production", "production* v1.0.0"]);
 
     // A change made by relctl appears without a keypress.
     relctl_ok(&d, &["release", "create", "v1.1.0", "-d", "from relctl"]);
@@ -331,6 +332,176 @@ fn the_whole_workflow_in_the_tui() {
         !parser.screen().alternate_screen(),
         "the terminal was left in the alternate screen"
     );
+}
+
+/// relctl that is expected to fail with `code` (e.g. 7: verification failed).
+fn relctl_exit(d: &TestDaemon, args: &[&str], code: i32) -> String {
+    let out = d.relctl().args(args).output().expect("run relctl");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "relctl {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The seed's workflow with rel's own example app config, checks included, all from the
+/// keyboard: release & deploy to staging, the policy refusing an unverified promotion, `v`
+/// verifying staging (PASSED), promoting to production typing its name, a second release
+/// the same way, rolling production back; then a release whose check fails, verified by
+/// relctl (the column changes without a key) and by `v` (FAILED).
+#[test]
+fn the_seed_workflow_with_checks() {
+    let mut d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    // A fresh store: relui applies the example app config (with its "chat replies" check).
+    tui.wait_for(&["● connected", "example app config is now the draft"]);
+
+    // Release & Deploy from the dialog: tag, notes, the toggle, staging.
+    tui.send("n");
+    tui.wait_for(&["New release", "[ Create Release ]"]);
+    tui.send("v1.0.0");
+    tui.wait_for(&["✓ v1.0.0 is free"]);
+    tui.send(TAB);
+    tui.send("first release");
+    tui.send(TAB);
+    tui.send(" ");
+    tui.wait_for(&[
+        "[x] Deploy after release",
+        "staging",
+        "[ Release & Deploy ]",
+    ]);
+    tui.send(CTRL_S);
+    tui.wait_for(&["Created release v1.0.0", "Deployed to staging", "DEPLOYED"]);
+
+    // Promoting before verifying: the confirmation shows the policy's no and the key to fix it.
+    tui.send("2");
+    tui.send(HOME);
+    tui.wait_for(&["History: staging", "▶ staging     v1.0.0", "not verified"]);
+    tui.send("p");
+    tui.wait_for(&[
+        "Deploy v1.0.0",
+        "‹ production ›",
+        "✗ Policy denied",
+        "has not passed verification",
+        "Press v on the",
+    ]);
+    tui.send(ESC);
+    tui.wait_gone("Deploy v1.0.0");
+
+    // v runs the example's check against staging: PASSED, and the column says so.
+    tui.send("v");
+    tui.wait_for(&[
+        "Verify staging: PASSED",
+        "✓ PASSED  1/1 checks passed",
+        "✓ chat replies",
+        "held",
+    ]);
+    tui.send(ESC);
+    tui.wait_gone("Verify staging:");
+    tui.wait_for(&["passed 1/1", "✓ verified"]);
+
+    // Promote to production: allowed now; protected, so the name is typed.
+    tui.send("p");
+    tui.wait_for(&["Deploy v1.0.0", "‹ production ›", "PROTECTED", "✓ allowed"]);
+    tui.send("production");
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.0.0 to production", "production* v1.0.0"]);
+
+    // A second release through the same path, so production has something to roll back to.
+    // The draft changes outside the TUI (relctl app apply: rel's pipeline editor).
+    let app = d.dir().join("app.toml");
+    let reworded = EXAMPLE_APP_TOML.replace("You said:", "You wrote:");
+    assert_ne!(
+        reworded, EXAMPLE_APP_TOML,
+        "the example's template changed shape"
+    );
+    std::fs::write(&app, reworded).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    tui.send("n");
+    tui.wait_for(&["New release"]);
+    tui.send("v1.1.0");
+    tui.wait_for(&["✓ v1.1.0 is free"]);
+    tui.send(TAB);
+    tui.send(TAB);
+    tui.send(" ");
+    tui.wait_for(&["[ Release & Deploy ]"]);
+    tui.send(CTRL_S);
+    tui.wait_for(&["Created release v1.1.0", "DEPLOYED   staging"]);
+    tui.send("2");
+    tui.send(HOME);
+    tui.wait_for(&["▶ staging     v1.1.0", "not verified"]);
+    tui.send("v");
+    tui.wait_for(&["Verify staging: PASSED", "v1.1.0 in staging"]);
+    tui.send(ENTER);
+    tui.wait_gone("Verify staging:");
+    tui.send("p");
+    tui.wait_for(&["Deploy v1.1.0", "v1.0.0 → v1.1.0", "✓ allowed"]);
+    tui.send("production");
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.1.0 to production", "production* v1.1.0"]);
+
+    // Something is wrong in production: roll it back to v1.0.0.
+    tui.send(DOWN);
+    tui.wait_for(&["▶ production*", "History: production"]);
+    tui.send("r");
+    tui.wait_for(&[
+        "Roll back production",
+        "v1.1.0 → v1.0.0",
+        "1 change",
+        "You wrote:",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["Rolled back production to v1.0.0", "production* v1.0.0"]);
+
+    // A release whose check fails, made and deployed with relctl.
+    let failing = EXAMPLE_APP_TOML.replace(r#"contains("ping")"#, r#"contains("pong")"#);
+    assert_ne!(
+        failing, EXAMPLE_APP_TOML,
+        "the example's check changed shape"
+    );
+    std::fs::write(&app, failing).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(
+        &d,
+        &[
+            "release",
+            "create",
+            "v1.2.0",
+            "-d",
+            "expects pong",
+            "--deploy",
+            "staging",
+        ],
+    );
+    tui.send(HOME);
+    tui.wait_for(&["▶ staging     v1.2.0", "not verified"]);
+    // Someone else verifies: the column changes without a key.
+    relctl_exit(&d, &["verify", "--env", "staging"], 7);
+    tui.wait_for(&["FAILED 0/1", "✗ checks failed"]);
+    // And v shows why.
+    tui.send("v");
+    tui.wait_for(&[
+        "Verify staging: FAILED",
+        "✗ FAILED  0/1 checks passed",
+        "✗ chat replies",
+        "expected",
+    ]);
+    tui.send(ESC);
+    tui.wait_gone("Verify staging:");
+    tui.wait_for(&["Verification of v1.2.0 in staging FAILED"]);
+
+    tui.send("q");
+    assert!(tui.wait_exit().success());
+    d.terminate();
 }
 
 #[test]
