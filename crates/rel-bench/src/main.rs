@@ -2,7 +2,9 @@
 //! A benchmark, not a test: it asserts nothing, it reports medians and rates.
 //!
 //! Build release binaries first (`cargo build --release --workspace`), then
-//! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|all]`.
+//! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|all]`.
+//! `trigger` (not part of `all`) measures endpoint runs: live-table resolve, and requests/s
+//! for the example's two-step pipeline through the socket and through the HTTP ingress.
 //! Everything runs on a temp dir on the same disk as the working directory's filesystem
 //! (`TMPDIR` decides; point it at the disk you care about).
 
@@ -15,6 +17,8 @@ use rel_domain::config::{ConfigFormat, EXAMPLE_APP_TOML};
 use rel_domain::model::*;
 use rel_domain::{Store, Timestamp};
 use rel_proto::{Client, Request, Response};
+
+mod trigger;
 
 fn main() -> Result<()> {
     let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
@@ -33,6 +37,9 @@ fn main() -> Result<()> {
     }
     if all || what == "cli" {
         cli()?;
+    }
+    if what == "trigger" {
+        rt.block_on(trigger::run())?;
     }
     if what == "scale" {
         let releases = arg_num(2, 100_000);

@@ -349,6 +349,9 @@ async fn authenticate(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<Strin
             )
         })?
         .to_string();
+    if let Some(name) = shared.tokens.cached(&secret) {
+        return Ok(name);
+    }
     let s = Arc::clone(shared);
     match exec::blocking(move || s.tokens.check(s.store.as_ref(), &secret)).await {
         Ok(Some(name)) => Ok(name),

@@ -53,6 +53,12 @@ impl Tokens {
         Tokens::default()
     }
 
+    /// The name of a token seen valid whose secret is `secret`: no store read, no blocking.
+    pub fn cached(&self, secret: &str) -> Option<String> {
+        let c = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        c.valid.get(&hash(secret)).cloned()
+    }
+
     /// The name of the token whose secret is `secret`, or `None` when no such token exists
     /// (never was, or revoked). Blocking on a cache miss (a store read).
     pub fn check(&self, store: &dyn Store, secret: &str) -> RelResult<Option<String>> {
