@@ -193,8 +193,13 @@ fn set_live(tx: &Tx<'_>, env: &str, old: Option<u64>, new: u64) -> Result<(), Tx
         tx.del(T::LiveIn, u64_str(o, env))?;
     }
     tx.put(T::LiveIn, u64_str(new, env), b"")?;
-    tx.put(T::EverLive, u64k(new), b"")?;
-    tx.put(T::WasLiveIn, env_u64(env, new), b"")?;
+    // Often already there (always for a rollback target): a read is cheaper than a write.
+    if tx.get(T::EverLive, &u64k(new))?.is_none() {
+        tx.put(T::EverLive, u64k(new), b"")?;
+    }
+    if tx.get(T::WasLiveIn, &env_u64(env, new))?.is_none() {
+        tx.put(T::WasLiveIn, env_u64(env, new), b"")?;
+    }
     Ok(())
 }
 

@@ -27,8 +27,8 @@
 //! # Writes
 //!
 //! Every mutating method is ONE sled transaction over all trees (point reads and writes only:
-//! sled transactions cannot scan), including its audit entry, followed by `db.flush()`
-//! before it returns. Decisions (permission, `--expect`, policy) are read inside the same
+//! sled transactions cannot scan), including its audit entry, followed by a flush before it
+//! returns (concurrent writers share flushes: group commit, see `flush.rs`). Decisions (permission, `--expect`, policy) are read inside the same
 //! transaction, so concurrent writers cannot both win. sled 0.34 runs transactions under a
 //! global lock; the store adds a read/write gate so that plain reads and scans (views,
 //! listings, export) never observe a transaction half-applied. Deploy and rollback touch
@@ -45,6 +45,7 @@ mod deploy;
 mod dump;
 mod envs;
 mod exec;
+mod flush;
 mod keys;
 mod prune;
 mod read;
@@ -88,6 +89,8 @@ pub struct SledStore {
     trees: Trees,
     /// Writers take it exclusively for the transaction (not the flush); readers share it.
     gate: RwLock<()>,
+    /// Concurrent writers share flushes.
+    group: flush::GroupFlush,
     dir: PathBuf,
 }
 
@@ -119,6 +122,7 @@ impl SledStore {
         let store = SledStore {
             trees,
             gate: RwLock::new(()),
+            group: flush::GroupFlush::default(),
             dir: dir.clone(),
         };
         let found = {
@@ -192,22 +196,26 @@ impl SledStore {
         })
     }
 
-    /// Run one transaction exclusively, then flush before answering.
+    /// Run one transaction exclusively, then make it durable before answering.
     fn mutate<A>(&self, f: impl Fn(&Tx<'_>) -> Result<A, TxError>) -> RelResult<A> {
-        let r = {
+        let (r, ticket) = {
             let _g = self.write_gate();
-            self.trees.write(f)
-        }?;
-        self.flush()?;
+            let r = self.trees.write(f)?;
+            (r, self.group.ticket())
+        };
+        self.durable(ticket)?;
         Ok(r)
     }
 
-    fn flush(&self) -> RelResult<()> {
-        self.trees.db.flush().map(|_| ()).map_err(|e| {
-            RelError::unavailable(format!(
-                "the change was applied but could not be flushed to disk ({e}); it may be lost if the machine crashes now. Check the disk under {}",
-                self.dir.display()
-            ))
+    /// Wait until the commit holding `ticket` is flushed (sharing the flush with others).
+    fn durable(&self, ticket: u64) -> RelResult<()> {
+        self.group.wait(ticket, || {
+            self.trees.db.flush().map(|_| ()).map_err(|e| {
+                RelError::unavailable(format!(
+                    "the change was applied but could not be flushed to disk ({e}); it may be lost if the machine crashes now. Check the disk under {}",
+                    self.dir.display()
+                ))
+            })
         })
     }
 

@@ -119,9 +119,9 @@ impl SledStore {
                 )?;
                 Ok(())
             })?;
-            report(&p)
+            (report(&p), self.group.ticket())
         };
-        self.flush()?;
-        Ok(out)
+        self.durable(out.1)?;
+        Ok(out.0)
     }
 }

@@ -258,13 +258,14 @@ impl Store for SledStore {
     fn import(&self, text: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus> {
         policy::authorize(caller, &Action::Import)?;
         let parsed = dump::parse(text)?;
-        {
+        let ticket = {
             let _g = self.write_gate();
             let old = dump::existing_keys(&self.trees)?;
             self.trees
                 .write(|tx| dump::import_tx(tx, &parsed, &old, caller, now))?;
-        }
-        self.flush()?;
+            self.group.ticket()
+        };
+        self.durable(ticket)?;
         self.status()
     }
 
