@@ -12,9 +12,9 @@
 //! release and the cause until something else is deployed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use rel_domain::{Digest, ErrorCode, RelError, RelResult, Store};
+use rel_domain::{ErrorCode, RelError, RelResult, Store};
 use rel_pipeline::{CompiledApp, LiveTable};
 
 #[derive(Default)]
@@ -36,9 +36,42 @@ struct Writer {
     published: HashMap<String, u64>,
     /// Environments whose live release cannot be compiled, with the message to answer.
     broken: HashMap<String, String>,
-    /// Compiled apps by (tag, digest): environments serving the same release share one,
-    /// and a rollback to a release still running somewhere costs no compile.
-    cache: HashMap<(String, Digest), Weak<CompiledApp>>,
+    /// Recently compiled releases by tag (tags are immutable and never reused), with when
+    /// each was last used: environments serving the same release share one app, and
+    /// flipping between recent releases (deploy, rollback, deploy again) compiles nothing.
+    cache: HashMap<String, (Arc<CompiledApp>, u64)>,
+    tick: u64,
+}
+
+/// Compiled releases kept for reuse beyond what is live.
+const CACHE_RELEASES: usize = 32;
+
+impl Writer {
+    fn cached(&mut self, tag: &str) -> Option<Arc<CompiledApp>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.cache.get_mut(tag).map(|(app, used)| {
+            *used = tick;
+            Arc::clone(app)
+        })
+    }
+
+    fn remember(&mut self, app: &Arc<CompiledApp>) {
+        self.tick += 1;
+        self.cache
+            .insert(app.tag().to_string(), (Arc::clone(app), self.tick));
+        while self.cache.len() > CACHE_RELEASES {
+            let oldest = self
+                .cache
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(tag, _)| tag.clone());
+            match oldest {
+                Some(tag) => self.cache.remove(&tag),
+                None => break,
+            };
+        }
+    }
 }
 
 impl Live {
@@ -62,20 +95,17 @@ impl Live {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The compiled app of release `tag`, from the cache or compiled from its stored
-    /// snapshot (verified against its digest by the store). Blocking: store reads.
+    /// The compiled app of release `tag`: from the cache, or compiled from its stored
+    /// snapshot (verified against its digest by the store). Blocking on a miss: store reads
+    /// and a compile (milliseconds).
     pub fn compile(&self, store: &dyn Store, tag: &str) -> RelResult<Arc<CompiledApp>> {
-        let view = store.release(tag)?;
-        let key = (view.release.tag.clone(), view.release.digest);
-        if let Some(app) = self.writer().cache.get(&key).and_then(Weak::upgrade) {
+        if let Some(app) = self.writer().cached(tag) {
             return Ok(app);
         }
+        let view = store.release(tag)?;
         let snapshot = store.snapshot(&view.release.digest)?;
         let app = Arc::new(CompiledApp::compile(&snapshot, &view.release.tag)?);
-        let mut w = self.writer();
-        // Forget apps nobody runs any more, so the cache stays as small as what is live.
-        w.cache.retain(|_, weak| weak.strong_count() > 0);
-        w.cache.insert(key, Arc::downgrade(&app));
+        self.writer().remember(&app);
         Ok(app)
     }
 
@@ -140,6 +170,7 @@ impl Live {
             let mut w = self.writer();
             w.published.clear();
             w.broken.clear();
+            w.cache.clear();
             self.table.publish_all(Vec::new());
         }
         self.load_all(store);
