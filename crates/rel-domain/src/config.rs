@@ -168,13 +168,13 @@ impl AppConfig {
                 serde_path_to_error::deserialize(de).map_err(|e| {
                     let path = e.path().to_string();
                     let inner = e.into_inner();
-                    RelError::invalid(format!("{}: {}", display_path(&path), inner))
+                    json_error(text, &path, &inner)
                 })?
             }
             ConfigFormat::Toml => {
-                // toml's own error carries line and column; path_to_error adds the key path.
-                let de = toml::Deserializer::parse(text)
-                    .map_err(|e| RelError::invalid(format!("TOML syntax: {}", e.message())))?;
+                // Syntax errors get line and column from the span; data errors get the key path.
+                let de =
+                    toml::Deserializer::parse(text).map_err(|e| toml_syntax_error(text, &e))?;
                 serde_path_to_error::deserialize(de).map_err(|e| {
                     let path = e.path().to_string();
                     let inner = e.into_inner();
@@ -210,6 +210,19 @@ impl AppConfig {
             && self.pipelines.is_empty()
             && self.endpoints.is_empty()
             && self.checks.is_empty()
+    }
+
+    /// For `app apply` only (a stored snapshot may legitimately be empty): applying a config
+    /// that defines nothing would silently remove everything from the draft, which is almost
+    /// always the wrong file or a truncated one.
+    pub fn check_not_empty(&self) -> RelResult<()> {
+        if self.is_empty() {
+            return Err(RelError::invalid(
+                "this config defines no tools, pipelines, endpoints or checks; nothing applied \
+                 (check the file name, or that the file was not truncated)",
+            ));
+        }
+        Ok(())
     }
 
     /// Every reference resolves, names are unique, each step has the fields its kind needs.
@@ -508,6 +521,48 @@ fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
 }
 
 /// serde_path_to_error prints `.` for the root; make it read as a place in the file.
+/// A JSON syntax error has no meaningful key path (serde_path_to_error shows `?`), so it is
+/// reported by position; a data error (wrong type, unknown field) is reported by path.
+fn json_error(text: &str, path: &str, e: &serde_json::Error) -> RelError {
+    use serde_json::error::Category;
+    let syntax = matches!(e.classify(), Category::Syntax | Category::Eof)
+        // serde_json reports some type mismatches (a number where an enum name belongs) as
+        // syntax; if the text parses as JSON on its own, the problem is the data.
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err();
+    if syntax {
+        // serde_json's Display already ends in "at line L column C".
+        RelError::invalid(format!("JSON syntax: {e}"))
+    } else {
+        RelError::invalid(format!("{}: {}", display_path(path), e))
+    }
+}
+
+/// `TOML syntax: MESSAGE at line L, column C` — the position is computed from the error's
+/// byte span so an operator can jump straight to it.
+fn toml_syntax_error(text: &str, e: &toml::de::Error) -> RelError {
+    let msg = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            RelError::invalid(format!("TOML syntax: {msg} at line {line}, column {col}"))
+        }
+        None => RelError::invalid(format!("TOML syntax: {msg}")),
+    }
+}
+
+/// 1-based line and column (in characters) of byte offset `at` in `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
+
 fn display_path(p: &str) -> String {
     if p == "." || p.is_empty() {
         "(top level)".to_string()
@@ -558,6 +613,65 @@ mod tests {
         AppConfig::parse(text, ConfigFormat::Toml)
             .expect_err("should fail")
             .message
+    }
+
+    #[test]
+    fn toml_syntax_error_has_line_and_column() {
+        let text = "[tools.a]\nkind = \"command\"\nargv = [\"x]\n";
+        let m = err(text);
+        assert!(m.starts_with("TOML syntax: "), "{m}");
+        assert!(m.contains("at line 3, column "), "{m}");
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ü\nx", 3), (2, 1));
+        assert_eq!(line_col("üx", 2), (1, 2));
+        assert_eq!(line_col("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn json_syntax_error_has_position_not_path() {
+        let m = AppConfig::parse(
+            r#"{"tools": {"a": {"kind": "command",}}}"#,
+            ConfigFormat::Json,
+        )
+        .expect_err("trailing comma")
+        .message;
+        assert!(
+            m.starts_with("JSON syntax: trailing comma at line 1 column "),
+            "{m}"
+        );
+        assert!(!m.contains('?'), "{m}");
+        let m = AppConfig::parse(r#"{"tools": {"#, ConfigFormat::Json)
+            .expect_err("eof")
+            .message;
+        assert!(m.starts_with("JSON syntax: EOF"), "{m}");
+    }
+
+    #[test]
+    fn json_data_error_keeps_path() {
+        let m = AppConfig::parse(r#"{"tools": {"a": {"kind": 5}}}"#, ConfigFormat::Json)
+            .expect_err("wrong type")
+            .message;
+        assert!(m.starts_with("tools.a.kind: "), "{m}");
+    }
+
+    #[test]
+    fn empty_config_is_refused_for_apply() {
+        for (text, fmt) in [("", ConfigFormat::Toml), ("{}", ConfigFormat::Json)] {
+            let cfg = AppConfig::parse(text, fmt).expect("an empty config parses");
+            let e = cfg.check_not_empty().expect_err("empty");
+            assert_eq!(e.code, crate::ErrorCode::Invalid);
+            assert!(
+                e.message
+                    .contains("defines no tools, pipelines, endpoints or checks")
+            );
+        }
+        let cfg = AppConfig::parse(EXAMPLE_APP_TOML, ConfigFormat::Toml).expect("valid");
+        cfg.check_not_empty().expect("the example defines things");
     }
 
     #[test]

@@ -182,15 +182,18 @@ pub fn plan_rollback<R: StackReader>(
         .into());
     }
     let top_tag = r.tag(top)?;
-    if skipped_held.is_empty() && st.height == 1 && st.history_len <= 1 {
-        return Err(RelError::invalid(format!(
-            "nothing to roll back to: {env} has only ever run {top_tag}"
-        ))
-        .into());
-    }
     if skipped_held.is_empty() {
+        // Nothing below the top, so the top is index 0. A rollback always leaves at least one
+        // entry, so index 0 is never popped: it is the first release this env ever ran.
+        if st.history_len <= 1 {
+            return Err(RelError::invalid(format!(
+                "nothing to roll back to: {env} has only ever run {top_tag}"
+            ))
+            .into());
+        }
         return Err(RelError::invalid(format!(
-            "nothing to roll back to: {top_tag} is the oldest release left on {env}'s rollback stack (earlier rollbacks removed the rest). \
+            "nothing to roll back to: {top_tag} was the first release {env} ran, so there is nothing older \
+             (the releases deployed after it were rolled back out and are held; relctl env show {env} lists them). \
              To run another release, deploy it: relctl deploy TAG --env {env}"
         ))
         .into());

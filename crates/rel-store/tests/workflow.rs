@@ -278,7 +278,7 @@ fn seed_workflow() {
     let e = s
         .rollback(&rollback_req("production"), &admin(), t(19))
         .expect_err("bottom");
-    assert!(e.message.starts_with("nothing to roll back to: v1.0.0 is the oldest release left on production's rollback stack"), "{}", e.message);
+    assert!(e.message.starts_with("nothing to roll back to: v1.0.0 was the first release production ran, so there is nothing older"), "{}", e.message);
     assert_eq!(live(&s, "production").as_deref(), Some("v1.0.0"));
 
     // States: v1.2.0 is still live in staging; v1.1.0 nowhere now.

@@ -330,7 +330,8 @@ fn seed_workflow_messages() {
     let e = p.rollback("production", None).expect_err("bottom");
     assert!(
         e.message.starts_with(
-            "nothing to roll back to: v1 is the oldest release left on production's rollback stack"
+            "nothing to roll back to: v1 was the first release production ran, so there is nothing older \
+             (the releases deployed after it were rolled back out and are held; relctl env show production lists them)"
         ),
         "{}",
         e.message
@@ -386,4 +387,20 @@ fn expect_on_empty_env() {
         check_expect("staging", Some("V1"), Some("v1")).is_ok(),
         "tags compare case-insensitively"
     );
+}
+
+#[test]
+fn bottom_of_stack_after_rollback_is_the_first_release() {
+    let mut p = Indexed::default();
+    p.deploy("production", 1, false, None).expect("v1");
+    p.deploy("production", 2, false, None).expect("v2");
+    p.rollback("production", None).expect("back to v1");
+    let e = p.rollback("production", None).expect_err("nothing older");
+    assert!(
+        e.message
+            .starts_with("nothing to roll back to: v1 was the first release production ran"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("removed the rest"), "{}", e.message);
 }
