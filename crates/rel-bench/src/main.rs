@@ -342,9 +342,14 @@ fn cli() -> Result<()> {
 
 /// History scale: N releases and M deployments, then reopen and time the first pages.
 fn scale(releases: u64, deployments: u64) -> Result<()> {
-    let dir = tempfile::tempdir()?;
+    // RELBENCH_KEEP=DIR builds the store there and keeps it, so a real releasd can then be
+    // started on it to measure its start-up time and RSS.
+    let kept = std::env::var_os("RELBENCH_KEEP").map(std::path::PathBuf::from);
+    let tmp = tempfile::tempdir()?;
+    let dir_path = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let dir = &dir_path;
     {
-        let store = seeded_store(dir.path())?;
+        let store = seeded_store(dir.as_path())?;
         let t = Instant::now();
         for i in 0..releases {
             store.create_release(
@@ -367,7 +372,7 @@ fn scale(releases: u64, deployments: u64) -> Result<()> {
         println!("scale: {deployments} deployments in {:.1?}", t.elapsed());
     }
     let t = Instant::now();
-    let store = rel_store::SledStore::open(dir.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = rel_store::SledStore::open(dir.as_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("scale: reopen store {:.1?}", t.elapsed());
     let t = Instant::now();
     let page = store.releases(&ReleaseQuery {
