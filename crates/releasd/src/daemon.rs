@@ -15,8 +15,19 @@ use crate::socket::SocketPolicy;
 
 /// Run in the foreground until a signal; `Ok` means a clean shutdown (exit 0).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let socket = absolute(cli.socket_path());
     let data_dir = absolute(cli.data_dir_path());
+    // A start that fails must not leave a new, empty data dir behind (e.g. a typo'd path, or
+    // a second daemon refused on a fresh --data-dir).
+    let created = crate::datadir::missing_dirs(&data_dir);
+    let result = start_and_serve(cli, data_dir).await;
+    if result.is_err() {
+        crate::datadir::remove_if_empty(&created);
+    }
+    result
+}
+
+async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Result<()> {
+    let socket = absolute(cli.socket_path());
 
     let config = match &cli.config {
         Some(path) => DaemonConfig::load(path)?,
@@ -38,15 +49,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => SocketPolicy::default(),
     };
 
-    let lock = crate::datadir::lock(&data_dir)?;
-    let store = open_store(&data_dir)?;
-    let listener = crate::socket::bind(&socket, &policy).await?;
+    // Refuse a live socket or an unusable socket dir, and a taken --http port, before the
+    // data dir is touched: a refused start then writes nothing there.
+    crate::socket::check(&socket, &policy).await?;
     let http = match cli.http {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
             format!("--http {addr}: cannot listen there (another process on that port? pick another address, or port 0 for any free one)")
         })?),
         None => None,
     };
+    let lock = crate::datadir::lock(&data_dir)?;
+    let store = open_store(&data_dir)?;
+    let listener = crate::socket::bind(&socket, &policy).await?;
     let http_addr = match &http {
         Some(l) => Some(
             l.local_addr()

@@ -14,11 +14,11 @@ use nix::fcntl::{Flock, FlockArg};
 pub enum DataDirError {
     #[error("another releasd{} is already using data dir {}; stop it first or choose another --data-dir", pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), dir.display())]
     InUse { dir: PathBuf, pid: Option<u32> },
-    #[error("cannot use data dir {}: {source}", dir.display())]
-    Io {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("--data-dir {}: {} is not a directory; choose a --data-dir that is a directory or does not exist yet", dir.display(), file.display())]
+    NotADir { dir: PathBuf, file: PathBuf },
+    // `error`, not `source`: the message shows it, and anyhow's `{:#}` would repeat it.
+    #[error("cannot use data dir {}: {error}", dir.display())]
+    Io { dir: PathBuf, error: std::io::Error },
 }
 
 /// Held for the daemon's lifetime; removes the pid file when dropped.
@@ -32,21 +32,48 @@ pub const PID_FILE: &str = "releasd.pid";
 
 /// Create `dir` (0700) if needed.
 pub fn create(dir: &Path) -> Result<(), DataDirError> {
+    if let Some(file) = crate::socket::first_non_dir_ancestor(dir) {
+        return Err(DataDirError::NotADir {
+            dir: dir.to_path_buf(),
+            file,
+        });
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| DataDirError::Io {
+        .map_err(|error| DataDirError::Io {
             dir: dir.to_path_buf(),
-            source,
+            error,
         })
+}
+
+/// The directories `create(dir)` would make: `dir` and its missing ancestors, deepest first.
+/// A start that fails removes those still empty, so a typo leaves nothing behind.
+pub fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .take_while(|a| std::fs::symlink_metadata(a).is_err())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Undo [`create`] after a failed start: remove the directories in `created` (from
+/// [`missing_dirs`]) that are empty. `remove_dir` refuses a non-empty one, so nothing
+/// written there is ever lost.
+pub fn remove_if_empty(created: &[PathBuf]) {
+    for d in created {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+    }
 }
 
 /// Create `dir` if needed, take its lock and write our pid.
 pub fn lock(dir: &Path) -> Result<DataDirLock, DataDirError> {
-    let io = |source| DataDirError::Io {
+    let io = |error| DataDirError::Io {
         dir: dir.to_path_buf(),
-        source,
+        error,
     };
     create(dir)?;
     let pid_file = dir.join(PID_FILE);

@@ -20,9 +20,21 @@ pub const LOG_FILE: &str = "releasd.log";
 
 /// Start the daemon in the background; returns the message to print on success.
 pub fn run(cli: &Cli) -> anyhow::Result<String> {
-    let socket = absolute(cli.socket_path());
     let data_dir = absolute(cli.data_dir_path());
-    crate::datadir::create(&data_dir)?;
+    let created = crate::datadir::missing_dirs(&data_dir);
+    let result = start(cli, &data_dir);
+    if result.is_err() && !created.is_empty() {
+        // A failed start in a data dir made just now: its log holds only the error, which
+        // the message shows; remove both so nothing is left behind.
+        let _ = std::fs::remove_file(data_dir.join(LOG_FILE));
+        crate::datadir::remove_if_empty(&created);
+    }
+    result
+}
+
+fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
+    let socket = absolute(cli.socket_path());
+    crate::datadir::create(data_dir)?;
     let log_path = data_dir.join(LOG_FILE);
     let log = std::fs::File::options()
         .create(true)
@@ -37,7 +49,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<String> {
         .arg("--socket")
         .arg(&socket)
         .arg("--data-dir")
-        .arg(&data_dir);
+        .arg(data_dir);
     if let Some(c) = &cli.config {
         cmd.arg("--config").arg(absolute(c.clone()));
     }
@@ -67,8 +79,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<String> {
     });
     let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
     if line.starts_with("releasd ready ") {
+        // The child's line ends with ` http=ADDR` when it serves HTTP (the real port for :0).
+        let http = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http="))
+            .map(|a| format!(", HTTP on http://{a}"))
+            .unwrap_or_default();
         return Ok(format!(
-            "releasd started (pid {}) on {}\n  data dir: {}\n  log:      {}",
+            "releasd started (pid {}) on {}{http}\n  data dir: {}\n  log:      {}",
             child.id(),
             socket.display(),
             data_dir.display(),

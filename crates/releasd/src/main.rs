@@ -6,6 +6,12 @@ use clap::Parser;
 use releasd::cli::Cli;
 use tracing_subscriber::EnvFilter;
 
+/// stderr is a terminal and `NO_COLOR` (https://no-color.org) is unset or empty.
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !cli.foreground {
@@ -25,6 +31,8 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: not in releasd.log, not in journalctl.
+        .with_ansi(colour_wanted())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -37,17 +37,22 @@ pub enum SocketError {
     Live { path: PathBuf },
     #[error("{} exists and is not a socket; move it away or choose another --socket", path.display())]
     NotASocket { path: PathBuf },
-    #[error("socket directory {} is owned by uid {owner}, not by this user (uid {me}); choose another --socket", path.display())]
+    #[error("socket directory {} is owned by uid {owner}, not by this user (uid {me}); remove it or choose another --socket", path.display())]
     ForeignDir { path: PathBuf, owner: u32, me: u32 },
-    #[error("cannot prepare socket directory {}: {source}", path.display())]
+    #[error("{} is not a directory, so the socket cannot go there; choose a --socket path inside a directory", path.display())]
+    NotADir { path: PathBuf },
+    #[error("socket directory {} (mode {mode:o}) can be written by other users and has no sticky bit, so they could replace the socket; choose a --socket in a directory only you can write to (or `chmod +t` it)", path.display())]
+    ReplaceableDir { path: PathBuf, mode: u32 },
+    // `error`, not `source`: the message already shows it, and anyhow's `{:#}` would repeat it.
+    #[error("cannot prepare socket directory {}: {error}", path.display())]
     Dir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot bind {}: {source}", path.display())]
+    #[error("cannot bind {}: {error}", path.display())]
     Bind {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("socket path {} is not usable: {reason}", path.display())]
     BadPath { path: PathBuf, reason: String },
@@ -63,35 +68,120 @@ pub enum Probe {
     Live(Option<u32>),
 }
 
-/// Create the socket's directory with the policy's mode; tighten it if it is ours but wider.
+/// Make sure the socket's directory exists and is safe to put the socket in.
+///
+/// A directory releasd creates gets the policy's mode (0700, or 0750 group-owned). An existing
+/// directory is never re-permissioned — it may be shared (`/tmp`, a project dir, the cwd) —
+/// except releasd's own default directory ([`is_dedicated_dir`]), which is tightened when it
+/// grants group/other more than the policy does. What guards access is the socket file's own
+/// mode (0600/0660: connecting needs write permission on it). An existing directory in which
+/// someone else could replace the socket is refused.
 pub fn prepare_dir(dir: &Path, policy: &SocketPolicy) -> Result<(), SocketError> {
-    let derr = |source| SocketError::Dir {
+    let derr = |error| SocketError::Dir {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
+    if let Some(file) = first_non_dir_ancestor(dir) {
+        return Err(SocketError::NotADir { path: file });
+    }
     let want = policy.dir_mode();
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(want)
-        .create(dir)
-        .map_err(derr)?;
+    let created = match std::fs::DirBuilder::new().mode(want).create(dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Missing parents: create them like `mkdir -p` (umask applies to them); only the
+            // socket's own directory gets the policy's mode.
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent).map_err(derr)?;
+            }
+            match std::fs::DirBuilder::new().mode(want).create(dir) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(derr(e)),
+            }
+        }
+        Err(e) => return Err(derr(e)),
+    };
     let meta = std::fs::metadata(dir).map_err(derr)?;
-    let me = Uid::effective().as_raw();
-    if meta.uid() != me {
-        return Err(SocketError::ForeignDir {
+    if !meta.is_dir() {
+        return Err(SocketError::NotADir {
             path: dir.to_path_buf(),
-            owner: meta.uid(),
-            me,
         });
     }
-    if let Some((_, gid)) = &policy.group {
-        nix::unistd::chown(dir, None, Some(*gid)).map_err(|e| derr(e.into()))?;
+    let me = Uid::effective().as_raw();
+    let mode = meta.permissions().mode() & 0o7777;
+    if created {
+        if let Some((_, gid)) = &policy.group {
+            nix::unistd::chown(dir, None, Some(*gid)).map_err(|e| derr(e.into()))?;
+        }
+        // The mode given to mkdir was filtered through the umask; set it exactly.
+        if mode & 0o777 != want {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(want)).map_err(derr)?;
+        }
+        return Ok(());
     }
-    if meta.permissions().mode() & 0o777 != want {
-        tracing::info!(dir = %dir.display(), from = format!("{:o}", meta.permissions().mode() & 0o777), to = format!("{want:o}"), "setting socket directory permissions");
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(want)).map_err(derr)?;
+    if is_dedicated_dir(dir) {
+        // Our own default directory: nobody else should own it (a squatter could have made
+        // it to intercept clients), and it should not be wider than configured.
+        if meta.uid() != me {
+            return Err(SocketError::ForeignDir {
+                path: dir.to_path_buf(),
+                owner: meta.uid(),
+                me,
+            });
+        }
+        if let Some((_, gid)) = &policy.group {
+            nix::unistd::chown(dir, None, Some(*gid)).map_err(|e| derr(e.into()))?;
+        }
+        if mode & 0o077 & !want != 0 {
+            tracing::info!(dir = %dir.display(), from = format!("{:o}", mode & 0o777), to = format!("{want:o}"), "tightening the default socket directory");
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(want)).map_err(derr)?;
+        }
+        return Ok(());
+    }
+    // Someone who may write to a directory without the sticky bit may delete our socket and
+    // put theirs in its place, and clients would talk to them.
+    let sticky = mode & 0o1000 != 0;
+    let others_write = if meta.uid() == me {
+        // Our own dir: a group-writable one is usually our private group (umask 002).
+        mode & 0o002 != 0
+    } else {
+        mode & 0o022 != 0
+    };
+    if others_write && !sticky {
+        return Err(SocketError::ReplaceableDir {
+            path: dir.to_path_buf(),
+            mode: mode & 0o777,
+        });
     }
     Ok(())
+}
+
+/// The directory releasd uses by default (§4.1), which it may tighten:
+/// `$XDG_RUNTIME_DIR/releasd` or `/tmp/releasd-$UID`.
+pub fn is_dedicated_dir(dir: &Path) -> bool {
+    let mut dedicated = vec![
+        PathBuf::from(format!("/tmp/releasd-{}", Uid::current().as_raw())),
+        PathBuf::from(format!("/tmp/releasd-{}", Uid::effective().as_raw())),
+    ];
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
+        dedicated.push(PathBuf::from(x).join("releasd"));
+    }
+    dedicated.iter().any(|d| d == dir)
+}
+
+/// The first of `dir` and its ancestors that exists but is not a directory, if any (then
+/// mkdir would fail with a puzzling "File exists" / "Not a directory").
+pub fn first_non_dir_ancestor(dir: &Path) -> Option<PathBuf> {
+    for a in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        match std::fs::metadata(a) {
+            Ok(m) if m.is_dir() => return None,
+            Ok(_) => return Some(a.to_path_buf()),
+            // ENOTDIR: an ancestor further up is a file; keep walking to name it.
+            Err(_) => continue,
+        }
+    }
+    None
 }
 
 /// Look at what is at `path`: nothing, a stale socket, or a live daemon.
@@ -102,7 +192,7 @@ pub async fn probe(path: &Path) -> Result<Probe, SocketError> {
         Err(source) => {
             return Err(SocketError::Dir {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             });
         }
     };
@@ -118,7 +208,7 @@ pub async fn probe(path: &Path) -> Result<Probe, SocketError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Probe::Missing),
         Err(source) => Err(SocketError::Bind {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }),
     }
 }
@@ -153,9 +243,23 @@ fn fs_name(path: &Path) -> Result<interprocess::local_socket::Name<'_>, SocketEr
         })
 }
 
-/// Prepare the directory, replace a stale socket, refuse a live one, and bind with the
-/// policy's mode (applied before `bind`, so there is no window with wider permissions).
-pub async fn bind(path: &Path, policy: &SocketPolicy) -> Result<Listener, SocketError> {
+/// Err if a daemon answers at `path` (naming its pid); otherwise what is there.
+pub async fn refuse_live(path: &Path) -> Result<Probe, SocketError> {
+    match probe(path).await? {
+        Probe::Live(Some(pid)) => Err(SocketError::LiveWithPid {
+            path: path.to_path_buf(),
+            pid,
+        }),
+        Probe::Live(None) => Err(SocketError::Live {
+            path: path.to_path_buf(),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// Everything that can refuse `path` before we bind: its length, its directory, a daemon
+/// already answering there. Returns what is there (missing or a stale socket).
+pub async fn check(path: &Path, policy: &SocketPolicy) -> Result<Probe, SocketError> {
     // sun_path is 108 bytes on Linux; say so instead of a cryptic EINVAL.
     if path.as_os_str().len() > 107 {
         return Err(SocketError::BadPath {
@@ -166,26 +270,18 @@ pub async fn bind(path: &Path, policy: &SocketPolicy) -> Result<Listener, Socket
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         prepare_dir(dir, policy)?;
     }
-    match probe(path).await? {
-        Probe::Missing => {}
-        Probe::Stale => {
-            tracing::warn!(socket = %path.display(), "replacing a stale socket left by a daemon that is gone");
-            std::fs::remove_file(path).map_err(|source| SocketError::Bind {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        Probe::Live(Some(pid)) => {
-            return Err(SocketError::LiveWithPid {
-                path: path.to_path_buf(),
-                pid,
-            });
-        }
-        Probe::Live(None) => {
-            return Err(SocketError::Live {
-                path: path.to_path_buf(),
-            });
-        }
+    refuse_live(path).await
+}
+
+/// Check (above), replace a stale socket, and bind with the policy's mode (applied before
+/// `bind`, so there is no window with wider permissions).
+pub async fn bind(path: &Path, policy: &SocketPolicy) -> Result<Listener, SocketError> {
+    if check(path, policy).await? == Probe::Stale {
+        tracing::warn!(socket = %path.display(), "replacing a stale socket left by a daemon that is gone");
+        std::fs::remove_file(path).map_err(|source| SocketError::Bind {
+            path: path.to_path_buf(),
+            error: source,
+        })?;
     }
     let listener = ListenerOptions::new()
         .name(fs_name(path)?)
@@ -200,19 +296,19 @@ pub async fn bind(path: &Path, policy: &SocketPolicy) -> Result<Listener, Socket
             } else {
                 SocketError::Bind {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 }
             }
         })?;
     let berr = |source| SocketError::Bind {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     if let Some((_, gid)) = &policy.group {
         nix::unistd::chown(path, None, Some(*gid)).map_err(|e| berr(e.into()))?;
     }
     // The mode set before bind() is still filtered through the umask (022 turns 0660 into
-    // 0640); set it exactly. The directory (0700/0750) keeps others out meanwhile.
+    // 0640); set it exactly. Until then it is narrower than asked, never wider.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(policy.socket_mode()))
         .map_err(berr)?;
     Ok(listener)

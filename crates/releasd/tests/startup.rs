@@ -1,0 +1,381 @@
+//! Start-up of the real releasd binary against the file system: which socket directories it
+//! creates, leaves alone, tightens or refuses; clear errors for paths that are files; nothing
+//! left behind by a refused start; logs without colour codes; the detached message.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rel_testkit::{TestDaemon, bin, wait_until};
+
+/// Permission bits including setuid/setgid/sticky.
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).expect("stat").permissions().mode() & 0o7777
+}
+
+fn chmod(p: &Path, m: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+}
+
+/// `releasd --foreground ARGS` without the socket/data-dir environment of the caller.
+fn releasd(args: &[&std::ffi::OsStr]) -> Command {
+    let mut cmd = Command::new(bin("releasd"));
+    cmd.arg("--foreground")
+        .args(args)
+        .env_remove("RELEASD_SOCKET")
+        .env_remove("RELEASD_DATA_DIR")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A daemon started by hand; SIGTERMed and reaped on drop.
+struct Running(Child);
+
+impl Running {
+    /// Spawn `cmd` and wait for its ready line.
+    fn start(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn releasd");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        if !line.starts_with("releasd ready ") {
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "releasd did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Running(child)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0.id() as i32), Signal::SIGTERM);
+        let _ = self.0.wait();
+    }
+}
+
+fn failed(out: &Output) -> String {
+    assert!(!out.status.success(), "releasd started but should not have");
+    assert!(
+        out.stdout.is_empty(),
+        "a refused start printed a ready line"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_created_socket_dir_is_0700_and_an_existing_shared_dir_keeps_its_mode() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Created by releasd (with a missing parent): 0700.
+    let made = tmp.path().join("a").join("run");
+    let _d = Running::start(releasd(&[
+        "--socket".as_ref(),
+        made.join("s.sock").as_os_str(),
+        "--data-dir".as_ref(),
+        tmp.path().join("d1").as_os_str(),
+    ]));
+    assert_eq!(mode(&made), 0o700);
+    assert_eq!(mode(&made.join("s.sock")), 0o600);
+
+    // An existing sticky, world-writable dir (like /tmp) is used as it is.
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    chmod(&shared, 0o1777);
+    let _d = Running::start(releasd(&[
+        "--socket".as_ref(),
+        shared.join("s.sock").as_os_str(),
+        "--data-dir".as_ref(),
+        tmp.path().join("d2").as_os_str(),
+    ]));
+    assert_eq!(mode(&shared), 0o1777, "the shared dir was re-permissioned");
+    assert_eq!(mode(&shared.join("s.sock")), 0o600);
+
+    // An existing dir of ours (restart of a daemon whose dir was opened up) is left alone.
+    let mut t = TestDaemon::start();
+    let dir = t.socket().parent().expect("socket dir").to_path_buf();
+    t.terminate();
+    chmod(&dir, 0o755);
+    t.restart();
+    assert_eq!(mode(&dir), 0o755);
+    assert_eq!(
+        mode(t.socket()),
+        0o600,
+        "the socket itself stays owner-only"
+    );
+}
+
+#[test]
+fn a_relative_socket_path_does_not_touch_the_working_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cwd = tmp.path().join("project");
+    std::fs::create_dir(&cwd).expect("mkdir");
+    chmod(&cwd, 0o755);
+    let mut cmd = releasd(&[
+        "--socket".as_ref(),
+        "rel.sock".as_ref(),
+        "--data-dir".as_ref(),
+        tmp.path().join("data").as_os_str(),
+    ]);
+    cmd.current_dir(&cwd);
+    let _d = Running::start(cmd);
+    assert_eq!(mode(&cwd), 0o755, "the working directory was chmodded");
+    assert_eq!(mode(&cwd.join("rel.sock")), 0o600);
+}
+
+#[test]
+fn the_default_socket_dir_of_ours_is_tightened() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runtime = tmp.path().join("xdg");
+    let dedicated = runtime.join("releasd");
+    std::fs::create_dir_all(&dedicated).expect("mkdir");
+    chmod(&dedicated, 0o755);
+    let mut cmd = releasd(&["--data-dir".as_ref(), tmp.path().join("data").as_os_str()]);
+    cmd.env("XDG_RUNTIME_DIR", &runtime);
+    let _d = Running::start(cmd);
+    assert_eq!(mode(&dedicated), 0o700);
+    assert_eq!(mode(&dedicated.join("releasd.sock")), 0o600);
+}
+
+#[test]
+fn a_dir_others_could_replace_the_socket_in_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    chmod(&open, 0o777);
+    let data = tmp.path().join("data");
+    let out = releasd(&[
+        "--socket".as_ref(),
+        open.join("s.sock").as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ])
+    .output()
+    .expect("run releasd");
+    let err = failed(&out);
+    assert!(
+        err.contains(&open.display().to_string()) && err.contains("sticky"),
+        "{err}"
+    );
+    assert_eq!(mode(&open), 0o777, "a refused dir was chmodded");
+    assert!(
+        !data.exists(),
+        "a refused start left its new data dir behind"
+    );
+
+    // Someone else's directory: as root we can make one. Sticky (like /tmp) is fine,
+    // group-writable without the sticky bit is not.
+    if nix::unistd::Uid::effective().is_root() {
+        let nobody = Some(nix::unistd::Uid::from_raw(65534));
+        let theirs = tmp.path().join("theirs");
+        std::fs::create_dir(&theirs).expect("mkdir");
+        nix::unistd::chown(&theirs, nobody, None).expect("chown");
+        chmod(&theirs, 0o1777);
+        let _d = Running::start(releasd(&[
+            "--socket".as_ref(),
+            theirs.join("s.sock").as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ]));
+        assert_eq!(mode(&theirs), 0o1777);
+        assert_eq!(
+            std::fs::metadata(&theirs).expect("stat").uid(),
+            65534,
+            "not chowned"
+        );
+        drop(_d);
+
+        chmod(&theirs, 0o775);
+        let out = releasd(&[
+            "--socket".as_ref(),
+            theirs.join("s.sock").as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ])
+        .output()
+        .expect("run releasd");
+        let err = failed(&out);
+        assert!(err.contains("sticky"), "{err}");
+    }
+}
+
+#[test]
+fn a_file_where_a_directory_should_be_is_named_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("app.toml");
+    std::fs::write(&file, "x = 1\n").expect("write");
+    let data = tmp.path().join("data");
+
+    // The socket's parent is a file.
+    let out = releasd(&[
+        "--socket".as_ref(),
+        file.join("s.sock").as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ])
+    .output()
+    .expect("run releasd");
+    let err = failed(&out);
+    assert!(
+        err.contains(&format!("{} is not a directory", file.display())),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "raw OS error shown: {err}");
+    assert!(
+        !data.exists(),
+        "a refused start left its new data dir behind"
+    );
+
+    // --data-dir is a file, or under one.
+    for d in [file.clone(), file.join("data")] {
+        let out = releasd(&[
+            "--socket".as_ref(),
+            tmp.path().join("run").join("s.sock").as_os_str(),
+            "--data-dir".as_ref(),
+            d.as_os_str(),
+        ])
+        .output()
+        .expect("run releasd");
+        let err = failed(&out);
+        assert!(
+            err.contains(&format!("{} is not a directory", file.display()))
+                && err.contains("--data-dir"),
+            "{err}"
+        );
+        assert_eq!(err.matches("not a directory").count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn a_refused_second_daemon_leaves_no_new_data_dir_behind() {
+    let d = TestDaemon::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data2 = tmp.path().join("data2").join("nested");
+
+    // Foreground.
+    let out = releasd(&[
+        "--socket".as_ref(),
+        d.socket().as_os_str(),
+        "--data-dir".as_ref(),
+        data2.as_os_str(),
+    ])
+    .output()
+    .expect("run releasd");
+    let err = failed(&out);
+    assert!(err.contains("already serving"), "{err}");
+    assert!(
+        !tmp.path().join("data2").exists(),
+        "foreground start left its data dir"
+    );
+
+    // Detached: the parent made the dir and the log; both go again.
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(d.socket())
+        .arg("--data-dir")
+        .arg(&data2)
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run releasd");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already serving"), "{err}");
+    assert!(
+        !tmp.path().join("data2").exists(),
+        "detached start left its data dir"
+    );
+
+    // An existing data dir is never removed, even if empty.
+    std::fs::create_dir(tmp.path().join("mine")).expect("mkdir");
+    let out = releasd(&[
+        "--socket".as_ref(),
+        d.socket().as_os_str(),
+        "--data-dir".as_ref(),
+        tmp.path().join("mine").as_os_str(),
+    ])
+    .output()
+    .expect("run releasd");
+    failed(&out);
+    assert!(tmp.path().join("mine").is_dir());
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_not_on_a_terminal() {
+    // Foreground with stderr to a file (as under systemd).
+    let d = TestDaemon::start();
+    let log = d.stderr_log();
+    assert!(log.contains("releasd serving"), "{log}");
+    assert!(!log.contains("\x1b["), "ANSI codes in a piped log: {log:?}");
+}
+
+#[test]
+fn detached_start_shows_the_http_address_and_logs_without_colour() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("run").join("releasd.sock");
+    let data = tmp.path().join("data");
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--http")
+        .arg("127.0.0.1:0")
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run releasd");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pid = pid_file(&data);
+    // Stop it whatever the asserts say.
+    struct Stop(Option<u32>, PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Some(p) = self.0 {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
+                wait_until(Duration::from_secs(30), || !self.1.exists());
+            }
+        }
+    }
+    let _stop = Stop(pid, socket.clone());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(&socket.display().to_string())
+            && first.contains("HTTP on http://127.0.0.1:"),
+        "{stdout}"
+    );
+    let port = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("port in the message");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "the printed HTTP address does not answer"
+    );
+    let log = std::fs::read_to_string(data.join("releasd.log")).expect("log");
+    assert!(log.contains("releasd serving"), "{log}");
+    assert!(!log.contains("\x1b["), "ANSI codes in releasd.log: {log:?}");
+}
+
+fn pid_file(data: &Path) -> Option<u32> {
+    std::fs::read_to_string(data.join("releasd.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
