@@ -244,6 +244,9 @@ fn compile_step(
                 .map_err(|e| {
                     RelError::invalid(format!("{name}: template: {}", describe_template_error(&e)))
                 })?;
+            if let Some(unknown) = crate::template_check::unknown_filter_or_test(templates, &name) {
+                return Err(RelError::invalid(format!("{name}: {unknown}")));
+            }
             StepOp::Template(name)
         }
         StepKind::Transform => {

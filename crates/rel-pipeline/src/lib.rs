@@ -37,6 +37,7 @@ mod http;
 pub mod jq;
 mod live;
 mod run;
+mod template_check;
 
 pub use checks::{CheckOutcome, CheckRef, check, eval_expect, run_checks};
 pub use command::MAX_TOOL_OUTPUT_BYTES;

@@ -361,6 +361,21 @@ fn compile_errors_carry_the_path() {
             "pipelines.chat.stages[0].steps[1].template: template: syntax error",
         ),
         (
+            // minijinja only looks filters up when rendering; this must fail at validate time.
+            base(
+                "[[pipelines.chat.stages.steps]]\nname = \"b\"\nkind = \"template\"\ntemplate = '{{ input.message | nofilter }}'",
+                "",
+            ),
+            "pipelines.chat.stages[0].steps[1].template: unknown filter \"nofilter\"",
+        ),
+        (
+            base(
+                "[[pipelines.chat.stages.steps]]\nname = \"b\"\nkind = \"template\"\ntemplate = '{% if input is nosuchtest %}x{% endif %}'",
+                "",
+            ),
+            "pipelines.chat.stages[0].steps[1].template: unknown test \"nosuchtest\"",
+        ),
+        (
             base(
                 "[[pipelines.chat.stages.steps]]\nname = \"b\"\nkind = \"command\"\ntool = \"t\"\ninput = '.input |'",
                 "",
