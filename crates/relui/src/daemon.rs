@@ -98,11 +98,18 @@ pub async fn connection_loop(opts: Options, tx: mpsc::UnboundedSender<Msg>, curr
                 match start_daemon(&program, &opts.socket).await {
                     Ok(()) => continue,
                     Err(e) => {
-                        if report(
-                            &tx,
-                            format!("no releasd was running and starting one failed: {e}"),
-                            backoff,
-                        ) {
+                        // The reason stays on screen (the app keeps it until a connection
+                        // succeeds) instead of the bare "no socket there" of the retries.
+                        let log = rel_proto::paths::default_data_dir().join("releasd.log");
+                        let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+                        let reason = format!("{e} (see {})", log.display());
+                        if tx
+                            .send(Msg::StartFailed {
+                                reason,
+                                retry_in_ms,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                     }

@@ -25,6 +25,12 @@ pub enum Msg {
         reason: String,
         retry_in_ms: u64,
     },
+    /// Starting a daemon failed; `reason` says why (and where its log is). It stays on
+    /// screen until a connection succeeds.
+    StartFailed {
+        reason: String,
+        retry_in_ms: u64,
+    },
     Event {
         event: Event,
         at: Timestamp,

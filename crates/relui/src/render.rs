@@ -21,10 +21,14 @@ impl App {
         match self.screen {
             Screen::Releases => match &self.detail {
                 Some(d) => d.render(f, c.main, self.theme, self.now),
-                None => {
-                    self.releases
-                        .render(f, c.main, self.theme, self.now, self.data.release_total)
-                }
+                None => self.releases.render(
+                    f,
+                    c.main,
+                    self.theme,
+                    self.now,
+                    self.data.release_total,
+                    self.offline_text().as_deref(),
+                ),
             },
             Screen::Environments => {
                 self.envs
@@ -110,18 +114,44 @@ impl App {
                 t.disconnected(),
             ),
         };
-        let user = match &self.data.caller {
-            Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
-            None => "│ user ? ".to_string(),
-        };
         let verifying = if self.verifying.is_empty() {
             String::new()
         } else {
             format!("│ ⟳ verifying {}… ", self.verifying.join(", "))
         };
-        let last = match &self.last_event {
-            Some((text, at)) => format!("│ {} ago: {text} ", at.age(self.now)),
-            None => "│ no events yet ".to_string(),
+        let user_long = match &self.data.caller {
+            Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
+            // Who we are is known once connected; until then the status says why not.
+            None => String::new(),
+        };
+        let width = |s: &str| s.chars().count();
+        let (user, last) = match &self.last_event {
+            Some((text, at)) => {
+                let age = at.age(self.now);
+                let fixed = width(&conn) + width(&verifying) + 1;
+                let long_head = format!("│ {age} ago: ");
+                if fixed + width(&user_long) + width(&long_head) + width(text)
+                    <= usize::from(area.width)
+                {
+                    (user_long, format!("{long_head}{text} "))
+                } else {
+                    // Narrow: the role and "ago" go first, then the event is abbreviated at a
+                    // word (details in parentheses first), never cut mid-word.
+                    let user = match &self.data.caller {
+                        Some(c) => format!("│ {} ", c.actor.name),
+                        None => String::new(),
+                    };
+                    let head = format!("│ {age}: ");
+                    let room = usize::from(area.width)
+                        .saturating_sub(fixed + width(&user) + width(&head))
+                        .max(8);
+                    (
+                        user,
+                        format!("{head}{} ", crate::text::fit_words(text, room)),
+                    )
+                }
+            }
+            None => (user_long, "│ no events yet ".to_string()),
         };
         let line = Line::from(vec![
             Span::styled(conn, style),

@@ -480,3 +480,57 @@ mod tests {
         );
     }
 }
+
+/// Fit `text` into `max` columns for the status bar: whole if it fits, else without its
+/// trailing parenthesised details ("(was v1.2)"), else cut at a word with "…" — never
+/// mid-word.
+pub fn fit_words(text: &str, max: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    if len(text) <= max {
+        return text.to_string();
+    }
+    let mut short = text.trim_end();
+    while let Some(open) = short.rfind(" (").filter(|_| short.ends_with(')')) {
+        short = &short[..open];
+        if len(short) <= max {
+            return short.to_string();
+        }
+    }
+    let mut out = String::new();
+    for word in short.split(' ') {
+        let next = if out.is_empty() {
+            word.to_string()
+        } else {
+            format!("{out} {word}")
+        };
+        if len(&next) + 1 > max {
+            break;
+        }
+        out = next;
+    }
+    if out.is_empty() {
+        // One word longer than the room: cut it, marked.
+        out = short.chars().take(max.saturating_sub(1)).collect();
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::fit_words;
+
+    #[test]
+    fn fits_drops_details_then_cuts_at_a_word() {
+        assert_eq!(fit_words("a b c", 10), "a b c");
+        assert_eq!(
+            fit_words("alice deployed v1.3 to staging (was v1.2)", 32),
+            "alice deployed v1.3 to staging"
+        );
+        assert_eq!(
+            fit_words("alice deployed v1.3 to staging", 20),
+            "alice deployed v1.3…"
+        );
+        assert_eq!(fit_words("abcdefghij", 5), "abcd…");
+    }
+}

@@ -253,7 +253,11 @@ fn the_whole_workflow_in_the_tui() {
         "Roll back production",
         "v1.1.0 → v1.0.0",
         "v1.1.0 will be held in production",
+        "type production :",
     ]);
+    // Protected: the name is typed first, as relctl asks for it.
+    tui.send("production");
+    tui.wait_for(&["type production : production"]);
     tui.send(ENTER);
     let s = tui.wait_for(&["Rolled back production to v1.0.0", "production* v1.0.0"]);
     assert!(s.contains("▶ production*"), "selection moved:\n{s}");
@@ -458,7 +462,10 @@ fn the_seed_workflow_with_checks() {
         "v1.1.0 → v1.0.0",
         "1 change",
         "You wrote:",
+        "type production :",
     ]);
+    tui.send("production");
+    tui.wait_for(&["type production : production"]);
     tui.send(ENTER);
     tui.wait_for(&["Rolled back production to v1.0.0", "production* v1.0.0"]);
 

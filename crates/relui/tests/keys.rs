@@ -257,11 +257,78 @@ fn release_and_deploy_sends_the_environment() {
         _ => panic!("dialog closed"),
     };
     assert_eq!(label, "Release & Deploy");
-    // Enter on the button submits.
-    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    // production is protected: the confirm field follows the dropdown, and neither Enter on
+    // the button nor Ctrl-S sends anything until its name is typed.
+    press(&mut app, &world, vec![key(KeyCode::Tab), key(KeyCode::Tab)]);
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    assert!(requests(&app.update(ctrl('s'))).is_empty());
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("type production :") && s.contains("production is protected: type its name"),
+        "{s}"
+    );
+    // Submitting moved the focus to the name; a wrong name is refused too.
+    press(&mut app, &world, typed("prod"));
+    assert!(requests(&app.update(ctrl('s'))).is_empty());
+    press(&mut app, &world, typed("uction"));
     let cmds = app.update(key(KeyCode::Enter));
     match &requests(&cmds)[..] {
+        // Create and deploy stay one request.
         [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("production")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn release_and_deploy_to_an_unprotected_environment_needs_no_name() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('n')];
+    keys.extend(typed("v2.0.0"));
+    keys.extend([key(KeyCode::Tab), key(KeyCode::Tab), ch(' ')]);
+    press(&mut app, &world, keys);
+    assert!(!screen(&app, 80, 24).contains("type staging"));
+    match &requests(&app.update(ctrl('s')))[..] {
+        [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("staging")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_environment_created_meanwhile_shows_up_in_the_open_create_dialog() {
+    let mut world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('n')];
+    keys.extend(typed("v2.0.0"));
+    keys.extend([
+        key(KeyCode::Tab),
+        key(KeyCode::Tab),
+        ch(' '),
+        key(KeyCode::Tab),
+    ]);
+    press(&mut app, &world, keys);
+    world.envs.push(env("prod2", true, &[], None, None));
+    let cmds = app.update(Msg::Event {
+        event: Event::EnvironmentCreated {
+            name: "prod2".into(),
+            actor: "bob".into(),
+        },
+        at: ts(0),
+    });
+    settle(&mut app, &world, cmds);
+    // Up from staging wraps to the last one: the new, protected prod2.
+    press(&mut app, &world, vec![key(KeyCode::Up)]);
+    match &app.dialog {
+        Some(Dialog::Create(d)) => {
+            assert_eq!(d.env(), Some("prod2"));
+            assert!(d.needs_name());
+        }
+        _ => panic!("dialog closed"),
+    }
+    assert!(requests(&app.update(ctrl('s'))).is_empty());
+    press(&mut app, &world, typed("prod2"));
+    match &requests(&app.update(ctrl('s')))[..] {
+        [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("prod2")),
         other => panic!("{other:?}"),
     }
 }
@@ -484,6 +551,13 @@ fn rollback_of_the_selected_environment() {
         s.contains("v1.28.0 → v1.27.0") && s.contains("will be held in production"),
         "{s}"
     );
+    // production is protected: Enter (or Ctrl-S) without its name sends nothing.
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    assert!(requests(&app.update(ctrl('s'))).is_empty());
+    assert!(screen(&app, 80, 24).contains("production is protected: type its name"));
+    press(&mut app, &world, typed("productio"));
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    press(&mut app, &world, typed("n"));
     let cmds = app.update(key(KeyCode::Enter));
     assert_eq!(
         requests(&cmds),
@@ -1080,4 +1154,88 @@ fn live_in_is_readable_at_80_columns() {
     assert!(!s.contains("productio "), "a cut name:\n{s}");
     let app = connected(&world, 120, 40);
     assert!(screen(&app, 120, 40).contains("staging,production"));
+}
+
+#[test]
+fn arrows_change_the_deploy_target_from_the_button_and_an_empty_name_field() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // v1.30.0 is live nowhere: staging is offered, focus on the button.
+    press(&mut app, &world, vec![ch('d')]);
+    let env = |app: &relui::App| match &app.dialog {
+        Some(Dialog::Deploy(d)) => d.env().to_string(),
+        _ => panic!("dialog closed"),
+    };
+    assert_eq!(env(&app), "staging");
+    press(&mut app, &world, vec![key(KeyCode::Right)]);
+    assert_eq!(env(&app), "production");
+    // Now in the (empty) name field: ← still switches back.
+    press(&mut app, &world, vec![key(KeyCode::Left)]);
+    assert_eq!(env(&app), "staging");
+    press(&mut app, &world, vec![key(KeyCode::Right)]);
+    // With text typed, ←/→ move the cursor instead.
+    press(&mut app, &world, typed("prod"));
+    press(&mut app, &world, vec![key(KeyCode::Left)]);
+    assert_eq!(env(&app), "production");
+}
+
+#[test]
+fn rolling_back_an_unprotected_environment_needs_only_enter() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let cmds = press(&mut app, &world, vec![ch('2'), ch('r')]);
+    settle(&mut app, &world, cmds);
+    assert!(!screen(&app, 80, 24).contains("type staging"));
+    match &requests(&app.update(key(KeyCode::Enter)))[..] {
+        [Request::Rollback(r)] => assert_eq!(r.env, "staging"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_daemon_start_stays_on_screen_until_connected() {
+    let mut app = new_app(relui::Theme::colored(), 80, 24);
+    app.update(Msg::StartingDaemon {
+        program: "releasd".into(),
+    });
+    app.update(Msg::StartFailed {
+        reason: "socket directory /run/x is owned by uid 0 (see /data/releasd.log)".into(),
+        retry_in_ms: 200,
+    });
+    // The retries report the bare connection error: the start failure stays.
+    app.update(Msg::Disconnected {
+        reason: "no socket there. Start it with 'releasd'".into(),
+        retry_in_ms: 400,
+    });
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("could not start releasd: socket directory"),
+        "{s}"
+    );
+    assert!(s.contains("Not connected to releasd at"), "{s}");
+    assert!(!s.contains("Loading releases"), "{s}");
+    app.update(Msg::Connected(welcome()));
+    assert!(app.start_error.is_none());
+    assert!(!screen(&app, 80, 24).contains("could not start"));
+}
+
+#[test]
+fn info_messages_expire_and_errors_stay() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    app.update(Msg::Tick(ts(0)));
+    // An info message: v on Releases is a warning, so use a no-op verify-in-progress info.
+    press(&mut app, &world, vec![ch('2'), ch('v')]);
+    press(&mut app, &world, vec![ch('v')]);
+    assert!(screen(&app, 80, 24).contains("Already verifying staging"));
+    app.update(Msg::Tick(relui_ts(NOW + 11_000)));
+    assert!(!screen(&app, 80, 24).contains("Already verifying staging"));
+    // A warning stays.
+    press(&mut app, &world, vec![ch('1'), ch('v')]);
+    app.update(Msg::Tick(relui_ts(NOW + 600_000)));
+    assert!(screen(&app, 80, 24).contains("v verifies an environment"));
+}
+
+fn relui_ts(ms: i64) -> rel_domain::Timestamp {
+    rel_domain::Timestamp(ms)
 }

@@ -546,3 +546,83 @@ fn policy_verdict_colour() {
     assert_eq!(buf[(x, y)].fg, Color::Red);
     let _ = Purpose::Status;
 }
+
+#[test]
+fn create_dialog_release_and_deploy_to_a_protected_environment() {
+    snap("create_protected_confirm", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('n')];
+        keys.extend(typed("v2.0.0"));
+        keys.extend([key(KeyCode::Tab), key(KeyCode::Tab), ch(' ')]);
+        keys.extend([key(KeyCode::Tab), key(KeyCode::Down), key(KeyCode::Tab)]);
+        keys.extend(typed("produ"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn no_daemon_and_a_failed_start() {
+    snap("start_failed", |w, h| {
+        let mut app = new_app(Theme::colored(), w, h);
+        app.update(Msg::StartFailed {
+            reason: "releasd exited with exit status: 1: socket directory /run/user/1000/releasd is owned by uid 0, not you (see /home/alice/.local/share/rel/releasd.log)".into(),
+            retry_in_ms: 1600,
+        });
+        app.update(Msg::Disconnected {
+            reason: "no socket there".into(),
+            retry_in_ms: 3200,
+        });
+        app
+    });
+}
+
+#[test]
+fn no_daemon_without_autostart() {
+    snap("no_daemon", |w, h| {
+        let mut app = new_app(Theme::colored(), w, h);
+        app.update(Msg::Disconnected {
+            reason: "cannot reach releasd at /run/user/1000/releasd/releasd.sock: no socket there. Start it with 'releasd'".into(),
+            retry_in_ms: 5000,
+        });
+        app
+    });
+}
+
+#[test]
+fn diff_without_changes_says_so_once() {
+    snap("diff_empty", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut d = relui::dialogs::DiffDialog::new("v1.30.0 against the draft".into());
+        d.set("v1.30.0 → draft".into(), rel_domain::diff::Diff::default());
+        app.dialog = Some(relui::dialogs::Dialog::Diff(d));
+        let s = screen(&app, w, h);
+        assert_eq!(s.matches("no changes").count(), 1, "{s}");
+        app
+    });
+}
+
+#[test]
+fn logs_run_detail_wraps_a_long_error_under_its_label() {
+    snap("logs_detail_long_error", |w, h| {
+        let mut world = World::new(30);
+        for e in world.executions.iter_mut().filter(|e| e.id == 3) {
+            e.error = Some("step shape: jq: .input.message is null, cannot take its length; the endpoint's input must carry a message field (see the chat pipeline's schema)".into());
+        }
+        let mut app = connected(&world, w, h);
+        press(
+            &mut app,
+            &world,
+            vec![
+                ch('3'),
+                key(KeyCode::Down),
+                key(KeyCode::Down),
+                key(KeyCode::Down),
+                key(KeyCode::Enter),
+            ],
+        );
+        app
+    });
+}

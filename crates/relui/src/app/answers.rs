@@ -152,6 +152,10 @@ impl App {
                 self.data.envs = promotion_order(envs);
                 self.data.envs_loaded = true;
                 self.envs.reselect(&self.data.envs, keep.as_deref());
+                // An environment created while the create dialog is open shows up in it.
+                if let Some(Dialog::Create(d)) = &mut self.dialog {
+                    d.refresh_envs(&self.data.envs);
+                }
                 if self.screen == Screen::Environments || self.envs.history_env.is_some() {
                     return self.history_cmd();
                 }

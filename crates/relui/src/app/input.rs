@@ -311,7 +311,18 @@ impl App {
     }
 
     pub(super) fn open_rollback(&mut self, envs: Vec<String>, index: usize) -> Vec<Command> {
-        self.dialog = Some(Dialog::Rollback(RollbackDialog::new(envs, index)));
+        let protected = envs
+            .iter()
+            .map(|n| {
+                self.data
+                    .envs
+                    .iter()
+                    .any(|e| e.env.name == *n && e.env.protected)
+            })
+            .collect();
+        self.dialog = Some(Dialog::Rollback(RollbackDialog::new(
+            envs, index, protected,
+        )));
         self.replan(None)
     }
 

@@ -35,6 +35,9 @@ pub enum Conn {
     Disconnected { reason: String, retry_in_ms: u64 },
 }
 
+/// How long an info message stays in the message line.
+const INFO_TTL_MS: i64 = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub text: String,
@@ -62,6 +65,11 @@ pub struct App {
     /// Environments whose checks are running on our request, oldest first (status bar,
     /// VERIFIED column).
     pub verifying: Vec<String>,
+    /// Why relui could not start a daemon; shown instead of the bare connection error until
+    /// a connection succeeds.
+    pub start_error: Option<String>,
+    /// When the info message was set: info messages expire (errors stay).
+    message_at: Option<Timestamp>,
     /// The fresh-store check (apply the example draft) runs once per session.
     example_checked: bool,
     generation: u64,
@@ -87,6 +95,8 @@ impl App {
             message: None,
             last_event: None,
             verifying: Vec::new(),
+            start_error: None,
+            message_at: None,
             example_checked: false,
             generation: 0,
         }
@@ -106,7 +116,10 @@ impl App {
     /// a starting daemon, then the latest message.
     pub fn message_text(&self) -> Option<(String, bool)> {
         match (&self.conn, &self.message) {
-            (Conn::Disconnected { reason, .. }, _) => Some((reason.clone(), true)),
+            (Conn::Disconnected { reason, .. }, _) => match &self.start_error {
+                Some(e) => Some((format!("could not start releasd: {e}"), true)),
+                None => Some((reason.clone(), true)),
+            },
             (Conn::Starting { program }, _) => Some((
                 format!(
                     "No releasd was running: starting {program} on {}…",
@@ -134,6 +147,7 @@ impl App {
             text: text.into(),
             error: false,
         });
+        self.message_at = Some(self.now);
     }
 
     fn warn(&mut self, text: impl Into<String>) {
@@ -141,6 +155,36 @@ impl App {
             text: text.into(),
             error: true,
         });
+        self.message_at = Some(self.now);
+    }
+
+    /// What the Releases pane says while there is nothing to show and no daemon: what is
+    /// happening and how to get one. `None` when connected (then it is loading).
+    pub fn offline_text(&self) -> Option<String> {
+        let retry = match &self.conn {
+            Conn::Connected(_) => return None,
+            Conn::Connecting => return Some(format!("Connecting to releasd at {}…", self.socket)),
+            Conn::Starting { program } => {
+                return Some(format!(
+                    "No releasd was running at {}: starting {program}…",
+                    self.socket
+                ));
+            }
+            Conn::Disconnected { retry_in_ms, .. } => *retry_in_ms,
+        };
+        let mut text = format!(
+            "Not connected to releasd at {}; retrying in {:.1}s.\n\n",
+            self.socket,
+            retry as f64 / 1000.0
+        );
+        if let Some(e) = &self.start_error {
+            text.push_str(&format!("relui could not start releasd: {e}\n\n"));
+        }
+        text.push_str(&format!(
+            "Start one in another shell with: releasd --socket {}\nrelui connects as soon as it answers (relui starts one itself unless --no-start).",
+            self.socket
+        ));
+        Some(text)
     }
 
     pub fn connected(&self) -> bool {
@@ -166,6 +210,25 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
+                // Info messages ("Rolled back …") expire; errors stay until the next one.
+                let expired = self.message.as_ref().is_some_and(|m| !m.error)
+                    && self
+                        .message_at
+                        .is_some_and(|at| now.0.saturating_sub(at.0) >= INFO_TTL_MS);
+                if expired {
+                    self.message = None;
+                }
+                vec![]
+            }
+            Msg::StartFailed {
+                reason,
+                retry_in_ms,
+            } => {
+                self.start_error = Some(reason.clone());
+                self.conn = Conn::Disconnected {
+                    reason,
+                    retry_in_ms,
+                };
                 vec![]
             }
             Msg::StartingDaemon { program } => {
@@ -173,6 +236,7 @@ impl App {
                 vec![]
             }
             Msg::Connected(welcome) => {
+                self.start_error = None;
                 self.data.caller = Some(welcome.caller.clone());
                 self.conn = Conn::Connected(welcome);
                 self.refresh_all()

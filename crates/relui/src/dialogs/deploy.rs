@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use rel_domain::{DeployPlan, DeployRequest, EnvironmentView, ErrorCode, RelError, ReleaseView};
 use rel_proto::Request;
 
-use super::{Action, frame};
+use super::{Action, confirm_hint, confirm_line, frame};
 use crate::keys::is_ctrl;
 use crate::msg::Purpose;
 use crate::text::{
@@ -204,11 +204,7 @@ impl DeployDialog {
             return Action::None;
         };
         if self.is_protected() && self.confirm.text() != self.env() {
-            self.hint = Some(format!(
-                "{} is protected: type its name, {:?}, to confirm",
-                self.env(),
-                self.env()
-            ));
+            self.hint = Some(confirm_hint(self.env()));
             self.focus = Focus::Confirm;
             return Action::None;
         }
@@ -230,6 +226,15 @@ impl DeployDialog {
                 force_reason,
             }),
         )
+    }
+
+    /// The focused field is a text field with text in it: ←/→ move its cursor.
+    fn editing_text(&self) -> bool {
+        match self.focus {
+            Focus::Confirm => !self.confirm.text().is_empty(),
+            Focus::Reason => !self.reason.text().is_empty(),
+            Focus::Env | Focus::Button => false,
+        }
     }
 
     /// The deploy failed: allow another try (the plan is refreshed by the app).
@@ -260,6 +265,11 @@ impl DeployDialog {
                 return Action::None;
             }
             KeyCode::Enter => return self.submit(),
+            // ←/→ pick another environment from any field, as the hint says, unless they
+            // are moving the cursor in text being typed.
+            KeyCode::Left | KeyCode::Right if !self.editing_text() => {
+                return self.change_env(key.code == KeyCode::Right);
+            }
             _ => {}
         }
         match self.focus {
@@ -372,19 +382,13 @@ impl DeployDialog {
         }
         let mut foot = vec![];
         if self.is_protected() {
-            let mut l = vec![
+            foot.push(confirm_line(
                 label("Confirm", Some(Focus::Confirm)),
-                Span::raw(format!("type {} : ", self.env())),
-            ];
-            l.extend(
-                self.confirm
-                    .line(self.focus == Focus::Confirm, 24, theme)
-                    .spans,
-            );
-            if self.confirm.text() == self.env() {
-                l.push(Span::styled("  ✓", theme.ok()));
-            }
-            foot.push(Line::from(l));
+                self.env(),
+                &self.confirm,
+                self.focus == Focus::Confirm,
+                theme,
+            ));
         }
         if self.denied() {
             if self.admin {
@@ -434,7 +438,8 @@ impl DeployDialog {
         ])
         .areas(inner);
         f.render_widget(Paragraph::new(head), h_area);
-        if let Some(p) = &self.plan {
+        // An empty diff is said once, on the Diff line.
+        if let Some(p) = self.plan.as_ref().filter(|p| !p.diff.is_empty()) {
             render_diff_pane(f, d_area, diff_lines(&p.diff, theme), self.scroll);
         }
         let mut fl = vec![Line::raw("")];

@@ -63,12 +63,20 @@ impl DiffDialog {
                 head,
             ),
             Some((header, d)) => {
+                // An empty diff says so once, in the summary line.
+                let summary = if d.is_empty() {
+                    "no changes: identical configuration".to_string()
+                } else {
+                    diff_summary(d)
+                };
                 let lines = vec![
                     Line::raw(header.clone()),
-                    Line::styled(diff_summary(d), theme.header()),
+                    Line::styled(summary, theme.header()),
                 ];
                 f.render_widget(Paragraph::new(lines), head);
-                render_diff_pane(f, body, diff_lines(d, theme), self.scroll);
+                if !d.is_empty() {
+                    render_diff_pane(f, body, diff_lines(d, theme), self.scroll);
+                }
             }
         }
         f.render_widget(

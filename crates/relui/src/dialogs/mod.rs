@@ -94,3 +94,25 @@ pub fn frame(f: &mut Frame, area: Rect, title: &str, theme: Theme) -> Rect {
     f.render_widget(block, area);
     inner
 }
+
+/// The typed-name confirmation every dialog that changes a protected environment shows:
+/// `type NAME : [input] ✓`. One widget, so deploy, rollback and release & deploy read alike.
+pub fn confirm_line<'a>(
+    label: Span<'a>,
+    env: &str,
+    input: &crate::widgets::TextInput,
+    focused: bool,
+    theme: Theme,
+) -> Line<'a> {
+    let mut l = vec![label, Span::raw(format!("type {env} : "))];
+    l.extend(input.line(focused, 24, theme).spans);
+    if input.text() == env {
+        l.push(Span::styled("  ✓", theme.ok()));
+    }
+    Line::from(l)
+}
+
+/// The hint when the name has not been typed (yet).
+pub fn confirm_hint(env: &str) -> String {
+    format!("{env} is protected: type its name, {env:?}, to confirm")
+}

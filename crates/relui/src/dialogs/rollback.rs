@@ -1,5 +1,6 @@
 //! Rollback confirmation: from → to, the diff, and the hold it will place
-//! (`Request::PlanRollback`). Rolling back is the 3 a.m. path, so it asks for Enter only.
+//! (`Request::PlanRollback`). Rolling back is the 3 a.m. path, so it asks for Enter only —
+//! except in a protected environment, whose name must be typed first (as relctl asks).
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -9,11 +10,12 @@ use ratatui::widgets::Paragraph;
 use rel_domain::{RollbackPlan, RollbackRequest};
 use rel_proto::Request;
 
-use super::{Action, frame};
+use super::{Action, confirm_hint, confirm_line, frame};
 use crate::keys::is_ctrl;
 use crate::msg::Purpose;
 use crate::text::{diff_lines, diff_summary, labeled, render_diff_pane};
 use crate::theme::Theme;
+use crate::widgets::TextInput;
 
 #[derive(Debug)]
 pub struct RollbackDialog {
@@ -27,11 +29,16 @@ pub struct RollbackDialog {
     pub submitting: bool,
     pub hint: Option<String>,
     pub scroll: usize,
+    /// Per entry of `envs`: protected, so its name must be typed.
+    pub protected: Vec<bool>,
+    pub confirm: TextInput,
 }
 
 impl RollbackDialog {
-    pub fn new(envs: Vec<String>, env_index: usize) -> RollbackDialog {
+    pub fn new(envs: Vec<String>, env_index: usize, protected: Vec<bool>) -> RollbackDialog {
         RollbackDialog {
+            protected,
+            confirm: TextInput::new(),
             env_index: env_index.min(envs.len().saturating_sub(1)),
             envs,
             plan: None,
@@ -48,6 +55,10 @@ impl RollbackDialog {
             .get(self.env_index)
             .map(String::as_str)
             .unwrap_or("")
+    }
+
+    pub fn is_protected(&self) -> bool {
+        self.protected.get(self.env_index).copied().unwrap_or(false)
     }
 
     pub fn plan_request(&self) -> Request {
@@ -91,6 +102,10 @@ impl RollbackDialog {
             });
             return Action::None;
         };
+        if self.is_protected() && self.confirm.text() != plan.env {
+            self.hint = Some(confirm_hint(&plan.env));
+            return Action::None;
+        }
         self.submitting = true;
         Action::Call(
             Purpose::Rollback {
@@ -121,8 +136,11 @@ impl RollbackDialog {
                 self.scroll = self.scroll.saturating_sub(5);
                 Action::None
             }
+            // ←/→ move the cursor once a name is being typed; Tab always switches.
             KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab
-                if self.envs.len() > 1 =>
+                if self.envs.len() > 1
+                    && (matches!(key.code, KeyCode::Tab | KeyCode::BackTab)
+                        || self.confirm.text().is_empty()) =>
             {
                 let n = self.envs.len();
                 let fwd = matches!(key.code, KeyCode::Right | KeyCode::Tab);
@@ -135,7 +153,14 @@ impl RollbackDialog {
                 self.plan_error = None;
                 self.hint = None;
                 self.scroll = 0;
+                self.confirm.clear();
                 Action::PlanRollback
+            }
+            _ if self.is_protected() => {
+                if self.confirm.handle(key) {
+                    self.hint = None;
+                }
+                Action::None
             }
             _ => Action::None,
         }
@@ -158,6 +183,9 @@ impl RollbackDialog {
             label("Environment"),
             Span::styled(self.env().to_string(), theme.title()),
         ];
+        if self.is_protected() {
+            env_line.push(Span::styled("  PROTECTED", theme.warn()));
+        }
         if self.envs.len() > 1 {
             env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
         }
@@ -195,6 +223,16 @@ impl RollbackDialog {
             }
         }
         let mut foot = vec![Line::raw("")];
+        if self.is_protected() {
+            foot.push(confirm_line(
+                Span::styled(format!("› {:<12}", "Confirm"), theme.focus()),
+                self.env(),
+                &self.confirm,
+                true,
+                theme,
+            ));
+        }
+        let blocked = self.is_protected() && self.confirm.text() != self.env();
         let button = if self.submitting {
             "Rolling back…".to_string()
         } else {
@@ -205,7 +243,14 @@ impl RollbackDialog {
         };
         foot.push(Line::from(vec![
             Span::raw(" ".repeat(14)),
-            Span::styled(format!("[ {button} ]"), theme.selected()),
+            Span::styled(
+                format!("[ {button} ]"),
+                if blocked {
+                    theme.dim()
+                } else {
+                    theme.selected()
+                },
+            ),
             Span::styled("   Esc cancels", theme.dim()),
         ]));
         if let Some(h) = &self.hint {
@@ -218,7 +263,8 @@ impl RollbackDialog {
         ])
         .areas(inner);
         f.render_widget(Paragraph::new(head), h_area);
-        if let Some(p) = &self.plan {
+        // An empty diff is said once, on the Diff line.
+        if let Some(p) = self.plan.as_ref().filter(|p| !p.diff.is_empty()) {
             render_diff_pane(f, d_area, diff_lines(&p.diff, theme), self.scroll);
         }
         f.render_widget(Paragraph::new(foot), f_area);

@@ -302,10 +302,13 @@ fn render_detail(
         Line::from(vec![label("Output"), Span::raw(e.output.clone())]),
     ];
     if let Some(err) = &e.error {
-        lines.push(Line::from(vec![
+        // Wrapped lines stay under the value, not back at column 0.
+        lines.extend(crate::text::labeled(
             label("Error"),
-            Span::styled(err.clone(), theme.bad()),
-        ]));
+            err,
+            theme.bad(),
+            area.width.saturating_sub(4),
+        ));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
@@ -322,7 +325,12 @@ fn render_detail(
             Span::raw(format!("{:>6} ms", s.duration_ms)),
         ]));
         match &s.error {
-            Some(err) => lines.push(Line::styled(format!("      error: {err}"), theme.bad())),
+            Some(err) => lines.extend(crate::text::labeled(
+                Span::styled("      error: ", theme.bad()),
+                err,
+                theme.bad(),
+                area.width.saturating_sub(4),
+            )),
             None => lines.push(Line::styled(
                 format!("      output: {}", s.output),
                 theme.dim(),

@@ -251,6 +251,7 @@ impl ReleasesScreen {
         theme: Theme,
         now: Timestamp,
         total: Option<u64>,
+        offline: Option<&str>,
     ) {
         let mut title = vec![Span::styled(" Releases ", theme.title())];
         let count = match total {
@@ -277,7 +278,10 @@ impl ReleasesScreen {
             .borders(Borders::ALL)
             .title(Line::from(title));
         if self.rows.is_empty() {
-            let text = if !self.loaded {
+            let text = if let (false, Some(o)) = (self.loaded, offline) {
+                // No daemon: say so and how to get one, not "Loading…" forever.
+                o.to_string()
+            } else if !self.loaded {
                 "Loading releases…".to_string()
             } else if self.filter_active() {
                 format!(
