@@ -18,7 +18,7 @@ pub fn validate_tag(tag: &str) -> RelResult<()> {
     let first = chars.next().unwrap_or(' ');
     if !first.is_ascii_alphanumeric() {
         return Err(RelError::invalid(format!(
-            "tag {tag:?}: must start with a letter or digit (e.g. v1.0.0, 2024-03-15-fix)"
+            "tag {tag:?}: must start with an ASCII letter or digit (e.g. v1.0.0, 2024-03-15-fix)"
         )));
     }
     if let Some(bad) = tag
@@ -26,10 +26,39 @@ pub fn validate_tag(tag: &str) -> RelResult<()> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')))
     {
         return Err(RelError::invalid(format!(
-            "tag {tag:?}: character {bad:?} is not allowed; use letters, digits, '.', '_', '+' or '-'"
+            "tag {tag:?}: character {bad:?} is not allowed; use ASCII letters, digits, '.', '_', '+' or '-'"
         )));
     }
     Ok(())
+}
+
+/// The closest of `known` to a misspelt `name` (edit distance at most 2, ignoring case), for
+/// "did you mean staging?". `None` when nothing is that close or `name` is itself known.
+/// A case-only difference counts (`Staging` → `staging`).
+pub fn did_you_mean<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    known
+        .iter()
+        .filter(|k| k.as_str() != name)
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+/// Levenshtein distance over chars; names are short, so the O(n·m) row is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// The key a tag is unique under.
@@ -66,6 +95,24 @@ mod tests {
             assert!(validate_tag(bad).is_err(), "{bad}");
         }
         assert_eq!(tag_key("V1.0"), "v1.0");
+        let e = validate_tag("ünicode").expect_err("non-ASCII first char");
+        assert!(
+            e.message
+                .contains("must start with an ASCII letter or digit"),
+            "{}",
+            e.message
+        );
+    }
+    #[test]
+    fn suggestions() {
+        let known = ["production".to_string(), "staging".to_string()];
+        assert_eq!(did_you_mean("stagin", &known), Some("staging"));
+        assert_eq!(did_you_mean("prodcution", &known), Some("production"));
+        assert_eq!(did_you_mean("Staging", &known), Some("staging"));
+        assert_eq!(did_you_mean("staging", &known), None);
+        assert_eq!(did_you_mean("dev", &known), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
     }
     #[test]
     fn envs() {

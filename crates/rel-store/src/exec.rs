@@ -48,7 +48,8 @@ pub fn record_verification_tx(
         .map(|c| c.name.as_str())
         .collect();
     let outcome = if v.passed {
-        format!("passed ({} checks)", v.checks.len())
+        let n = v.checks.len();
+        format!("passed ({n} check{})", if n == 1 { "" } else { "s" })
     } else {
         format!("failed: {}", failed.join(", "))
     };

@@ -86,8 +86,12 @@ pub fn env_required<K: Kv>(k: &K, name: &str) -> Result<EnvRecord, K::E> {
         } else {
             format!(" (known: {})", known.join(", "))
         };
+        let hint = match rel_domain::names::did_you_mean(name, &known) {
+            Some(close) => format!("; did you mean {close}? If not, an admin"),
+            None => "; an admin".to_string(),
+        };
         RelError::not_found(format!(
-            "environment {name} does not exist{list}; an admin can create it with relctl env create {name}"
+            "environment {name} does not exist{list}{hint} can create it with relctl env create {name}"
         ))
         .into()
     })

@@ -14,8 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   denied, 6 daemon unreachable, 7 verification failed."
 )]
 pub struct Cli {
-    /// The releasd socket [default: $XDG_RUNTIME_DIR/releasd/releasd.sock, else /tmp/releasd-$UID/releasd.sock]
-    #[arg(long, global = true, env = "RELEASD_SOCKET", value_name = "PATH")]
+    /// The releasd socket [default: $RELEASD_SOCKET, else $XDG_RUNTIME_DIR/releasd/releasd.sock, else /tmp/releasd-$UID/releasd.sock]
+    // Not clap's `env =`: clap then counts the variable as a given argument and prints
+    // `--socket <PATH>` in every usage error as if it were required. rel_proto's
+    // default_socket() reads RELEASD_SOCKET instead.
+    #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
     /// Output format: `table` for people, `json` for scripts (errors go to stderr as JSON too)

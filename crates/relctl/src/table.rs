@@ -568,10 +568,11 @@ pub fn environment(v: &EnvironmentView, ctx: Ctx) -> String {
             Some(ver) => {
                 let word = if ver.passed { "passed" } else { "FAILED" };
                 let failed = ver.checks.iter().filter(|c| !c.passed).count();
+                let total = ver.checks.len();
                 let mut s = format!(
-                    "{word} ({} of {} checks) at {} by {}",
-                    ver.checks.len() - failed,
-                    ver.checks.len(),
+                    "{word} ({} of {total} check{}) at {} by {}",
+                    total - failed,
+                    if total == 1 { "" } else { "s" },
                     ver.at.rfc3339(),
                     ver.by
                 );

@@ -49,6 +49,12 @@ pub fn name_file(path: &Path, err: anyhow::Error) -> anyhow::Error {
 
 async fn apply(s: &Session, file: &Path) -> anyhow::Result<()> {
     let text = config_text(file)?;
+    // An empty file would silently remove everything from the draft. Parse errors are left to
+    // the daemon, which reports them the same way.
+    if let Ok(cfg) = text.parse() {
+        cfg.check_not_empty()
+            .map_err(|e| name_file(file, e.into()))?;
+    }
     let conn = s.connect().await?;
     let (digest, diff) = match conn.call(Request::DraftApply(text)).await {
         Ok(Response::DraftApplied { digest, diff }) => (digest, diff),

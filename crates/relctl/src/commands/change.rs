@@ -2,7 +2,7 @@
 //! environments, then change. When a person confirmed a plan, the change is sent with the
 //! plan's "from" as `expect`, so what they confirmed is exactly what happens (or a Conflict).
 
-use rel_domain::{DeployOutcome, DeployRequest, RelError, RollbackRequest};
+use rel_domain::{DeployOutcome, DeployRequest, ErrorCode, RelError, RollbackRequest};
 use rel_proto::{ClientError, Request, Response};
 
 use crate::cli::{DeployArgs, RollbackArgs};
@@ -12,7 +12,34 @@ use crate::error::Reported;
 use crate::session::{Conn, Session, out, unexpected};
 use crate::{json, reply, table, table_exec};
 
-fn expect_mismatch(env: &str, live: Option<&str>, expect: &str) -> anyhow::Error {
+/// `--expect` differs from what is live. A tag that names no release at all is a typo, not a
+/// concurrent change, so it gets NotFound (exit 4) rather than the Conflict (exit 3) that tells
+/// a script to re-read and retry.
+async fn expect_mismatch(
+    conn: &Conn,
+    env: &str,
+    live: Option<&str>,
+    expect: &str,
+) -> anyhow::Error {
+    let running = match live {
+        Some(l) => format!("{env} is running {l}"),
+        None => format!("{env} has no release deployed"),
+    };
+    let lookup = conn
+        .call(Request::ReleaseShow {
+            tag: expect.to_string(),
+        })
+        .await;
+    if let Err(e) = &lookup
+        && let Some(ClientError::Rpc(rel)) = e.downcast_ref::<ClientError>()
+        && rel.code == ErrorCode::NotFound
+    {
+        return RelError::not_found(format!(
+            "--expect {expect}: no such release ({running}); pass the tag that is live now \
+             (relctl env show {env}) and try again (nothing changed)"
+        ))
+        .into();
+    }
     RelError::conflict(format!(
         "{env} serves {}, not {expect} (--expect): someone changed it since you looked; \
          check with relctl env show {env} and try again (nothing changed)",
@@ -36,7 +63,7 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
             .as_deref()
             .is_some_and(|f| f.eq_ignore_ascii_case(expect))
     {
-        return Err(expect_mismatch(&plan.env, plan.from.as_deref(), expect));
+        return Err(expect_mismatch(&conn, &plan.env, plan.from.as_deref(), expect).await);
     }
     if !plan.already_live {
         let plan_text = table::deploy_plan(&plan, req.force_reason.is_some(), s.ctx);
@@ -194,7 +221,7 @@ pub async fn rollback(s: &Session, args: RollbackArgs) -> anyhow::Result<()> {
     if let Some(expect) = &req.expect
         && !plan.from.eq_ignore_ascii_case(expect)
     {
-        return Err(expect_mismatch(&plan.env, Some(&plan.from), expect));
+        return Err(expect_mismatch(&conn, &plan.env, Some(&plan.from), expect).await);
     }
     let plan_text = table::rollback_plan(&plan, args.dry_run, s.ctx);
     if args.dry_run {
