@@ -152,10 +152,22 @@ fn expect_mismatch_is_exit_3_and_changes_nothing() {
     ok(&d, &["deploy", "v1", "--env", "staging"]);
     let err = fails_json(
         &d,
-        &["deploy", "v2", "--env", "staging", "--expect", "v0"],
+        &["deploy", "v2", "--env", "staging", "--expect", "v2"],
         EXIT_CONFLICT,
     );
     assert_eq!(err["error"]["code"], "conflict");
+    // A tag that names no release is a typo, not a concurrent change: not found, and says so.
+    let err = fails_json(
+        &d,
+        &["deploy", "v2", "--env", "staging", "--expect", "v9.9.9"],
+        EXIT_NOT_FOUND,
+    );
+    assert_eq!(err["error"]["code"], "not_found");
+    let msg = err["error"]["message"].as_str().expect("message");
+    assert!(
+        msg.starts_with("--expect v9.9.9: no such release (staging is running v1)"),
+        "{msg}"
+    );
     assert_eq!(live(&d, "staging"), "v1");
     fails(
         &d,

@@ -1,0 +1,87 @@
+//! Messages a new-user trial found wanting: each says what went wrong and what to do next.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::*;
+use rel_testkit::TestDaemon;
+
+#[test]
+fn misspelt_environment_suggests_the_close_one() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    let stderr = fails(&d, &["deploy", "v1", "--env", "stagin"], EXIT_NOT_FOUND);
+    assert!(stderr.contains("did you mean staging?"), "{stderr}");
+    assert!(stderr.contains("relctl env create stagin"), "{stderr}");
+    // Nothing close: no suggestion, just the create hint.
+    let stderr = fails(&d, &["env", "show", "qa"], EXIT_NOT_FOUND);
+    assert!(!stderr.contains("did you mean"), "{stderr}");
+    assert!(stderr.contains("relctl env create qa"), "{stderr}");
+}
+
+#[test]
+fn empty_app_config_is_refused_and_keeps_the_draft() {
+    let d = TestDaemon::start();
+    let good = write(&d, "app.toml", &config(1));
+    ok(&d, &["app", "apply", p(&good)]);
+    let before = json(&d, &["app", "show"]);
+    for (name, text) in [("empty.toml", ""), ("empty.json", "{}")] {
+        let file = write(&d, name, text);
+        let stderr = fails(&d, &["app", "apply", p(&file)], EXIT_ERROR);
+        assert!(
+            stderr.contains(name)
+                && stderr
+                    .contains("defines no tools, pipelines, endpoints or checks; nothing applied"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(json(&d, &["app", "show"]), before, "the draft is untouched");
+}
+
+#[test]
+fn unknown_template_filter_is_refused_at_apply() {
+    let d = TestDaemon::start();
+    let text = config(1).replace("{{ input.message }}", "{{ input.message | nofilter }}");
+    assert!(
+        text.contains("nofilter"),
+        "the example's template changed; update this test"
+    );
+    let file = write(&d, "app.toml", &text);
+    let stderr = fails(&d, &["app", "apply", p(&file)], EXIT_ERROR);
+    assert!(
+        stderr.contains("pipelines.chat.stages[0].steps[0].template: unknown filter \"nofilter\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn toml_syntax_error_names_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("app.toml");
+    std::fs::write(&file, "[tools.a]\nkind = \"command\nargv = [\"x\"]\n").expect("write");
+    let out = Command::new(rel_testkit::bin("relctl"))
+        .args(["--socket", "/nonexistent/releasd.sock", "app", "validate"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run relctl");
+    assert_eq!(out.status.code(), Some(EXIT_ERROR));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TOML syntax: "), "{stderr}");
+    assert!(stderr.contains("at line 2, column "), "{stderr}");
+}
+
+#[test]
+fn socket_from_the_environment_is_not_shown_as_required_in_usage() {
+    let out = Command::new(rel_testkit::bin("relctl"))
+        .env("RELEASD_SOCKET", "/nonexistent/releasd.sock")
+        .args(["deploy", "v1", "--env", "production", "--force"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run relctl");
+    assert_eq!(out.status.code(), Some(EXIT_USAGE));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--reason"), "{stderr}");
+    assert!(!stderr.contains("--socket"), "{stderr}");
+}
