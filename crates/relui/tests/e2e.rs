@@ -550,3 +550,60 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     let stopped = rel_testkit::wait_until(DEADLINE, || nix::sys::signal::kill(pid, None).is_err());
     assert!(stopped, "releasd {pid} did not stop on SIGTERM");
 }
+
+/// Release & Deploy to a protected environment — one created while the dialog is open —
+/// needs the environment's name typed: Ctrl-S without it creates nothing.
+#[test]
+fn release_and_deploy_to_a_protected_environment_needs_its_name() {
+    let d = TestDaemon::start();
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "No releases yet"]);
+    tui.send("n");
+    tui.wait_for(&["New release", "Create Release"]);
+    tui.send("v1.0.0");
+    tui.wait_for(&["✓ v1.0.0 is free"]);
+    tui.send(TAB);
+    tui.send(TAB);
+    tui.send(" ");
+    tui.wait_for(&["Release & Deploy", "[ staging ▾ ]"]);
+    tui.send(TAB);
+    // Created while the dialog is open: the dropdown offers it.
+    relctl_ok(&d, &["env", "create", "prod2", "--protected"]);
+    tui.wait_for(&["created environment prod2"]);
+    // Open the dropdown and wait until the new environment is listed in it.
+    tui.send(" ");
+    let item = format!("{}prod2", " ".repeat(16));
+    let s = tui.wait_for(&["▶ staging", item.as_str()]);
+    let lines: Vec<&str> = s.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .expect("listed")
+    };
+    for _ in 0..at(&item) - at("▶ staging") {
+        tui.send(DOWN);
+    }
+    tui.wait_for(&["▶ prod2"]);
+    tui.send(ENTER);
+    tui.wait_for(&["[ prod2 ▾ ]"]);
+    tui.wait_for(&["type prod2 :", "type its name above to enable"]);
+    tui.send(CTRL_S);
+    let s = tui.wait_for(&["prod2 is protected: type its name"]);
+    assert!(!s.contains("Created release"), "{s}");
+    tui.send("prod2");
+    tui.wait_for(&["type prod2 : prod2"]);
+    tui.send(CTRL_S);
+    tui.wait_for(&["Created release v1.0.0", "Deployed to prod2"]);
+    tui.send("q");
+    tui.wait_exit();
+}
