@@ -30,10 +30,15 @@ impl App {
                     self.offline_text().as_deref(),
                 ),
             },
-            Screen::Environments => {
-                self.envs
-                    .render(f, c.main, &self.data, &self.verifying, self.theme, self.now)
-            }
+            Screen::Environments => self.envs.render(
+                f,
+                c.main,
+                &self.data,
+                &self.verifying,
+                self.theme,
+                self.now,
+                self.offline_text().as_deref(),
+            ),
             Screen::Logs => self.logs.render(f, c.main, self.theme, self.now),
         }
         self.render_message(f, c.message);

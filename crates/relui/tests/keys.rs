@@ -1214,6 +1214,10 @@ fn a_failed_daemon_start_stays_on_screen_until_connected() {
     );
     assert!(s.contains("Not connected to releasd at"), "{s}");
     assert!(!s.contains("Loading releases"), "{s}");
+    app.update(ch('2'));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Not connected to releasd at"), "{s}");
+    assert!(!s.contains("Loading environments"), "{s}");
     app.update(Msg::Connected(welcome()));
     assert!(app.start_error.is_none());
     assert!(!screen(&app, 80, 24).contains("could not start"));

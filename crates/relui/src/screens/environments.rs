@@ -86,19 +86,26 @@ impl EnvironmentsScreen {
         verifying: &[String],
         theme: Theme,
         now: Timestamp,
+        offline: Option<&str>,
     ) {
         let envs = &data.envs[..];
         if envs.is_empty() {
-            let text = if data.envs_loaded {
-                "No environments. Create one with `relctl env create NAME`."
-            } else {
-                "Loading environments…"
+            let text = match (data.envs_loaded, offline) {
+                (true, _) => "No environments. Create one with `relctl env create NAME`.",
+                // No daemon: say so and how to get one, not "Loading…" forever.
+                (false, Some(o)) => o,
+                (false, None) => "Loading environments…",
             };
             let block = Block::default()
                 .borders(Borders::ALL)
                 .title(Span::styled(" Environments ", theme.title()))
                 .padding(Padding::new(2, 2, 1, 0));
-            f.render_widget(Paragraph::new(text).block(block), area);
+            f.render_widget(
+                Paragraph::new(text)
+                    .block(block)
+                    .wrap(ratatui::widgets::Wrap { trim: false }),
+                area,
+            );
             return;
         }
         let table_h = (envs.len() as u16 + 3).min(area.height / 2).max(4);
