@@ -278,7 +278,8 @@ async fn write_loop(
 }
 
 async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
-    let mut r = &*stream;
+    // Buffered: a frame's length prefix and payload usually arrive in one read.
+    let mut r = tokio::io::BufReader::new(&*stream);
     // Events dropped because the subscriber is not reading; reported as one `Lagged`.
     let mut missed: u64 = 0;
     let why = loop {

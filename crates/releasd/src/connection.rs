@@ -125,7 +125,8 @@ async fn session(
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut forwarder: Option<JoinHandle<()>> = None;
     let user = caller.actor.name.clone();
-    let mut r = &*stream;
+    // Buffered: a frame's length prefix and payload usually arrive in one read.
+    let mut r = tokio::io::BufReader::new(&*stream);
     loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
