@@ -331,11 +331,16 @@ fn the_whole_workflow_in_the_tui() {
     tui.send("q");
     let status = tui.wait_exit();
     assert!(status.success(), "relui exited with {status:?}");
-    let parser = tui.parser.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(
-        !parser.screen().alternate_screen(),
-        "the terminal was left in the alternate screen"
-    );
+    // The exit status can arrive before the reader thread has fed relui's last bytes (the
+    // "leave alternate screen" sequence) to the parser: wait for it, with a deadline.
+    let left = rel_testkit::wait_until(DEADLINE, || {
+        !tui.parser
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .screen()
+            .alternate_screen()
+    });
+    assert!(left, "the terminal was left in the alternate screen");
 }
 
 /// relctl that is expected to fail with `code` (e.g. 7: verification failed).
