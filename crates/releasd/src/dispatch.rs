@@ -168,6 +168,8 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         Request::DraftApply(text) => {
             let applied = (|| {
                 let config = text.parse()?;
+                // An empty file (wrong path, truncated) must not silently wipe the draft.
+                config.check_not_empty()?;
                 // jq expressions and templates too, so a bad one is refused with its path now
                 // rather than failing requests after a deploy.
                 rel_pipeline::validate_app(&config)?;

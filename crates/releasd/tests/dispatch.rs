@@ -300,3 +300,27 @@ async fn changes_announce_themselves() {
         Ok(Response::Release(_))
     ));
 }
+
+#[tokio::test]
+async fn an_empty_config_is_refused_and_the_draft_is_kept() {
+    let d = TestDaemon::start();
+    let c = connect(d.socket()).await;
+    let example = AppConfigText {
+        format: ConfigFormat::Toml,
+        text: EXAMPLE_APP_TOML.to_string(),
+    };
+    c.call(Request::DraftApply(example)).await.expect("apply");
+    let before = c.call(Request::DraftShow).await.expect("show");
+    for (format, text) in [(ConfigFormat::Toml, ""), (ConfigFormat::Json, "{}")] {
+        let e = rpc_err(
+            c.call(Request::DraftApply(AppConfigText {
+                format,
+                text: text.into(),
+            }))
+            .await,
+        );
+        assert_eq!(e.code, ErrorCode::Invalid);
+        assert!(e.message.contains("nothing applied"), "{}", e.message);
+    }
+    assert_eq!(c.call(Request::DraftShow).await.expect("show"), before);
+}
