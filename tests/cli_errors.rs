@@ -277,3 +277,40 @@ fn env_create_and_list() {
     );
     assert!(stderr.contains("nowhere"), "{stderr}");
 }
+
+#[test]
+fn validate_without_a_daemon_checks_jq_and_templates_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "badjq.toml",
+            rel_domain::config::EXAMPLE_APP_TOML.replace(
+                "expr = '{reply: .steps.greet, length: (.input.message | length)}'",
+                "expr = '{reply: .steps.greet'",
+            ),
+            "pipelines.chat.stages[0].steps[1].expr",
+        ),
+        (
+            "badfilter.toml",
+            rel_domain::config::EXAMPLE_APP_TOML
+                .replace("{{ input.message }}", "{{ input.message | nofilter }}"),
+            "unknown filter \"nofilter\"",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        let out = Command::new(rel_testkit::bin("relctl"))
+            .args(["--socket", "/nonexistent/releasd.sock", "app", "validate"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run relctl");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(EXIT_ERROR), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains(want),
+            "{name}: {stderr}"
+        );
+    }
+}

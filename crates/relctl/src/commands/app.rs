@@ -92,6 +92,8 @@ async fn show(s: &Session) -> anyhow::Result<()> {
 fn validate(s: &Session, file: &Path) -> anyhow::Result<()> {
     let text = config_text(file)?;
     let cfg = text.parse().map_err(|e| name_file(file, e.into()))?;
+    // The same checks the daemon runs on apply: jq expressions, templates and their filters.
+    rel_pipeline::validate_app(&cfg).map_err(|e| name_file(file, e.into()))?;
     let snap = Snapshot::of(cfg);
     let name = file.display().to_string();
     s.show(
