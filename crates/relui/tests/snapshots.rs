@@ -626,3 +626,32 @@ fn logs_run_detail_wraps_a_long_error_under_its_label() {
         app
     });
 }
+
+#[test]
+fn rollback_refused_plan_offers_no_button() {
+    snap("rollback_refused", |w, h| {
+        let mut world = World::new(30);
+        for e in &mut world.envs {
+            e.rollback_to = None;
+        }
+        let mut app = connected(&world, w, h);
+        // The world cannot plan a rollback with nothing below the top: answer as releasd does.
+        let left = press(&mut app, &world, vec![ch('2'), key(KeyCode::Down), ch('r')]);
+        for cmd in left {
+            if let relui::Command::Call {
+                purpose,
+                request: rel_proto::Request::PlanRollback(_),
+            } = cmd
+            {
+                app.update(Msg::Rpc {
+                    purpose,
+                    result: Err(ClientError::Rpc(RelError::new(
+                        ErrorCode::Invalid,
+                        "nothing to roll back to: production has only ever run v1.28.0",
+                    ))),
+                });
+            }
+        }
+        app
+    });
+}

@@ -223,7 +223,16 @@ impl RollbackDialog {
             }
         }
         let mut foot = vec![Line::raw("")];
-        if self.is_protected() {
+        // A refused plan (nothing to roll back to, no such environment): there is nothing to
+        // confirm, so offer only the way out instead of a button that would do nothing.
+        let refused = self.plan_error.is_some();
+        if refused {
+            foot.push(Line::from(vec![
+                Span::raw(" ".repeat(14)),
+                Span::styled("nothing to do here · Esc closes", theme.dim()),
+            ]));
+        }
+        if self.is_protected() && !refused {
             foot.push(confirm_line(
                 Span::styled(format!("› {:<12}", "Confirm"), theme.focus()),
                 self.env(),
@@ -241,18 +250,20 @@ impl RollbackDialog {
                 None => format!("Roll back {}", self.env()),
             }
         };
-        foot.push(Line::from(vec![
-            Span::raw(" ".repeat(14)),
-            Span::styled(
-                format!("[ {button} ]"),
-                if blocked {
-                    theme.dim()
-                } else {
-                    theme.selected()
-                },
-            ),
-            Span::styled("   Esc cancels", theme.dim()),
-        ]));
+        if !refused {
+            foot.push(Line::from(vec![
+                Span::raw(" ".repeat(14)),
+                Span::styled(
+                    format!("[ {button} ]"),
+                    if blocked {
+                        theme.dim()
+                    } else {
+                        theme.selected()
+                    },
+                ),
+                Span::styled("   Esc cancels", theme.dim()),
+            ]));
+        }
         if let Some(h) = &self.hint {
             foot.extend(labeled(Span::raw("  "), h, theme.warn(), w));
         }
