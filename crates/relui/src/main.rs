@@ -17,6 +17,7 @@ use ratatui::layout::Rect;
 use relui::daemon::{Options, now};
 use relui::runtime::{run, spawn_background, spawn_terminal_input};
 use relui::{App, Theme};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// Keyboard-driven terminal UI for rel: releases, environments, deploys and rollbacks.
 #[derive(Parser, Debug)]
@@ -125,8 +126,14 @@ async fn main_async(args: Args) -> anyhow::Result<()> {
         client_name: format!("relui {}", env!("CARGO_PKG_VERSION")),
     };
     let exec = spawn_background(opts, tx, true);
-    run(&mut terminal, &mut app, &mut rx, &exec)
-        .await
-        .context("drawing the UI")?;
+    // SIGTERM (someone's `kill`) or SIGHUP (the SSH session went away): stop like `q` does, so
+    // the guard restores the terminal instead of leaving it raw in the alternate screen.
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    tokio::select! {
+        r = run(&mut terminal, &mut app, &mut rx, &exec) => r.context("drawing the UI")?,
+        _ = term.recv() => tracing::info!("SIGTERM: quitting"),
+        _ = hangup.recv() => tracing::info!("SIGHUP: quitting"),
+    }
     Ok(())
 }

@@ -612,3 +612,33 @@ fn release_and_deploy_to_a_protected_environment_needs_its_name() {
     tui.send("q");
     tui.wait_exit();
 }
+
+#[test]
+fn sigterm_and_sighup_quit_and_restore_the_terminal() {
+    let d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    for sig in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        let mut tui = Tui::spawn(
+            &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+            &[],
+            80,
+            24,
+        );
+        tui.wait_for(&["● connected"]);
+        let pid = tui.child.process_id().expect("relui pid");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("signal relui");
+        let status = tui.wait_exit();
+        assert!(status.success(), "{sig}: relui exited with {status:?}");
+        let left = rel_testkit::wait_until(DEADLINE, || {
+            !tui.parser
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .screen()
+                .alternate_screen()
+        });
+        assert!(left, "{sig}: the terminal was left in the alternate screen");
+    }
+}
