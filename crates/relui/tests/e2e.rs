@@ -126,6 +126,19 @@ impl Tui {
             .set_size(rows, cols);
     }
 
+    /// After exit: whether relui left the alternate screen. The exit status can arrive before
+    /// the reader thread has fed relui's last bytes to the parser, so wait for them.
+    fn left_alternate_screen(&self) -> bool {
+        rel_testkit::wait_until(DEADLINE, || {
+            !self
+                .parser
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .screen()
+                .alternate_screen()
+        })
+    }
+
     fn wait_exit(&mut self) -> portable_pty::ExitStatus {
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -331,16 +344,10 @@ fn the_whole_workflow_in_the_tui() {
     tui.send("q");
     let status = tui.wait_exit();
     assert!(status.success(), "relui exited with {status:?}");
-    // The exit status can arrive before the reader thread has fed relui's last bytes (the
-    // "leave alternate screen" sequence) to the parser: wait for it, with a deadline.
-    let left = rel_testkit::wait_until(DEADLINE, || {
-        !tui.parser
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .screen()
-            .alternate_screen()
-    });
-    assert!(left, "the terminal was left in the alternate screen");
+    assert!(
+        tui.left_alternate_screen(),
+        "the terminal was left in the alternate screen"
+    );
 }
 
 /// relctl that is expected to fail with `code` (e.g. 7: verification failed).
@@ -632,13 +639,9 @@ fn sigterm_and_sighup_quit_and_restore_the_terminal() {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("signal relui");
         let status = tui.wait_exit();
         assert!(status.success(), "{sig}: relui exited with {status:?}");
-        let left = rel_testkit::wait_until(DEADLINE, || {
-            !tui.parser
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .screen()
-                .alternate_screen()
-        });
-        assert!(left, "{sig}: the terminal was left in the alternate screen");
+        assert!(
+            tui.left_alternate_screen(),
+            "{sig}: the terminal was left in the alternate screen"
+        );
     }
 }
