@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use rel_domain::Store;
 use rel_domain::config::{ConfigFormat, EXAMPLE_APP_TOML};
 use rel_domain::model::*;
-use rel_domain::{Store, Timestamp};
 use rel_proto::{Client, Request, Response};
+// The daemon's clock, so the bench stamps records exactly as releasd does.
+use releasd::dispatch::now;
 
 mod trigger;
 
@@ -83,14 +85,6 @@ fn admin() -> Caller {
         },
         role: Role::Admin,
     }
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Timestamp(ms)
 }
 
 /// One 4 KiB write + fdatasync on the bench disk: the unit the deploy budget is stated in.
