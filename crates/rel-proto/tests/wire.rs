@@ -604,6 +604,7 @@ fn every_error_code_roundtrips() {
         ErrorCode::PermissionDenied,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::DurabilityUnknown,
     ];
     let frames: Vec<ServerFrame> = codes
         .iter()
