@@ -64,6 +64,8 @@ pub struct Shared {
     /// Bearer tokens seen valid (HTTP ingress).
     pub tokens: Tokens,
     pub retention: usize,
+    /// Notified by a `DaemonStop` request: shut down as on SIGTERM.
+    pub stop: tokio::sync::Notify,
 }
 
 /// Serve `listener` until `shutdown` completes, then finish in-flight work and return.
@@ -85,6 +87,7 @@ pub async fn serve(
         live: Live::new(),
         tokens: Tokens::new(),
         retention: opts.retention.max(1),
+        stop: tokio::sync::Notify::new(),
     });
     // What is live is compiled before the first request is accepted.
     let loader = Arc::clone(&shared);
@@ -104,6 +107,14 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
     let mut conns = JoinSet::new();
     let mut backoff = Duration::from_millis(10);
+    // A signal, or an admin's `relctl daemon stop`.
+    let stopper = Arc::clone(&shared);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = stopper.stop.notified() => {}
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
