@@ -92,6 +92,15 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// The daemon itself: `daemon stop` stops it gracefully (admin only)
+    #[command(subcommand)]
+    Daemon(DaemonCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Stop releasd gracefully (in-flight work finishes, the socket is removed) and wait for it
+    Stop,
 }
 
 #[derive(Debug, Subcommand)]

@@ -78,6 +78,8 @@ pub struct Shared {
     /// Who holds which connection slots (Unix socket).
     pub slots: Slots,
     pub page_bytes: usize,
+    /// Notified by a `DaemonStop` request: shut down as on SIGTERM.
+    pub stop: tokio::sync::Notify,
 }
 
 /// Serve `listener` until `shutdown` completes, then finish in-flight work and return.
@@ -101,6 +103,7 @@ pub async fn serve(
         retention: opts.retention.max(1),
         slots: Slots::new(opts.limits),
         page_bytes: opts.page_bytes.max(1024),
+        stop: tokio::sync::Notify::new(),
     });
     // What is live is compiled before the first request is accepted.
     let loader = Arc::clone(&shared);
@@ -120,6 +123,14 @@ pub async fn serve(
     let mut conns = JoinSet::new();
     let mut reserve = Reserve::new();
     let mut backoff = Duration::from_millis(10);
+    // A signal, or an admin's `relctl daemon stop`.
+    let stopper = Arc::clone(&shared);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = stopper.stop.notified() => {}
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
