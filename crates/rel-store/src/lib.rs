@@ -46,6 +46,7 @@ mod audit_log;
 mod deploy;
 mod dump;
 mod envs;
+pub mod etcd;
 mod exec;
 mod flush;
 mod keys;
