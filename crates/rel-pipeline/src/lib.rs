@@ -35,6 +35,7 @@ mod command;
 mod compile;
 mod http;
 pub mod jq;
+mod limits;
 mod live;
 mod run;
 mod template_check;

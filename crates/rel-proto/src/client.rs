@@ -46,6 +46,10 @@ pub enum ClientError {
     Disconnected(String),
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The socket (or a directory above it) may not be opened by this user. Never a reason
+    /// to start a daemon there: one is (or may be) running, owned by someone else.
+    #[error("permission denied opening releasd's socket {}: {reason}", socket.display())]
+    Denied { socket: PathBuf, reason: String },
 }
 
 /// How long the daemon may take to answer `Hello`. A daemon that accepts but never answers
@@ -102,9 +106,16 @@ impl Client {
         let name = socket
             .to_fs_name::<GenericFilePath>()
             .map_err(|e| unreachable(format!("not a usable socket path: {e}")))?;
-        let stream = Stream::connect(name)
-            .await
-            .map_err(|e| unreachable(describe_connect_error(&e)))?;
+        let stream = Stream::connect(name).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                ClientError::Denied {
+                    socket: socket.to_path_buf(),
+                    reason: describe_connect_error(&e),
+                }
+            } else {
+                unreachable(describe_connect_error(&e))
+            }
+        })?;
         let stream = Arc::new(stream);
 
         let hello = ClientFrame::Hello(Hello {
@@ -236,8 +247,8 @@ fn describe_connect_error(e: &std::io::Error) -> String {
             "connection refused (a stale socket: releasd is not running)".to_string()
         }
         std::io::ErrorKind::PermissionDenied => {
-            "permission denied (only the daemon's owner, and the group set in its \
-             [socket] config, may open it; ask the owner for access)"
+            "only the daemon's owner, and the group set in its [socket] config, may open it. \
+             Ask its owner for access, or run your own daemon with a --socket you own"
                 .to_string()
         }
         _ => e.to_string(),

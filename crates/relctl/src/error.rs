@@ -109,6 +109,8 @@ fn client_failure(e: &ClientError) -> Failure {
             (ErrorCode::Unavailable, EXIT_UNREACHABLE)
         }
         ClientError::Version { .. } | ClientError::Protocol(_) => (ErrorCode::Internal, EXIT_ERROR),
+        // Someone else's daemon: exit 5 like any refusal, and no advice to start one.
+        ClientError::Denied { .. } => (ErrorCode::PermissionDenied, EXIT_DENIED),
     };
     Failure {
         code: code.as_str(),
@@ -153,6 +155,22 @@ mod tests {
             "{}",
             f.message
         );
+    }
+
+    #[test]
+    fn a_socket_we_may_not_open_is_5_and_does_not_suggest_starting_releasd() {
+        let e = ClientError::Denied {
+            socket: "/run/other/releasd.sock".into(),
+            reason: "only the daemon's owner may open it".into(),
+        };
+        let f = classify(&anyhow::Error::new(e));
+        assert_eq!((f.code, f.exit), ("permission_denied", EXIT_DENIED));
+        assert!(
+            f.message.contains("/run/other/releasd.sock"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("Start it"), "{}", f.message);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! shutdown), [`connection`] (handshake, per-connection requests and events), [`dispatch`]
 //! (requests → store), [`exec`] (endpoint/verify/logs/tokens), [`live`] (what each
 //! environment serves, compiled; lock-free lookup), [`http`] (the HTTP ingress), [`tokens`]
-//! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence) and
-//! [`detach`] (backgrounding).
+//! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence),
+//! [`detach`] (backgrounding), [`limits`] (connections per user, deadlines), [`paging`]
+//! (byte budget of list answers) and [`rlimit`] (the file descriptor limit).
 
 pub mod auth;
 pub mod cli;
@@ -21,7 +22,10 @@ pub mod dispatch;
 pub mod events;
 pub mod exec;
 pub mod http;
+pub mod limits;
 pub mod live;
+pub mod paging;
+pub mod rlimit;
 pub mod server;
 pub mod socket;
 pub mod tokens;

@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     let result = rt.block_on(main_async(args));
     rt.shutdown_timeout(Duration::from_millis(200));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        // 5 when the socket was refused, as relctl says for permission denied.
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("relui: {e:#}");
             ExitCode::FAILURE
@@ -108,7 +109,7 @@ fn setup_terminal() -> anyhow::Result<(TerminalGuard, Terminal<CrosstermBackend<
     Ok((guard, terminal))
 }
 
-async fn main_async(args: Args) -> anyhow::Result<()> {
+async fn main_async(args: Args) -> anyhow::Result<u8> {
     let socket = args.socket.unwrap_or_else(rel_proto::paths::default_socket);
     let (_guard, mut terminal) = setup_terminal()?;
     let size = terminal.size().context("cannot read the terminal size")?;
@@ -135,5 +136,5 @@ async fn main_async(args: Args) -> anyhow::Result<()> {
         _ = term.recv() => tracing::info!("SIGTERM: quitting"),
         _ = hangup.recv() => tracing::info!("SIGHUP: quitting"),
     }
-    Ok(())
+    Ok(app.exit_code())
 }

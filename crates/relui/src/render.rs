@@ -111,6 +111,7 @@ impl App {
                 t.status_bar(),
             ),
             Conn::Connected(_) => (" ● connected ".to_string(), t.status_bar()),
+            Conn::Denied { .. } => (" ✗ PERMISSION DENIED ".to_string(), t.disconnected()),
             Conn::Disconnected { retry_in_ms, .. } => (
                 format!(
                     " ✗ DISCONNECTED, retry in {:.1}s ",

@@ -278,8 +278,12 @@ pub fn error_title(e: &ClientError) -> &'static str {
         }
         ClientError::Version { .. } => "Protocol version mismatch",
         ClientError::Protocol(_) => "Protocol error",
+        ClientError::Denied { .. } => "Permission denied",
     }
 }
+
+/// Why a request could not even be sent: the executor has no connection right now.
+pub const NOT_CONNECTED: &str = "not connected";
 
 pub fn code_title(code: ErrorCode) -> &'static str {
     match code {
@@ -297,6 +301,13 @@ pub fn code_title(code: ErrorCode) -> &'static str {
 pub fn error_message(e: &ClientError) -> String {
     match e {
         ClientError::Rpc(r) => r.message.clone(),
+        // One sentence, not the client library's chain of "lost: not connected: …".
+        ClientError::Disconnected(why) if why == NOT_CONNECTED => {
+            "relui is not connected to releasd right now; it reconnects by itself, so try again once the status bar says connected.".to_string()
+        }
+        ClientError::Disconnected(why) => format!(
+            "The connection to releasd was lost ({why}); relui is reconnecting. Check the screen once it is back: the change may or may not have been made."
+        ),
         other => other.to_string(),
     }
 }

@@ -23,6 +23,31 @@ struct Tui {
 
 impl Tui {
     fn spawn(args: &[&str], env: &[(&str, &Path)], cols: u16, rows: u16) -> Tui {
+        let mut cmd = CommandBuilder::new(bin("relui"));
+        cmd.args(args);
+        Tui::spawn_cmd(cmd, env, cols, rows)
+    }
+
+    /// relui run as `nobody` (through setpriv): another user than the daemon's owner.
+    fn spawn_as_nobody(args: &[&str], cols: u16, rows: u16) -> Tui {
+        let (uid, gid) = nobody();
+        let mut cmd = CommandBuilder::new("setpriv");
+        cmd.args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".to_string(),
+            "--".to_string(),
+        ]);
+        cmd.arg(bin("relui"));
+        cmd.args(args);
+        // Somewhere nobody may write, should anything try to (nothing must).
+        cmd.env("HOME", "/tmp");
+        cmd.env_remove("XDG_RUNTIME_DIR");
+        cmd.env_remove("XDG_DATA_HOME");
+        Tui::spawn_cmd(cmd, &[], cols, rows)
+    }
+
+    fn spawn_cmd(mut cmd: CommandBuilder, env: &[(&str, &Path)], cols: u16, rows: u16) -> Tui {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -32,8 +57,6 @@ impl Tui {
                 pixel_height: 0,
             })
             .expect("open a pty");
-        let mut cmd = CommandBuilder::new(bin("relui"));
-        cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
         for (k, v) in env {
@@ -644,4 +667,64 @@ fn sigterm_and_sighup_quit_and_restore_the_terminal() {
             "{sig}: the terminal was left in the alternate screen"
         );
     }
+}
+
+/// The uid and gid of `nobody`.
+fn nobody() -> (u32, u32) {
+    let u = nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("user nobody");
+    (u.uid.as_raw(), u.gid.as_raw())
+}
+
+/// Running as another user needs root (to drop to `nobody`); elsewhere say so and pass.
+fn can_switch_user() -> bool {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root {
+        eprintln!("skipped: switching to nobody needs root");
+    }
+    root
+}
+
+/// Another user's socket: relui says permission denied, never tries to start a daemon there,
+/// and exits 5 like relctl.
+#[test]
+fn another_users_socket_is_permission_denied_and_starts_nothing() {
+    if !can_switch_user() {
+        return;
+    }
+    let d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    // Autostart on: it must still not try.
+    let mut tui = Tui::spawn_as_nobody(&["--socket", socket.to_str().expect("utf-8")], 80, 24);
+    let s = tui.wait_for(&["PERMISSION DENIED", "does not start a daemon"]);
+    assert!(
+        !s.contains("starting") && !s.contains("could not start"),
+        "relui tried to start a daemon:\n{s}"
+    );
+    tui.send("q");
+    let status = tui.wait_exit();
+    assert_eq!(status.exit_code(), 5, "{status:?}");
+}
+
+/// relctl as another user: exit 5 and no advice to start a daemon (there is one).
+#[test]
+fn relctl_on_another_users_socket_exits_5_without_start_advice() {
+    if !can_switch_user() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let d = TestDaemon::start();
+    let (uid, gid) = nobody();
+    let out = std::process::Command::new(bin("relctl"))
+        .args(["--socket", d.socket().to_str().expect("utf-8"), "status"])
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .expect("run relctl as nobody");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(!stderr.contains("Start it"), "{stderr}");
 }

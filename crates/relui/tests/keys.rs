@@ -21,7 +21,7 @@ fn requests(cmds: &[Command]) -> Vec<Request> {
     cmds.iter()
         .filter_map(|c| match c {
             Command::Call { request, .. } => Some(request.clone()),
-            Command::Quit => None,
+            Command::Quit | Command::StartDaemon => None,
         })
         .collect()
 }
@@ -716,15 +716,37 @@ fn quit_help_and_screens() {
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
     assert_eq!(app.update(ch('q')), [Command::Quit]);
-    // Ctrl-C quits even from a dialog.
+    // Ctrl-C in a dialog cancels the dialog (as Esc); from the main screen it quits.
+    let ctrl_c = || Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     press(&mut app, &world, vec![ch('n')]);
-    assert_eq!(
-        app.update(Msg::Key(KeyEvent::new(
-            KeyCode::Char('c'),
-            KeyModifiers::CONTROL
-        ))),
-        [Command::Quit]
-    );
+    assert!(app.dialog.is_some());
+    assert!(app.update(ctrl_c()).is_empty());
+    assert!(app.dialog.is_none(), "Ctrl-C left the dialog open");
+    press(&mut app, &world, vec![ch('?')]);
+    assert!(app.update(ctrl_c()).is_empty());
+    assert!(!app.help);
+    assert_eq!(app.update(ctrl_c()), [Command::Quit]);
+}
+
+#[test]
+fn s_starts_releasd_again_only_when_it_is_gone() {
+    let world = World::new(3);
+    let mut app = connected(&world, 80, 24);
+    // Connected: s does nothing of the sort.
+    assert!(!app.update(ch('s')).contains(&Command::StartDaemon));
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Press s to start"), "{s}");
+    assert_eq!(app.update(ch('s')), [Command::StartDaemon]);
+    // Another user's socket: never.
+    app.update(Msg::Denied {
+        reason: "only the daemon's owner may open it".into(),
+    });
+    assert!(app.update(ch('s')).is_empty());
+    assert_eq!(app.exit_code(), 5);
 }
 
 #[test]

@@ -523,7 +523,7 @@ pub fn settle(app: &mut App, world: &World, cmds: Vec<Command>) -> Vec<Command> 
                 })),
                 None => unanswered.push(cmd),
             },
-            Command::Quit => unanswered.push(cmd),
+            Command::Quit | Command::StartDaemon => unanswered.push(cmd),
         }
     }
     unanswered
