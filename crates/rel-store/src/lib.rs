@@ -50,6 +50,7 @@ mod audit_log;
 mod deploy;
 mod dump;
 mod envs;
+pub mod etcd;
 mod exec;
 mod keys;
 mod prune;

@@ -11,6 +11,8 @@
 //! daemon's stderr (its tracing log) goes to `releasd.stderr` in the temp dir; it is quoted
 //! in every start failure and available through [`TestDaemon::stderr_log`].
 
+pub mod etcd;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
