@@ -7,8 +7,9 @@
 //! shutdown), [`connection`] (handshake, per-connection requests and events), [`dispatch`]
 //! (requests → store), [`exec`] (endpoint/verify/logs/tokens), [`live`] (what each
 //! environment serves, compiled; lock-free lookup), [`http`] (the HTTP ingress), [`tokens`]
-//! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence) and
-//! [`detach`] (backgrounding).
+//! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence),
+//! [`detach`] (backgrounding) and [`worker`] (pipeline runs in worker processes,
+//! admission control, the data plane's runtime).
 
 pub mod auth;
 pub mod cli;
@@ -20,10 +21,12 @@ pub mod detach;
 pub mod dispatch;
 pub mod events;
 pub mod exec;
+pub mod execlog;
 pub mod http;
 pub mod live;
 pub mod server;
 pub mod socket;
 pub mod tokens;
+pub mod worker;
 
 pub use server::{DaemonInfo, ServeOptions, serve};
