@@ -394,3 +394,24 @@ async fn sigterm_is_not_held_up_by_a_runaway_run() {
     assert!(msg.contains("shutting down"), "{v}");
     assert!(!d.alive());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_output_is_answered_whole_and_stored_capped() {
+    let d = Daemon::start(&["--workers", "1"]);
+    let big = "[range(30000)] | map(tostring) | join(\",\")";
+    let (c, secret) = setup(&d, &[("big", big, 5000)]).await;
+    let (status, v, _) = post(&d, &secret, "big", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+    let whole = v["output"].as_str().expect("string output");
+    assert!(whole.len() > 100_000, "{}", whole.len());
+    let id = v["id"].as_u64().expect("id");
+    match c.call(Request::LogShow { id }).await.expect("log show") {
+        Response::Execution(e) => {
+            let stored: Value = serde_json::from_str(&e.output).expect("stored output is JSON");
+            assert_eq!(stored["truncated"], true, "{stored}");
+            assert_eq!(stored["bytes"], json!(whole.len() + 2), "{stored}");
+            assert!(e.output.len() < 2 * 65536, "{}", e.output.len());
+        }
+        other => panic!("{other:?}"),
+    }
+}
