@@ -3,6 +3,8 @@
 //!
 //! Build release binaries first (`cargo build --release --workspace`), then
 //! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|all]`.
+//! `hostile [RUNS]` (not part of `all`) times the control plane while RUNS runaway runs
+//! are in flight (`hostile --serve` starts a daemon for `wrk`).
 //! `trigger` (not part of `all`) measures endpoint runs: live-table resolve, and requests/s
 //! for the example's two-step pipeline through the socket and through the HTTP ingress.
 //! Everything runs on a temp dir on the same disk as the working directory's filesystem
@@ -20,6 +22,7 @@ use rel_proto::{Client, Request, Response};
 // The daemon's clock, so the bench stamps records exactly as releasd does.
 use releasd::dispatch::now;
 
+mod hostile;
 mod trigger;
 
 fn main() -> Result<()> {
@@ -42,6 +45,13 @@ fn main() -> Result<()> {
     }
     if what == "trigger" {
         rt.block_on(trigger::run())?;
+    }
+    if what == "hostile" {
+        if std::env::args().any(|a| a == "--serve") {
+            rt.block_on(hostile::serve())?;
+        } else {
+            rt.block_on(hostile::run(arg_num(2, 500) as usize))?;
+        }
     }
     if what == "scale" {
         let releases = arg_num(2, 100_000);
