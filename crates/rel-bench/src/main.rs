@@ -2,9 +2,10 @@
 //! A benchmark, not a test: it asserts nothing, it reports medians and rates.
 //!
 //! Build release binaries first (`cargo build --release --workspace`), then
-//! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|all]`.
+//! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|hostile|etcd|all]`.
 //! `hostile [RUNS]` (not part of `all`) times the control plane while RUNS runaway runs
 //! are in flight (`hostile --serve` starts a daemon for `wrk`).
+//! `etcd` (not part of `all`) measures the raw etcd figures the etcd backend is held to.
 //! `trigger` (not part of `all`) measures endpoint runs: live-table resolve, and requests/s
 //! for the example's two-step pipeline through the socket and through the HTTP ingress.
 //! Everything runs on a temp dir on the same disk as the working directory's filesystem
@@ -22,6 +23,7 @@ use rel_proto::{Client, Request, Response};
 // The daemon's clock, so the bench stamps records exactly as releasd does.
 use releasd::dispatch::now;
 
+mod etcd;
 mod hostile;
 mod trigger;
 
@@ -52,6 +54,9 @@ fn main() -> Result<()> {
         } else {
             rt.block_on(hostile::run(arg_num(2, 500) as usize))?;
         }
+    }
+    if what == "etcd" {
+        etcd::run()?;
     }
     if what == "scale" {
         let releases = arg_num(2, 100_000);

@@ -30,6 +30,7 @@ pub mod paging;
 pub mod rlimit;
 pub mod server;
 pub mod socket;
+pub mod store_choice;
 pub mod tokens;
 pub mod worker;
 

@@ -12,6 +12,7 @@ mod connect;
 mod error;
 mod kv;
 mod layout;
+pub mod stm;
 mod txn;
 mod url;
 mod watch;
