@@ -3,6 +3,7 @@
 //!
 //! Build release binaries first (`cargo build --release --workspace`), then
 //! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|all]`.
+//! `crash [ROUNDS]` (not part of `all`) is the crash harness (see `crash.rs`).
 //! `trigger` (not part of `all`) measures endpoint runs: live-table resolve, and requests/s
 //! for the example's two-step pipeline through the socket and through the HTTP ingress.
 //! Everything runs on a temp dir on the same disk as the working directory's filesystem
@@ -20,6 +21,7 @@ use rel_proto::{Client, Request, Response};
 // The daemon's clock, so the bench stamps records exactly as releasd does.
 use releasd::dispatch::now;
 
+mod crash;
 mod trigger;
 
 fn main() -> Result<()> {
@@ -42,6 +44,10 @@ fn main() -> Result<()> {
     }
     if what == "trigger" {
         rt.block_on(trigger::run())?;
+    }
+    if what == "crash" {
+        let rounds = arg_num(2, 100);
+        rt.block_on(crash::run(rounds))?;
     }
     if what == "scale" {
         let releases = arg_num(2, 100_000);

@@ -36,6 +36,9 @@ pub enum ServerFrame {
     },
     /// Only after `Request::Subscribe`.
     Event(Event),
+    /// Only after `Request::SubscribeSince`: the event and its store-wide sequence number
+    /// (commit order; `Lagged` carries the seq of the last event before the gap).
+    SeqEvent { seq: u64, event: Event },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +121,12 @@ pub enum Request {
     TokenList,
     TokenRevoke {
         name: String,
+    },
+    /// Like `Subscribe`, but every event comes with its seq (`ServerFrame::SeqEvent`), and
+    /// with `after: Some(SEQ)` the daemon first replays the stored events after SEQ, then
+    /// continues live without a gap or a repeat. `None`: live from now.
+    SubscribeSince {
+        after: Option<u64>,
     },
 }
 

@@ -23,6 +23,7 @@
 //! | `audit` | seq → `AuditEntry` (hash-chained) |
 //! | `executions`, `exec_by_env`, `exec_window` | id → `Execution`; (env, n) → id; env → `ExecWindow` (retention) |
 //! | `tokens`, `token_hash` | name → `TokenRecord` (hash only); hash → name |
+//! | `events` | seq → `Change`: the newest [`events::KEEP`] committed changes, in commit order |
 //!
 //! # Writes
 //!
@@ -50,6 +51,7 @@ mod audit_log;
 mod deploy;
 mod dump;
 mod envs;
+pub mod events;
 mod exec;
 mod keys;
 mod prune;
@@ -99,6 +101,7 @@ pub struct SledStore {
     trees: Arc<Trees>,
     /// Readers share it for a whole read; the writer takes it only to apply a committed batch.
     gate: Arc<RwLock<()>>,
+    sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
     /// Declared before nothing that it uses: dropping it drains the queue and joins the thread.
     writer: Writer,
     dir: PathBuf,
@@ -156,12 +159,14 @@ impl SledStore {
                 }
             })?;
         let gate = Arc::new(RwLock::new(()));
+        let sink = Arc::new(RwLock::new(None));
         let writer = Writer::start(
             writer::Shared {
                 trees: Arc::clone(&trees),
                 gate: Arc::clone(&gate),
                 sync_sled,
                 data_dir: dir.clone(),
+                sink: Arc::clone(&sink),
             },
             wal,
         )
@@ -172,6 +177,7 @@ impl SledStore {
         let store = SledStore {
             trees,
             gate,
+            sink,
             writer,
             dir: dir.clone(),
         };
@@ -291,7 +297,9 @@ impl SledStore {
         retention: usize,
     ) -> RelResult<u64> {
         let e = e.clone();
-        self.submit(Mode::Logged, move |tx| exec::append_tx(tx, &e, retention))
+        self.submit(Mode::Logged, move |tx| {
+            events::append_execution(tx, &e, retention)
+        })
     }
 
     fn read_gate(&self) -> RwLockReadGuard<'_, ()> {

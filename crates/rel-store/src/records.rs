@@ -90,4 +90,6 @@ pub mod meta {
     pub const DRAFT_DIGEST: &[u8] = b"draft_digest";
     /// Environment names in creation order (point-readable inside a transaction).
     pub const ENV_NAMES: &[u8] = b"env_names";
+    /// The seq of the newest change event.
+    pub const LAST_EVENT: &[u8] = b"last_event";
 }

@@ -135,10 +135,11 @@ async fn session(
         match frame {
             Ok(ClientFrame::Request {
                 id,
-                request: Request::Subscribe,
+                request: request @ (Request::Subscribe | Request::SubscribeSince { .. }),
             }) => {
-                // Subscribe before answering so no event after `Subscribed` is missed.
-                let mut sub = shared.events.subscribe();
+                // Subscribe before answering (and before any replay from the store) so no
+                // event committed meanwhile is missed.
+                let sub = shared.events.subscribe();
                 if out_tx
                     .send(ServerFrame::Response {
                         id,
@@ -153,13 +154,12 @@ async fn session(
                     f.abort();
                 }
                 let tx = out_tx.clone();
-                forwarder = Some(tokio::spawn(async move {
-                    while let Some(event) = sub.next().await {
-                        if tx.send(ServerFrame::Event(event)).await.is_err() {
-                            break;
-                        }
-                    }
-                }));
+                forwarder = Some(match request {
+                    Request::SubscribeSince { after } => tokio::spawn(
+                        crate::events::forward_since(Arc::clone(&shared.store), sub, after, tx),
+                    ),
+                    _ => tokio::spawn(crate::events::forward_plain(sub, tx)),
+                });
             }
             Ok(ClientFrame::Request { id, request }) => {
                 let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {

@@ -77,9 +77,14 @@ pub async fn serve(
     if let Some(l) = &opts.http {
         info.http = l.local_addr().ok().map(|a| a.to_string());
     }
+    let events = Events::new();
+    {
+        let events = events.clone();
+        store.set_change_sink(Box::new(move |changes| events.publish_changes(changes)));
+    }
     let shared = Arc::new(Shared {
         store,
-        events: Events::new(),
+        events,
         info,
         auth: opts.auth,
         live: Live::new(),
