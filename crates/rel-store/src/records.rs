@@ -8,7 +8,7 @@ use rel_domain::snapshot::Manifest;
 use rel_domain::{Digest, Environment, RelError, RelResult, Timestamp, TokenInfo};
 
 /// Bumped when the layout changes; `open` refuses a store it does not understand.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const MAX_RECORD: usize = 256 << 20;
 
