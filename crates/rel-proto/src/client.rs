@@ -61,11 +61,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const EVENT_BUFFER: usize = 4096;
 
 type Reply = oneshot::Sender<Result<Response, RelError>>;
+/// An event and its seq (`None` on a plain `Subscribe`).
+type SeqEvent = (Option<u64>, Event);
 
 /// State shared between the `Client` handle and its reader task.
 struct Shared {
     pending: Mutex<Pending>,
-    events: Mutex<Option<mpsc::Sender<Event>>>,
+    events: Mutex<Option<mpsc::Sender<SeqEvent>>>,
 }
 
 struct Pending {
@@ -84,7 +86,7 @@ pub struct Client {
 }
 
 pub struct EventStream {
-    rx: mpsc::Receiver<Event>,
+    rx: mpsc::Receiver<SeqEvent>,
 }
 
 impl Client {
@@ -192,10 +194,20 @@ impl Client {
     /// Start receiving events on this connection. A second call replaces the first stream
     /// (which then ends). Requests keep working on a subscribed client.
     pub async fn subscribe(&self) -> Result<EventStream, ClientError> {
+        self.subscribe_with(Request::Subscribe).await
+    }
+
+    /// Events with their store-wide seq: with `after: Some(SEQ)`, first the stored events
+    /// after SEQ, then live ones, with no gap and no repeat (resume after a reconnect).
+    pub async fn subscribe_since(&self, after: Option<u64>) -> Result<EventStream, ClientError> {
+        self.subscribe_with(Request::SubscribeSince { after }).await
+    }
+
+    async fn subscribe_with(&self, request: Request) -> Result<EventStream, ClientError> {
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         // Installed before asking, so no event sent right after `Subscribed` can be missed.
         *lock(&self.shared.events) = Some(tx);
-        match self.call(Request::Subscribe).await {
+        match self.call(request).await {
             Ok(Response::Subscribed) => Ok(EventStream { rx }),
             Ok(other) => {
                 *lock(&self.shared.events) = None;
@@ -229,6 +241,12 @@ impl Drop for Client {
 impl EventStream {
     /// The next event, or `None` when the connection is gone.
     pub async fn next(&mut self) -> Option<Event> {
+        self.rx.recv().await.map(|(_, e)| e)
+    }
+
+    /// The next event with its seq (`None` for a plain `subscribe`, and for a `Lagged` the
+    /// client itself reports because this stream was not read fast enough).
+    pub async fn next_seq(&mut self) -> Option<SeqEvent> {
         self.rx.recv().await
     }
 }
@@ -308,7 +326,13 @@ async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
             Ok(ServerFrame::Event(event)) => {
                 let tx = lock(&shared.events).clone();
                 if let Some(tx) = tx {
-                    missed = deliver(&tx, event, missed);
+                    missed = deliver(&tx, (None, event), missed);
+                }
+            }
+            Ok(ServerFrame::SeqEvent { seq, event }) => {
+                let tx = lock(&shared.events).clone();
+                if let Some(tx) = tx {
+                    missed = deliver(&tx, (Some(seq), event), missed);
                 }
             }
             Ok(ServerFrame::Welcome(_)) => {
@@ -325,8 +349,12 @@ async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
 
 /// Hand `event` to the subscriber without ever blocking the reader (responses must keep
 /// flowing). Returns the new count of missed events.
-fn deliver(tx: &mpsc::Sender<Event>, event: Event, missed: u64) -> u64 {
-    if missed > 0 && tx.try_send(Event::Lagged { missed }).is_err() {
+fn deliver(
+    tx: &mpsc::Sender<(Option<u64>, Event)>,
+    event: (Option<u64>, Event),
+    missed: u64,
+) -> u64 {
+    if missed > 0 && tx.try_send((None, Event::Lagged { missed })).is_err() {
         return missed + 1;
     }
     match tx.try_send(event) {

@@ -36,6 +36,9 @@ pub enum ServerFrame {
     },
     /// Only after `Request::Subscribe`.
     Event(Event),
+    /// Only after `Request::SubscribeSince`: the event and its store-wide sequence number
+    /// (commit order; `Lagged` carries the seq of the last event before the gap).
+    SeqEvent { seq: u64, event: Event },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +124,12 @@ pub enum Request {
     },
     /// Stop the daemon gracefully (admin only), as SIGTERM does; answers `Done` first.
     DaemonStop,
+    /// Like `Subscribe`, but every event comes with its seq (`ServerFrame::SeqEvent`), and
+    /// with `after: Some(SEQ)` the daemon first replays the stored events after SEQ, then
+    /// continues live without a gap or a repeat. `None`: live from now.
+    SubscribeSince {
+        after: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -277,7 +277,8 @@ fn request_after(prev: Option<&Request>) -> Option<Request> {
         Request::TokenCreate { .. } => Request::TokenList,
         Request::TokenList => Request::TokenRevoke { name: "ci".into() },
         Request::TokenRevoke { .. } => Request::DaemonStop,
-        Request::DaemonStop => return None,
+        Request::DaemonStop => Request::SubscribeSince { after: Some(41) },
+        Request::SubscribeSince { .. } => return None,
     })
 }
 
@@ -487,7 +488,13 @@ fn server_frame_after(prev: Option<&ServerFrame>) -> Option<ServerFrame> {
         ServerFrame::Response { result: Err(_), .. } => {
             ServerFrame::Event(Event::Lagged { missed: 1 })
         }
-        ServerFrame::Event(_) => return None,
+        ServerFrame::Event(_) => ServerFrame::SeqEvent {
+            seq: 42,
+            event: Event::Imported {
+                actor: "alice".into(),
+            },
+        },
+        ServerFrame::SeqEvent { .. } => return None,
     })
 }
 
@@ -586,13 +593,13 @@ fn every_frame_roundtrips() {
     assert_roundtrips(&c);
     // ServerFrame samples Ok and Err of Welcome and Response: two per variant index there.
     let s = chain(server_frame_after);
-    assert_eq!(s.len(), 5);
+    assert_eq!(s.len(), 6);
     assert_roundtrips(&s);
-    let mut past_last = vec![3u8];
+    let mut past_last = vec![4u8];
     past_last.extend_from_slice(&[0u8; 64]);
     assert!(
         matches!(decode::<ServerFrame>(&past_last), Err(CodecError::Decode(m)) if m.to_lowercase().contains("variant")),
-        "ServerFrame has a 4th variant without a sample"
+        "ServerFrame has a 5th variant without a sample"
     );
 }
 

@@ -498,6 +498,16 @@ pub fn error<'a>(code: &'a str, message: &'a str) -> ErrorJson<'a> {
     }
 }
 
+/// One `watch` line with its store-wide seq: `{"seq":12,"event":"deployed", ...}` (`seq` is
+/// what `relctl watch --since` takes; absent only on a `lagged` line relctl itself reports).
+#[derive(Debug, Serialize)]
+pub struct SeqEventJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(flatten)]
+    pub event: EventJson,
+}
+
 /// One `watch` line: `{"event":"deployed", ...}`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -99,9 +99,8 @@ pub async fn handle(
             tracing::info!(request = what, actor = %caller.actor.name, code = %e.code, error = %e.message, "refused")
         }
     }
-    for e in events {
-        shared.events.publish(e);
-    }
+    // The events themselves are published by the store, in commit order, once durable
+    // (events.rs); `events` only decides the log level above.
     result
 }
 
@@ -131,6 +130,7 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::Export => "export",
         Request::Import { .. } => "import",
         Request::Subscribe => "subscribe",
+        Request::SubscribeSince { .. } => "subscribe",
         Request::Trigger { .. } => "trigger",
         Request::Verify { .. } => "verify",
         Request::Logs(_) => "logs",
@@ -327,7 +327,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             Err(e) => (Err(e), vec![]),
         },
         // Turned into a stream by the connection before it gets here.
-        Request::Subscribe => no_events(Ok(Response::Subscribed)),
+        Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
         Request::Trigger { .. }
         | Request::Verify { .. }
         | Request::Logs(_)

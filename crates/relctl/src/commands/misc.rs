@@ -57,16 +57,19 @@ pub async fn daemon_stop(s: &Session) -> anyhow::Result<()> {
 const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One JSON object per event per line, flushed as it arrives, until the daemon goes away.
-pub async fn watch(s: &Session) -> anyhow::Result<()> {
+pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
     let conn = s.connect().await?;
-    let mut events = conn.client.subscribe().await?;
+    let mut events = conn.client.subscribe_since(since).await?;
     // On stderr, so stdout stays pure JSON lines; scripts can wait for it as a ready signal.
     eprintln!(
         "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
         s.socket.display()
     );
-    while let Some(event) = events.next().await {
-        let mut line = json::line(&json::event(&event));
+    while let Some((seq, event)) = events.next_seq().await {
+        let mut line = json::line(&json::SeqEventJson {
+            seq,
+            event: json::event(&event),
+        });
         line.push('\n');
         let mut stdout = std::io::stdout().lock();
         match stdout
