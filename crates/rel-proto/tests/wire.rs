@@ -276,7 +276,12 @@ fn request_after(prev: Option<&Request>) -> Option<Request> {
         Request::LogShow { .. } => Request::TokenCreate { name: "ci".into() },
         Request::TokenCreate { .. } => Request::TokenList,
         Request::TokenList => Request::TokenRevoke { name: "ci".into() },
-        Request::TokenRevoke { .. } => return None,
+        Request::TokenRevoke { .. } => Request::ExportStream,
+        Request::ExportStream => Request::ImportChunk {
+            data: "{\"format\":".into(),
+        },
+        Request::ImportChunk { .. } => Request::ImportCommit,
+        Request::ImportCommit => return None,
     })
 }
 

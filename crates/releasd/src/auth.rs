@@ -166,6 +166,7 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Deploy(_)
         | Request::Rollback(_)
         | Request::Export
+        | Request::ExportStream
         | Request::Trigger { .. }
         | Request::Verify { .. } => Role::Deployer,
         // Even a dry run: the store's policy treats pruning as admin-only.
@@ -173,7 +174,9 @@ pub fn required_role(request: &Request) -> Role {
         | Request::EnvCreate(_)
         | Request::Import { .. }
         | Request::TokenCreate { .. }
-        | Request::TokenRevoke { .. } => Role::Admin,
+        | Request::TokenRevoke { .. }
+        | Request::ImportChunk { .. }
+        | Request::ImportCommit => Role::Admin,
     }
 }
 

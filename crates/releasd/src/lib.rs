@@ -29,5 +29,6 @@ pub mod rlimit;
 pub mod server;
 pub mod socket;
 pub mod tokens;
+pub mod transfer;
 
 pub use server::{DaemonInfo, ServeOptions, serve};
