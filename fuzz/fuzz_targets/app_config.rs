@@ -8,10 +8,20 @@ use rel_domain::config::{AppConfig, ConfigFormat};
 use rel_domain::snapshot::Snapshot;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
-    let format = if first & 1 == 0 { ConfigFormat::Toml } else { ConfigFormat::Json };
-    let Ok(config) = AppConfig::parse(text, format) else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let format = if first & 1 == 0 {
+        ConfigFormat::Toml
+    } else {
+        ConfigFormat::Json
+    };
+    let Ok(config) = AppConfig::parse(text, format) else {
+        return;
+    };
     if rel_pipeline::validate_app(&config).is_err() {
         return;
     }

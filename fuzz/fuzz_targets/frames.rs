@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
             // Re-encoding what decoded must work and decode to the same.
-            let frame = ClientFrame::Request { id: 1, request: request.clone() };
+            let frame = ClientFrame::Request {
+                id: 1,
+                request: request.clone(),
+            };
             if let Ok(bytes) = rel_proto::encode(&frame) {
                 let back: ClientFrame = rel_proto::decode(&bytes).expect("re-decode");
                 assert_eq!(back, frame);
@@ -58,7 +61,9 @@ fuzz_target!(|data: &[u8]| {
                     let c = Client::connect(&d.socket, "fuzz")
                         .await
                         .unwrap_or_else(|e2| panic!("daemon gone after {e}: {e2}"));
-                    c.call(Request::Ping).await.expect("ping after a lost connection");
+                    c.call(Request::Ping)
+                        .await
+                        .expect("ping after a lost connection");
                     *guard = Some(c);
                 }
             }

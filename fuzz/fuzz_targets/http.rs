@@ -18,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = s.shutdown().await;
         let mut answer = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut answer));
-        assert!(read.await.is_ok(), "the daemon neither answered nor closed within 20s");
+        assert!(
+            read.await.is_ok(),
+            "the daemon neither answered nor closed within 20s"
+        );
     });
 });
