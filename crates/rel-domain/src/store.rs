@@ -88,6 +88,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- moving stores -----------------------------------------------------------------
     fn export(&self) -> RelResult<Dump>;
+    /// The same document as [`Store::export`], written to `out` piece by piece, so that a
+    /// store of any size exports in bounded memory. The default builds it whole.
+    fn export_to(&self, out: &mut dyn std::io::Write) -> RelResult<()> {
+        let dump = self.export()?;
+        out.write_all(dump.as_bytes())
+            .map_err(|e| crate::RelError::internal(format!("export: cannot write: {e}")))
+    }
     /// Only into a store with no releases; refuses otherwise.
     fn import(&self, dump: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus>;
 

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::PROTOCOL_VERSION;
-use crate::codec::{self, CodecError, read_frame};
+use crate::codec::{self, CodecError, FrameReader, read_frame};
 use crate::messages::{ClientFrame, Event, Hello, Request, Response, ServerFrame, Welcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +60,41 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// the subscriber gets `Event::Lagged` (it must refresh), rather than stalling responses.
 const EVENT_BUFFER: usize = 4096;
 
-type Reply = oneshot::Sender<Result<Response, RelError>>;
 /// An event and its seq (`None` on a plain `Subscribe`).
 type SeqEvent = (Option<u64>, Event);
+
+/// Where an answer goes: the one `call` waiting for it, or a stream of answers
+/// ([`Client::call_stream`]).
+enum Reply {
+    Once(oneshot::Sender<Result<Response, RelError>>),
+    Stream(mpsc::Sender<Result<Response, RelError>>),
+}
+
+/// Answers to one streamed request, in order ([`Client::call_stream`]).
+pub struct ResponseStream {
+    rx: mpsc::Receiver<Result<Response, RelError>>,
+}
+
+impl ResponseStream {
+    /// The next answer; `Err(Disconnected)` if the connection went away before the end.
+    pub async fn next(&mut self) -> Result<Response, ClientError> {
+        match self.rx.recv().await {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(e)) => Err(ClientError::Rpc(e)),
+            None => Err(ClientError::Disconnected(
+                "releasd closed the connection in the middle of a streamed answer".to_string(),
+            )),
+        }
+    }
+}
+
+/// Answers buffered for a streamed request before the reader waits for its consumer.
+const STREAM_BUFFER: usize = 4;
+
+/// A streamed answer goes on after a piece (`Export`); anything else ends it.
+fn ends_stream(result: &Result<Response, RelError>) -> bool {
+    !matches!(result, Ok(Response::Export { .. }))
+}
 
 /// State shared between the `Client` handle and its reader task.
 struct Shared {
@@ -178,7 +210,7 @@ impl Client {
             if let Some(why) = &p.closed {
                 return Err(ClientError::Disconnected(why.clone()));
             }
-            p.replies.insert(id, tx);
+            p.replies.insert(id, Reply::Once(tx));
         }
         if self.frames.send(bytes).is_err() {
             lock(&self.shared.pending).replies.remove(&id);
@@ -189,6 +221,28 @@ impl Client {
             Ok(Err(e)) => Err(ClientError::Rpc(e)),
             Err(_) => Err(ClientError::Disconnected(self.closed_reason())),
         }
+    }
+
+    /// Send a request answered by several responses (`ExportStream`: `Export` pieces, then
+    /// `Done`) and return them as a stream. The reader waits for the consumer (the daemon
+    /// then waits for us): memory stays bounded whatever the answer's size.
+    pub async fn call_stream(&self, request: Request) -> Result<ResponseStream, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = codec::frame(&ClientFrame::Request { id, request })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        {
+            let mut p = lock(&self.shared.pending);
+            if let Some(why) = &p.closed {
+                return Err(ClientError::Disconnected(why.clone()));
+            }
+            p.replies.insert(id, Reply::Stream(tx));
+        }
+        if self.frames.send(bytes).is_err() {
+            lock(&self.shared.pending).replies.remove(&id);
+            return Err(ClientError::Disconnected(self.closed_reason()));
+        }
+        Ok(ResponseStream { rx })
     }
 
     /// Start receiving events on this connection. A second call replaces the first stream
@@ -308,17 +362,30 @@ async fn write_loop(
 
 async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
     // Buffered: a frame's length prefix and payload usually arrive in one read.
-    let mut r = tokio::io::BufReader::new(&*stream);
+    let mut r = FrameReader::new(tokio::io::BufReader::new(&*stream));
     // Events dropped because the subscriber is not reading; reported as one `Lagged`.
     let mut missed: u64 = 0;
     let why = loop {
-        match read_frame::<_, ServerFrame>(&mut r).await {
+        match r.next::<ServerFrame>().await {
             Ok(ServerFrame::Response { id, result }) => {
-                let reply = lock(&shared.pending).replies.remove(&id);
+                let reply = {
+                    let mut p = lock(&shared.pending);
+                    match p.replies.get(&id) {
+                        Some(Reply::Stream(tx)) if !ends_stream(&result) => {
+                            Some(Reply::Stream(tx.clone()))
+                        }
+                        _ => p.replies.remove(&id),
+                    }
+                };
                 match reply {
                     // The caller may have given up (dropped its future): nothing to do.
-                    Some(tx) => {
+                    Some(Reply::Once(tx)) => {
                         let _ = tx.send(result);
+                    }
+                    Some(Reply::Stream(tx)) => {
+                        if tx.send(result).await.is_err() {
+                            lock(&shared.pending).replies.remove(&id);
+                        }
                     }
                     None => tracing::debug!(id, "response for a request nobody waits for"),
                 }

@@ -130,6 +130,16 @@ pub enum Request {
     SubscribeSince {
         after: Option<u64>,
     },
+    /// `Export` without the one-frame limit: answered by a sequence of `Response::Export`
+    /// pieces of the document (in order, each well inside a frame), then `Response::Done`.
+    ExportStream,
+    /// `Import` without the one-frame limit: the document in pieces, in order, on one
+    /// connection; each is answered `Done`. Nothing is imported until `ImportCommit`.
+    ImportChunk {
+        data: String,
+    },
+    /// Import the pieces this connection sent (answered `Imported`).
+    ImportCommit,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -304,6 +304,11 @@ impl Store for SledStore {
         dump::export(&self.trees, crate::now())
     }
 
+    fn export_to(&self, out: &mut dyn std::io::Write) -> RelResult<()> {
+        let _g = self.read_gate();
+        dump::export_to(&self.trees, crate::now(), out)
+    }
+
     fn import(&self, text: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus> {
         policy::authorize(caller, &Action::Import)?;
         let parsed = dump::parse(text)?;

@@ -5,6 +5,7 @@ mod commands;
 mod confirm;
 mod error;
 mod json;
+mod paging;
 mod session;
 mod table;
 mod table_exec;

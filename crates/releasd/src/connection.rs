@@ -156,6 +156,7 @@ async fn session(
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut forwarder: Option<JoinHandle<()>> = None;
+    let mut upload = crate::transfer::Upload::default();
     let user = caller.actor.name.clone();
     let mut idle_since = Instant::now();
     loop {
@@ -235,9 +236,48 @@ async fn session(
                     }),
                 });
             }
+            Ok(ClientFrame::Request {
+                id,
+                request: Request::ExportStream,
+            }) => {
+                let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+                    break;
+                };
+                let (tx, shared, caller) = (out_tx.clone(), Arc::clone(&shared), caller.clone());
+                tasks.spawn(async move {
+                    crate::transfer::export(shared, caller, id, tx).await;
+                    drop(permit);
+                });
+            }
+            Ok(ClientFrame::Request {
+                id,
+                request: Request::ImportChunk { data },
+            }) => {
+                // In order, on this connection: appended before the next frame is read.
+                let result = upload.append(&shared, &caller, data).await;
+                if out_tx
+                    .send(ServerFrame::Response { id, result })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
             Ok(ClientFrame::Request { id, request }) => {
                 let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
                     break;
+                };
+                let request = match request {
+                    Request::ImportCommit => match upload.take().await {
+                        Ok(dump) => Request::Import { dump },
+                        Err(e) => {
+                            let _ = out_tx
+                                .send(ServerFrame::Response { id, result: Err(e) })
+                                .await;
+                            continue;
+                        }
+                    },
+                    other => other,
                 };
                 let (tx, shared, caller) = (out_tx.clone(), Arc::clone(&shared), caller.clone());
                 tasks.spawn(async move {

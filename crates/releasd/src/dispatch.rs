@@ -22,6 +22,9 @@ const RELEASE_HISTORY_LIMIT: usize = 100;
 const MAX_PAGE: u64 = 10_000;
 /// A page size of 0 means "the default".
 const DEFAULT_PAGE: u64 = 50;
+/// Longest release description: every list of releases carries it, so it must stay small
+/// (long notes belong in a linked document).
+pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
 
 pub fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
@@ -139,6 +142,9 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::TokenList => "token.list",
         Request::TokenRevoke { .. } => "token.revoke",
         Request::DaemonStop => "daemon.stop",
+        Request::ExportStream => "export.stream",
+        Request::ImportChunk { .. } => "import.chunk",
+        Request::ImportCommit => "import.commit",
     }
 }
 
@@ -214,6 +220,12 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             digest: Snapshot::of(c).digest,
         })),
         Request::ReleaseCreate(new) => {
+            if new.description.len() > MAX_DESCRIPTION_BYTES {
+                return no_events(Err(RelError::invalid(format!(
+                    "description: {} bytes is over the limit of {MAX_DESCRIPTION_BYTES} bytes (64 KiB); shorten it and link to longer notes",
+                    new.description.len()
+                ))));
+            }
             // Parse at the boundary for the path-precise message; the store snapshots it.
             if let Some(Err(e)) = new.config.as_ref().map(parse_and_validate) {
                 return (Err(e), vec![]);
@@ -335,7 +347,12 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         | Request::TokenCreate { .. }
         | Request::TokenList
         | Request::TokenRevoke { .. }
-        | Request::DaemonStop => no_events(Err(RelError::internal("routed to the wrong handler"))),
+        | Request::DaemonStop
+        | Request::ExportStream
+        | Request::ImportChunk { .. }
+        | Request::ImportCommit => {
+            no_events(Err(RelError::internal("routed to the wrong handler")))
+        }
     }
 }
 

@@ -33,5 +33,6 @@ pub mod socket;
 pub mod store_choice;
 pub mod tokens;
 pub mod worker;
+pub mod transfer;
 
 pub use server::{DaemonInfo, ServeOptions, serve};

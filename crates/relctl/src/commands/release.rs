@@ -81,13 +81,16 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
         StateArg::Superseded => ReleaseState::Superseded,
     });
     let conn = s.connect().await?;
-    let query = ReleaseQuery {
-        state,
-        filter: None,
-        before_seq: None,
-        limit,
+    let fetch = async |before_seq, limit| {
+        let query = ReleaseQuery {
+            state,
+            filter: None,
+            before_seq,
+            limit,
+        };
+        Ok(reply!(conn, Request::ReleaseList(query), Response::Releases(l) => l))
     };
-    let list = reply!(conn, Request::ReleaseList(query), Response::Releases(l) => l);
+    let list = crate::paging::collect(limit, fetch, |r| r.release.seq).await?;
     if list.is_empty() && !s.json() {
         return out(&match state {
             Some(st) => format!("no {} releases\n", st.as_str()),
