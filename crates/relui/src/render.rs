@@ -20,7 +20,7 @@ impl App {
         self.render_tabs(f, c.tabs);
         match self.screen {
             Screen::Releases => match &self.detail {
-                Some(d) => d.render(f, c.main, self.theme, self.now),
+                Some(d) => d.render(f, c.main, self.theme, self.now, &self.data.envs),
                 None => self.releases.render(
                     f,
                     c.main,
@@ -28,6 +28,7 @@ impl App {
                     self.now,
                     self.data.release_total,
                     self.offline_text().as_deref(),
+                    &self.data.envs,
                 ),
             },
             Screen::Environments => self.envs.render(

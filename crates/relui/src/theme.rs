@@ -40,6 +40,10 @@ impl Theme {
         }
     }
 
+    pub fn held(self) -> Style {
+        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+
     pub fn selected(self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED)
     }
@@ -117,6 +121,17 @@ impl Theme {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         }
     }
+}
+
+/// The badge of a release rolled back out of an environment and live nowhere (§3.2).
+pub const HELD_BADGE: &str = "HELD";
+
+/// Environments in `envs` (promotion order) where `tag` is held.
+pub fn held_in(envs: &[rel_domain::EnvironmentView], tag: &str) -> Vec<String> {
+    envs.iter()
+        .filter(|e| e.held.iter().any(|h| h == tag))
+        .map(|e| e.env.name.clone())
+        .collect()
 }
 
 /// The badge text for a state: readable without colour.

@@ -655,3 +655,18 @@ fn rollback_refused_plan_offers_no_button() {
         app
     });
 }
+
+/// v1.27.0 was rolled back out of production: HELD there, not just SUPERSEDED (§3.2).
+#[test]
+fn releases_with_a_held_release() {
+    snap("releases_held", |w, h| {
+        let mut world = World::new(30);
+        if let Some(p) = world.envs.iter_mut().find(|e| e.env.name == "production") {
+            p.held = vec!["v1.27.0".into()];
+        }
+        let app = connected(&world, w, h);
+        let s = screen(&app, w, h);
+        assert!(s.contains("HELD") && s.contains("held: production"), "{s}");
+        app
+    });
+}
