@@ -183,6 +183,7 @@ impl App {
                 Dialog::Actions(_) => FooterContext::Menu,
                 Dialog::Diff(_) => FooterContext::Modal,
                 Dialog::Verify(_) => FooterContext::VerifyResult,
+                Dialog::Rollback(r) if r.refused() => FooterContext::Info,
                 _ => FooterContext::Dialog,
             }
         } else {

@@ -263,6 +263,67 @@ pub fn checks_count(v: &Verification) -> String {
     format!("{passed}/{} checks passed", v.checks.len())
 }
 
+/// A daemon message as relui shows it: without the relctl commands it suggests (relui has
+/// its own keys and fields for those). Parenthesised `(relctl …)` asides go, and so do
+/// sentences and clauses that tell the reader to run relctl or pass `--force`.
+pub fn tui_message(message: &str) -> String {
+    let mut text = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(" (relctl ") {
+        text.push_str(&rest[..i]);
+        // Skip to the matching ')' (asides do not nest further than one level).
+        let aside = &rest[i + 2..];
+        let mut depth = 1usize;
+        let mut end = aside.len();
+        for (j, c) in aside.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &aside[end..];
+    }
+    text.push_str(rest);
+    // "(…; relctl env show staging lists them)": keep the aside, drop its relctl part.
+    while let Some(i) = text.find("; relctl ") {
+        let end = text[i..].find(')').map_or(text.len(), |j| i + j);
+        text.replace_range(i..end, "");
+    }
+    let cli = |s: &str| s.contains("relctl") || s.contains("--force");
+    let sentences: Vec<String> = text
+        .split(". ")
+        .filter(|sentence| {
+            // A sentence that is only CLI advice goes entirely.
+            let t = sentence.trim_start();
+            !(cli(t) && (t.contains(" run") || t.starts_with("To ") || t.starts_with("If ")))
+        })
+        .map(|sentence| {
+            sentence
+                .split(", ")
+                .filter(|clause| !cli(clause))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let mut out = sentences.join(". ");
+    if out == message {
+        return out;
+    }
+    // Something was cut from the end: close the sentence.
+    if !out.ends_with(['.', '!', '?']) && !out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
 /// A policy message without the daemon's own "policy: " lead-in (the UI already says
 /// "Policy denied").
 pub fn policy_message(message: &str) -> &str {
@@ -300,7 +361,7 @@ pub fn code_title(code: ErrorCode) -> &'static str {
 /// The message exactly as the daemon (or the client library) said it.
 pub fn error_message(e: &ClientError) -> String {
     match e {
-        ClientError::Rpc(r) => r.message.clone(),
+        ClientError::Rpc(r) => tui_message(&r.message),
         // One sentence, not the client library's chain of "lost: not connected: …".
         ClientError::Disconnected(why) if why == NOT_CONNECTED => {
             "relui is not connected to releasd right now; it reconnects by itself, so try again once the status bar says connected.".to_string()
@@ -403,6 +464,25 @@ pub fn render_diff_pane(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tui_messages_drop_relctl_advice() {
+        let held = "v3 was rolled back out of production by alice at 2026-01-01 (deployment #6), so it is held there. If it is fixed and must go back, an admin can run: relctl deploy v3 --env production --force --reason TEXT";
+        assert_eq!(
+            tui_message(held),
+            "v3 was rolled back out of production by alice at 2026-01-01 (deployment #6), so it is held there."
+        );
+        let policy = "policy: v1.1.0 has not been live in staging, which production requires. Deploy it to staging first (relctl deploy v1.1.0 --env staging), or override as an admin with --force --reason TEXT";
+        assert_eq!(
+            tui_message(policy),
+            "policy: v1.1.0 has not been live in staging, which production requires. Deploy it to staging first."
+        );
+        let nothing = "nothing to roll back to: v1 was the first release staging ran, so there is nothing older (the releases deployed after it were rolled back out and are held; relctl env show staging lists them). To run another release, deploy it: relctl deploy TAG --env staging";
+        assert_eq!(
+            tui_message(nothing),
+            "nothing to roll back to: v1 was the first release staging ran, so there is nothing older (the releases deployed after it were rolled back out and are held)."
+        );
+    }
 
     #[test]
     fn wraps_words_and_long_words() {

@@ -88,6 +88,11 @@ impl Theme {
         self.fg(Color::Yellow)
     }
 
+    /// The label of the focused dialog field.
+    pub fn focus_label(self) -> Style {
+        self.focus().add_modifier(Modifier::REVERSED)
+    }
+
     pub fn focus(self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
