@@ -263,6 +263,11 @@ pub fn checks_count(v: &Verification) -> String {
     format!("{passed}/{} checks passed", v.checks.len())
 }
 
+/// Columns `s` takes on a terminal: CJK and emoji count two.
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
 /// A daemon message as relui shows it: without the relctl commands it suggests (relui has
 /// its own keys and fields for those). Parenthesised `(relctl …)` asides go, and so do
 /// sentences and clauses that tell the reader to run relctl or pass `--force`.
@@ -383,38 +388,24 @@ pub fn wrapped_height(lines: &[Line], width: u16) -> u16 {
 
 /// Word-wrap `text` to `width` columns (chars); over-long words are split.
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = vec![];
-    for para in text.split('\n') {
-        let mut line = String::new();
-        let mut len = 0;
-        for word in para.split(' ') {
-            let mut word: Vec<char> = word.chars().collect();
-            loop {
-                let wl = word.len();
-                let need = if len == 0 { wl } else { len + 1 + wl };
-                if need <= width {
-                    if len > 0 {
-                        line.push(' ');
-                    }
-                    line.extend(word.iter());
-                    len = need;
-                    break;
-                }
-                if len > 0 {
-                    out.push(std::mem::take(&mut line));
-                    len = 0;
-                    continue;
-                }
-                // A word longer than the line: split it.
-                let rest = word.split_off(width);
-                out.push(word.iter().collect());
-                word = rest;
+    // textwrap measures display width (a CJK tag takes two columns) and splits words longer
+    // than a line; each '\n' starts a new line, and an empty paragraph stays an empty line.
+    // Break only at spaces (not inside paths or dates at '-' or '/'), greedily.
+    let opts = textwrap::Options::new(width.max(1))
+        .break_words(true)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit);
+    text.split('\n')
+        .flat_map(|para| {
+            let lines = textwrap::wrap(para, &opts);
+            if lines.is_empty() {
+                vec![String::new()]
+            } else {
+                lines.into_iter().map(|l| l.into_owned()).collect()
             }
-        }
-        out.push(line);
-    }
-    out
+        })
+        .collect()
 }
 
 /// `label` then `text` wrapped to `width`, continuation lines indented under the text.
@@ -453,12 +444,39 @@ pub fn render_diff_pane(
     let total = wrapped_height(&lines, area.width);
     let max = total.saturating_sub(area.height);
     let scroll = u16::try_from(scroll).unwrap_or(u16::MAX).min(max);
+    // Clipped below: the last row says so (and how to see the rest) instead of a diff that
+    // silently looks complete.
+    let clipped = total > scroll.saturating_add(area.height) && area.height > 1;
+    let text_area = if clipped {
+        ratatui::layout::Rect {
+            height: area.height - 1,
+            ..area
+        }
+    } else {
+        area
+    };
     f.render_widget(
         ratatui::widgets::Paragraph::new(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .scroll((scroll, 0)),
-        area,
+        text_area,
     );
+    if clipped {
+        let below = total - scroll - text_area.height;
+        let marker = ratatui::layout::Rect {
+            y: area.y + area.height - 1,
+            height: 1,
+            ..area
+        };
+        f.render_widget(
+            ratatui::widgets::Paragraph::new(format!(
+                "  ↓ {below} more line{} (PgDn)",
+                if below == 1 { "" } else { "s" }
+            ))
+            .style(ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM)),
+            marker,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -342,7 +342,8 @@ impl DeployDialog {
         if self.is_protected() {
             env_line.push(Span::styled("  PROTECTED", theme.warn()));
         }
-        if self.envs.len() > 1 {
+        // The hint only where it fits: clipped at the border it reads as garbage.
+        if self.envs.len() > 1 && w >= 76 {
             env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
         }
         head.push(Line::from(env_line));
@@ -442,10 +443,12 @@ impl DeployDialog {
         } else {
             theme.title()
         };
+        let button = format!("[ {button} ]");
+        let fits_esc = 14 + crate::text::width(&button) + 14 <= usize::from(w);
         foot.push(Line::from(vec![
             Span::raw(" ".repeat(14)),
-            Span::styled(format!("[ {button} ]"), button_style),
-            Span::styled("   Esc cancels", theme.dim()),
+            Span::styled(button, button_style),
+            Span::styled(if fits_esc { "   Esc cancels" } else { "" }, theme.dim()),
         ]));
         if let Some(h) = &self.hint {
             foot.extend(labeled(Span::raw("  "), h, theme.warn(), w));

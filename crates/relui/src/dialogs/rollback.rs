@@ -193,7 +193,7 @@ impl RollbackDialog {
         if self.is_protected() {
             env_line.push(Span::styled("  PROTECTED", theme.warn()));
         }
-        if self.envs.len() > 1 {
+        if self.envs.len() > 1 && w >= 76 {
             env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
         }
         head.push(Line::from(env_line));
