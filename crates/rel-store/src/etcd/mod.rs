@@ -10,6 +10,7 @@
 
 mod connect;
 mod error;
+mod follow;
 mod kv;
 mod layout;
 pub mod stm;
@@ -19,6 +20,7 @@ mod watch;
 
 pub use connect::{EtcdOptions, EtcdTls};
 pub use error::EtcdError;
+pub use follow::Follower;
 pub use kv::{ClusterInfo, EtcdKv, Guard, KvEntry, Outcome, Write};
 pub use layout::Layout;
 pub use url::{DEFAULT_PREFIX, EtcdUrl};
