@@ -55,15 +55,16 @@ pub fn run() -> Result<()> {
     );
     report("etcd STM+mirror: commit on A -> B's mirror", elsewhere);
     for shared in [false, true] {
-        let rate = stm_concurrent(&url, 64, Duration::from_secs(10), shared)?;
+        let (rate, gave_up) = stm_concurrent(&url, 64, Duration::from_secs(10), shared)?;
         let what = if shared {
             "etcd STM+mirror: 64 writers, one shared counter"
         } else {
             "etcd STM+mirror: 64 writers, own keys"
         };
         println!(
-            "{what:<44} {rate:>10.0} txn/s ({:.2}x raw)",
-            rate / raw_rate
+            "{what:<44} {rate:>10.0} txn/s ({:.2}x raw; {gave_up} gave up after {} conflicts)",
+            rate / raw_rate,
+            rel_store::etcd::stm::MAX_ATTEMPTS
         );
     }
     Ok(())
