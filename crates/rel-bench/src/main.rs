@@ -2,7 +2,9 @@
 //! A benchmark, not a test: it asserts nothing, it reports medians and rates.
 //!
 //! Build release binaries first (`cargo build --release --workspace`), then
-//! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|etcd|all]`.
+//! `cargo run --release -p rel-bench -- [fsync|store|rpc|deploy|concurrent|cli|scale|trigger|hostile|etcd|all]`.
+//! `hostile [RUNS]` (not part of `all`) times the control plane while RUNS runaway runs
+//! are in flight (`hostile --serve` starts a daemon for `wrk`).
 //! `etcd` (not part of `all`) measures the raw etcd figures the etcd backend is held to.
 //! `trigger` (not part of `all`) measures endpoint runs: live-table resolve, and requests/s
 //! for the example's two-step pipeline through the socket and through the HTTP ingress.
@@ -22,6 +24,7 @@ use rel_proto::{Client, Request, Response};
 use releasd::dispatch::now;
 
 mod etcd;
+mod hostile;
 mod trigger;
 
 fn main() -> Result<()> {
@@ -44,6 +47,13 @@ fn main() -> Result<()> {
     }
     if what == "trigger" {
         rt.block_on(trigger::run())?;
+    }
+    if what == "hostile" {
+        if std::env::args().any(|a| a == "--serve") {
+            rt.block_on(hostile::serve())?;
+        } else {
+            rt.block_on(hostile::run(arg_num(2, 500) as usize))?;
+        }
     }
     if what == "etcd" {
         etcd::run()?;

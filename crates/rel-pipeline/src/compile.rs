@@ -134,6 +134,16 @@ impl CompiledApp {
         names
     }
 
+    /// The run deadline of `endpoint` (its `deadline_ms`, else the default).
+    pub fn deadline(&self, endpoint: &str) -> Option<Duration> {
+        self.endpoints.get(endpoint).map(|e| e.deadline)
+    }
+
+    /// The endpoint check number `index` runs.
+    pub fn check_endpoint(&self, index: usize) -> Option<&str> {
+        self.checks.get(index).map(|c| c.endpoint.as_str())
+    }
+
     /// Check names in config order.
     pub fn check_names(&self) -> Vec<&str> {
         self.checks.iter().map(|c| c.name.as_str()).collect()

@@ -119,6 +119,8 @@ pub enum Request {
     TokenRevoke {
         name: String,
     },
+    /// Stop the daemon gracefully (admin only), as SIGTERM does; answers `Done` first.
+    DaemonStop,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +165,8 @@ pub struct DaemonStatus {
     pub http: Option<String>,
     pub store: StoreStatus,
     pub caller: Caller,
+    /// Where the daemon's log goes when it is a file (a detached daemon's `releasd.log`).
+    pub log: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -276,7 +276,8 @@ fn request_after(prev: Option<&Request>) -> Option<Request> {
         Request::LogShow { .. } => Request::TokenCreate { name: "ci".into() },
         Request::TokenCreate { .. } => Request::TokenList,
         Request::TokenList => Request::TokenRevoke { name: "ci".into() },
-        Request::TokenRevoke { .. } => return None,
+        Request::TokenRevoke { .. } => Request::DaemonStop,
+        Request::DaemonStop => return None,
     })
 }
 
@@ -295,6 +296,7 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             http: Some("127.0.0.1:8080".into()),
             store: store_status(),
             caller: actor(),
+            log: Some("/home/alice/.local/share/releasd/releasd.log".into()),
         }),
         Response::Status(_) => Response::Draft(Some(DraftView {
             digest: digest(4),
@@ -604,6 +606,7 @@ fn every_error_code_roundtrips() {
         ErrorCode::PermissionDenied,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::DurabilityUnknown,
     ];
     let frames: Vec<ServerFrame> = codes
         .iter()

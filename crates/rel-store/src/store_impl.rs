@@ -12,6 +12,7 @@ use rel_domain::{RelError, RelResult, Timestamp};
 use crate::deploy::{self, RollbackPrep};
 use crate::records::*;
 use crate::trees::{Kv, T};
+use crate::writer::Mode;
 use crate::{SledStore, audit_log, dump, envs, exec, read, releases, write};
 
 impl SledStore {
@@ -51,8 +52,9 @@ impl Store for SledStore {
         config.validate()?;
         let json = config.to_canonical_json();
         let digest = Digest::of(json.as_bytes());
-        self.mutate(|tx| {
-            policy::authorize(caller, &Action::ApplyDraft)?;
+        let caller = caller.clone();
+        self.mutate(move |tx| {
+            policy::authorize(&caller, &Action::ApplyDraft)?;
             let same = match tx.get(T::Meta, meta::DRAFT_DIGEST)? {
                 Some(v) => dec::<Digest>("draft digest", &v)? == digest,
                 None => false,
@@ -84,8 +86,9 @@ impl Store for SledStore {
             Some(text) => Some(Snapshot::of(text.parse()?)),
             None => None,
         };
+        let (r, c) = (req.clone(), caller.clone());
         let (release, deployment) =
-            self.mutate(|tx| releases::create_tx(tx, req, given.as_ref(), caller, now))?;
+            self.mutate(move |tx| releases::create_tx(tx, &r, given.as_ref(), &c, now))?;
         let _g = self.read_gate();
         let order = releases::order_names(&self.trees)?;
         let same_content_as = releases::same_content(&self.trees, &release)?;
@@ -148,7 +151,8 @@ impl Store for SledStore {
         caller: &Caller,
         now: Timestamp,
     ) -> RelResult<EnvironmentView> {
-        let rec = self.mutate(|tx| envs::create_tx(tx, env, caller, now))?;
+        let (e, c) = (env.clone(), caller.clone());
+        let rec = self.mutate(move |tx| envs::create_tx(tx, &e, &c, now))?;
         let _g = self.read_gate();
         envs::view(&self.trees, rec)
     }
@@ -196,7 +200,8 @@ impl Store for SledStore {
         caller: &Caller,
         now: Timestamp,
     ) -> RelResult<DeployOutcome> {
-        self.mutate(|tx| deploy::deploy_tx(tx, req, caller, now))
+        let (r, c) = (req.clone(), caller.clone());
+        self.mutate(move |tx| deploy::deploy_tx(tx, &r, &c, now))
     }
 
     fn plan_rollback(&self, req: &RollbackRequest) -> RelResult<RollbackPlan> {
@@ -237,7 +242,8 @@ impl Store for SledStore {
         caller: &Caller,
         now: Timestamp,
     ) -> RelResult<DeployOutcome> {
-        self.mutate(|tx| deploy::rollback_tx(tx, req, caller, now))
+        let (r, c) = (req.clone(), caller.clone());
+        self.mutate(move |tx| deploy::rollback_tx(tx, &r, &c, now))
     }
 
     fn audit(&self, limit: usize, before_seq: Option<u64>) -> RelResult<Vec<AuditEntry>> {
@@ -258,14 +264,12 @@ impl Store for SledStore {
     fn import(&self, text: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus> {
         policy::authorize(caller, &Action::Import)?;
         let parsed = dump::parse(text)?;
-        let ticket = {
-            let _g = self.write_gate();
-            let old = dump::existing_keys(&self.trees)?;
-            self.trees
-                .write(|tx| dump::import_tx(tx, &parsed, &old, caller, now))?;
-            self.group.ticket()
-        };
-        self.durable(ticket)?;
+        let caller = caller.clone();
+        self.submit(Mode::Exclusive, move |tx| {
+            // Run alone: the scan of what exists and the writes are one decision.
+            let old = dump::existing_keys(tx.committed())?;
+            dump::import_tx(tx, &parsed, &old, &caller, now)
+        })?;
         self.status()
     }
 
@@ -276,11 +280,13 @@ impl Store for SledStore {
         verification: &Verification,
         caller: &Caller,
     ) -> RelResult<Deployment> {
-        self.mutate(|tx| exec::record_verification_tx(tx, env, deployment_id, verification, caller))
+        let (e, v, c) = (env.to_string(), verification.clone(), caller.clone());
+        self.mutate(move |tx| exec::record_verification_tx(tx, &e, deployment_id, &v, &c))
     }
 
     fn append_execution(&self, e: &Execution, retention: usize) -> RelResult<u64> {
-        self.mutate(|tx| exec::append_tx(tx, e, retention))
+        let e = e.clone();
+        self.mutate(move |tx| exec::append_tx(tx, &e, retention))
     }
 
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>> {
@@ -304,7 +310,8 @@ impl Store for SledStore {
         caller: &Caller,
         now: Timestamp,
     ) -> RelResult<TokenInfo> {
-        self.mutate(|tx| exec::create_token_tx(tx, name, secret_hash, caller, now))
+        let (n, h, c) = (name.to_string(), *secret_hash, caller.clone());
+        self.mutate(move |tx| exec::create_token_tx(tx, &n, &h, &c, now))
     }
 
     fn tokens(&self) -> RelResult<Vec<TokenInfo>> {
@@ -313,7 +320,8 @@ impl Store for SledStore {
     }
 
     fn revoke_token(&self, name: &str, caller: &Caller, now: Timestamp) -> RelResult<()> {
-        self.mutate(|tx| exec::revoke_token_tx(tx, name, caller, now))
+        let (n, c) = (name.to_string(), caller.clone());
+        self.mutate(move |tx| exec::revoke_token_tx(tx, &n, &c, now))
     }
 
     fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>> {

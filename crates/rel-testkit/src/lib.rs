@@ -337,6 +337,29 @@ impl TestDaemon {
         }
     }
 
+    /// Wait for a daemon that was asked to stop some other way (e.g. `relctl daemon stop`);
+    /// returns its exit status.
+    ///
+    /// # Panics
+    /// If the daemon is not running, or does not exit within a minute (then it is killed).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self
+            .child
+            .take()
+            .expect("rel-testkit: the daemon is not running");
+        match wait_deadline(&mut child, Duration::from_secs(60)) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "rel-testkit: releasd did not exit within 60s\n{}",
+                    self.stderr_log()
+                );
+            }
+        }
+    }
+
     /// The pid of the running daemon.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

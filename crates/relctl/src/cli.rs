@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Create immutable releases of app configuration, deploy them and roll them back",
     long_about = "relctl talks to releasd over its Unix socket. Every read has `-o json`; exit codes \
                   are stable: 0 ok, 1 error, 2 usage, 3 conflict, 4 not found, 5 policy or permission \
-                  denied, 6 daemon unreachable, 7 verification failed."
+                  denied, 6 daemon unreachable, 7 verification failed, 8 applied but durability unknown."
 )]
 pub struct Cli {
     /// The releasd socket [default: $RELEASD_SOCKET, else $XDG_RUNTIME_DIR/releasd/releasd.sock, else /tmp/releasd-$UID/releasd.sock]
@@ -92,6 +92,15 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// The daemon itself: `daemon stop` stops it gracefully (admin only)
+    #[command(subcommand)]
+    Daemon(DaemonCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Stop releasd gracefully (in-flight work finishes, the socket is removed) and wait for it
+    Stop,
 }
 
 #[derive(Debug, Subcommand)]

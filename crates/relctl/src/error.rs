@@ -10,6 +10,9 @@ pub const EXIT_NOT_FOUND: u8 = 4;
 pub const EXIT_DENIED: u8 = 5;
 pub const EXIT_UNREACHABLE: u8 = 6;
 pub const EXIT_VERIFY_FAILED: u8 = 7;
+/// The daemon applied the change but could not make sure it is on disk: never 6, which
+/// scripts read as "unreachable, retry" (a retry could repeat an applied change).
+pub const EXIT_DURABILITY_UNKNOWN: u8 = 8;
 
 /// A failure whose code relctl decides itself rather than the daemon: the request worked
 /// but what it reports is a failure (a run that failed, a check that failed). The result
@@ -56,6 +59,7 @@ pub fn exit_code(code: ErrorCode) -> u8 {
         ErrorCode::Invalid | ErrorCode::Internal => EXIT_ERROR,
         ErrorCode::PolicyDenied | ErrorCode::PermissionDenied => EXIT_DENIED,
         ErrorCode::Unavailable => EXIT_UNREACHABLE,
+        ErrorCode::DurabilityUnknown => EXIT_DURABILITY_UNKNOWN,
     }
 }
 

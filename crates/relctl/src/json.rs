@@ -403,9 +403,17 @@ pub struct StatusJson {
     pub caller: CallerJson,
     pub store: StoreJson,
     pub environments: Vec<EnvironmentJson>,
+    /// Seconds since the daemon started.
+    pub uptime_s: u64,
+    /// The daemon's log file; null when it logs to a terminal or a pipe.
+    pub log: Option<String>,
 }
 
-pub fn status(s: &DaemonStatus, envs: &[EnvironmentView]) -> StatusJson {
+pub fn status(
+    s: &DaemonStatus,
+    envs: &[EnvironmentView],
+    now: rel_domain::Timestamp,
+) -> StatusJson {
     StatusJson {
         client_version: env!("CARGO_PKG_VERSION"),
         daemon_version: s.daemon_version.clone(),
@@ -422,6 +430,8 @@ pub fn status(s: &DaemonStatus, envs: &[EnvironmentView]) -> StatusJson {
         },
         store: store(&s.store),
         environments: environments(envs),
+        uptime_s: u64::try_from(now.0.saturating_sub(s.started_at.0) / 1000).unwrap_or(0),
+        log: s.log.clone(),
     }
 }
 

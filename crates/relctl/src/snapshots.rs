@@ -252,6 +252,7 @@ fn status() {
         data_dir: "/home/alice/.local/share/releasd".into(),
         started_at: ts(60),
         http: None,
+        log: Some("/home/alice/.local/share/releasd/releasd.log".into()),
         store: StoreStatus {
             releases: 4,
             environments: 3,
@@ -271,7 +272,7 @@ fn status() {
     both(
         "status",
         table::status(&st, &e, ctx()),
-        pretty(&json::status(&st, &e)),
+        pretty(&json::status(&st, &e, ctx().now)),
     );
 }
 

@@ -281,6 +281,12 @@ pub fn status(s: &DaemonStatus, envs: &[EnvironmentView], ctx: Ctx) -> String {
         ("up since", when(s.started_at, ctx)),
         ("socket", s.socket.clone()),
         ("data dir", s.data_dir.clone()),
+        (
+            "log",
+            s.log
+                .clone()
+                .unwrap_or_else(|| "its stderr (started with --foreground)".into()),
+        ),
     ];
     if let Some(http) = &s.http {
         pairs.push(("http", http.clone()));

@@ -173,7 +173,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::EnvCreate(_)
         | Request::Import { .. }
         | Request::TokenCreate { .. }
-        | Request::TokenRevoke { .. } => Role::Admin,
+        | Request::TokenRevoke { .. }
+        | Request::DaemonStop => Role::Admin,
     }
 }
 

@@ -52,6 +52,13 @@ pub async fn handle(
     if matches!(request, Request::Ping) {
         return Ok(Response::Pong);
     }
+    // Like SIGTERM: stop accepting, finish in-flight work (this answer included), flush,
+    // remove the socket, exit 0.
+    if matches!(request, Request::DaemonStop) {
+        tracing::info!(actor = %caller.actor.name, "stop requested over the socket: shutting down gracefully");
+        shared.stop.notify_one();
+        return Ok(Response::Done);
+    }
     if crate::exec::handles(&request) {
         return crate::exec::handle(shared, caller, request).await;
     }
@@ -131,6 +138,7 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::TokenCreate { .. } => "token.create",
         Request::TokenList => "token.list",
         Request::TokenRevoke { .. } => "token.revoke",
+        Request::DaemonStop => "daemon.stop",
     }
 }
 
@@ -138,6 +146,20 @@ type Outcome = (RelResult<Response>, Vec<Event>);
 
 fn no_events(r: RelResult<Response>) -> Outcome {
     (r, Vec::new())
+}
+
+/// Where stderr (the log) goes when it is a regular file, as a detached daemon's
+/// `releasd.log` is; `None` for a terminal or a pipe. Read once: it does not change.
+fn log_file() -> Option<String> {
+    static LOG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let path = std::fs::read_link("/proc/self/fd/2").ok()?;
+        std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|_| path.display().to_string())
+    })
+    .clone()
 }
 
 /// The synchronous part: talk to the store. Runs on a blocking thread.
@@ -157,6 +179,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                 http: info.http.clone(),
                 store: s,
                 caller: caller.clone(),
+                log: log_file(),
             })
         })),
         Request::DraftShow => no_events(store.draft().map(|d| {
@@ -311,9 +334,8 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         | Request::LogShow { .. }
         | Request::TokenCreate { .. }
         | Request::TokenList
-        | Request::TokenRevoke { .. } => {
-            no_events(Err(RelError::internal("routed to the wrong handler")))
-        }
+        | Request::TokenRevoke { .. }
+        | Request::DaemonStop => no_events(Err(RelError::internal("routed to the wrong handler"))),
     }
 }
 

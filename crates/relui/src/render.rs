@@ -110,6 +110,10 @@ impl App {
                 format!(" ● releasd {} (pid {}) ", w.daemon_version, w.pid),
                 t.status_bar(),
             ),
+            Conn::Connected(w) if self.started.is_some() => (
+                format!(" ● connected (relui started it, pid {}) ", w.pid),
+                t.status_bar(),
+            ),
             Conn::Connected(_) => (" ● connected ".to_string(), t.status_bar()),
             Conn::Denied { .. } => (" ✗ PERMISSION DENIED ".to_string(), t.disconnected()),
             Conn::Disconnected { retry_in_ms, .. } => (

@@ -1,7 +1,6 @@
 //! The event loop, generic over the ratatui backend: messages in, `update`, commands out,
 //! redraw. Terminal input, daemon events and RPC answers all arrive on one channel.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,7 +109,7 @@ pub async fn run<B: Backend>(
     app: &mut App,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
     exec: &Executor,
-) -> io::Result<()> {
+) -> Result<(), B::Error> {
     terminal.draw(|f| app.render(f))?;
     while let Some(msg) = rx.recv().await {
         if step(app, msg, exec) {

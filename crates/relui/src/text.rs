@@ -294,6 +294,7 @@ pub fn code_title(code: ErrorCode) -> &'static str {
         ErrorCode::PermissionDenied => "Permission denied",
         ErrorCode::Unavailable => "Unavailable",
         ErrorCode::Internal => "Internal error",
+        ErrorCode::DurabilityUnknown => "Applied, durability unknown",
     }
 }
 

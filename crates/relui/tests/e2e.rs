@@ -563,13 +563,32 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         120,
         40,
     );
-    let s = tui.wait_for(&["● releasd", "(pid ", "example app config is now the draft"]);
-    let pid: i32 = s
-        .split("(pid ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no pid on screen:\n{s}"));
+    let s = tui.wait_for(&[
+        "● releasd",
+        "(pid ",
+        "example app config is now the draft",
+        "keeps running after q",
+        "releasd.log",
+    ]);
+    let pid_on = |s: &str| -> i32 {
+        s.split("(pid ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid on screen:\n{s}"))
+    };
+    let first = pid_on(&s);
+    // The daemon dies: relui says so and offers to start it again; s does.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill releasd");
+    tui.wait_for(&["DISCONNECTED", "Press s to start releasd again"]);
+    tui.send("s");
+    let s = tui.wait_for(&["● releasd", "relui started releasd"]);
+    let pid = pid_on(&s);
+    assert_ne!(pid, first, "the same daemon?\n{s}");
     // The newcomer path: n, a tag, Enter creates the first release from the example draft.
     tui.send("n");
     tui.wait_for(&["New release"]);

@@ -8,7 +8,7 @@ mod misc;
 mod release;
 mod token;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DaemonCmd};
 use crate::session::Session;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -30,5 +30,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { file } => misc::export(&s, &file).await,
         Command::Import { file } => misc::import(&s, &file).await,
         Command::Completions { shell } => misc::completions(shell),
+        Command::Daemon(DaemonCmd::Stop) => misc::daemon_stop(&s).await,
     }
 }

@@ -226,6 +226,23 @@ impl App {
         Some(text)
     }
 
+    /// What to know about a daemon relui started: where it is, and that it outlives relui.
+    pub fn started_note(&self) -> Option<String> {
+        let started = self.started.as_ref()?;
+        let pid = started
+            .pid
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        let log = started
+            .log
+            .as_deref()
+            .map(|l| format!(", log {l}"))
+            .unwrap_or_default();
+        Some(format!(
+            "relui started releasd{pid}{log}; it keeps running after q (stop it with: relctl daemon stop)."
+        ))
+    }
+
     /// The process exit code when quitting now: 5 when access was refused (as relctl).
     pub fn exit_code(&self) -> u8 {
         if matches!(self.conn, Conn::Denied { .. }) {
@@ -288,15 +305,10 @@ impl App {
                 vec![]
             }
             Msg::DaemonStarted { pid, log } => {
-                let pid_text = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-                let log_text = log
-                    .as_deref()
-                    .map(|l| format!(", log {l}"))
-                    .unwrap_or_default();
-                self.info(format!(
-                    "relui started releasd{pid_text}{log_text}. It keeps running after q; stop it with: relctl daemon stop"
-                ));
-                self.started = Some(crate::app::StartedDaemon { pid, log });
+                self.started = Some(StartedDaemon { pid, log });
+                if let Some(note) = self.started_note() {
+                    self.info(note);
+                }
                 vec![]
             }
             Msg::Connected(welcome) => {
