@@ -4,11 +4,11 @@
 use std::sync::{Arc, Barrier};
 
 use rel_store::etcd::stm::{self, StmError, StmFail};
-use rel_store::etcd::{EtcdKv, EtcdOptions, EtcdUrl};
+use rel_store::etcd::{EtcdKv, EtcdOptions, EtcdUrl, Mirror};
 use rel_testkit::etcd::EtcdCluster;
 
-fn connect(c: &EtcdCluster) -> Arc<EtcdKv> {
-    let url = EtcdUrl::parse(&c.store_url("stm")).expect("url");
+fn connect(c: &EtcdCluster, prefix: &str) -> Arc<EtcdKv> {
+    let url = EtcdUrl::parse(&c.store_url(prefix)).expect("url");
     Arc::new(EtcdKv::connect(EtcdOptions::new(url)).expect("connect"))
 }
 
@@ -21,10 +21,28 @@ fn read_u64(v: Option<Vec<u8>>) -> u64 {
 #[test]
 fn cas_has_one_winner_and_ids_are_handed_out_once_across_two_connections() {
     let c = EtcdCluster::start(3);
-    let conns = [connect(&c), connect(&c)];
+    race(&c, "direct", false);
+}
+
+#[test]
+fn the_same_with_reads_from_a_watch_fed_mirror_on_each_connection() {
+    let c = EtcdCluster::start(3);
+    race(&c, "mirrored", true);
+}
+
+fn race(c: &EtcdCluster, prefix: &str, mirrored: bool) {
+    let conns = [connect(c, prefix), connect(c, prefix)];
+    let mirrors: Vec<Option<Arc<Mirror>>> = conns
+        .iter()
+        .map(|kv| {
+            mirrored.then(|| {
+                Arc::new(Mirror::start(Arc::clone(kv), &["env_state", "meta"]).expect("mirror"))
+            })
+        })
+        .collect();
 
     // --expect-style CAS: 16 racers all expect "v1"; one moves it, the rest are refused.
-    stm::run(&conns[0], |tx| {
+    stm::run(&conns[0], mirrors[0].as_deref(), |tx| {
         tx.put("env_state", b"staging", b"v1");
         Ok::<_, StmFail<String>>(())
     })
@@ -34,10 +52,11 @@ fn cas_has_one_winner_and_ids_are_handed_out_once_across_two_connections() {
     let handles: Vec<_> = (0..racers)
         .map(|i| {
             let kv = Arc::clone(&conns[i % 2]);
+            let mirror = mirrors[i % 2].clone();
             let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || {
                 barrier.wait();
-                stm::run(&kv, |tx| {
+                stm::run(&kv, mirror.as_deref(), |tx| {
                     let live = tx.get("env_state", b"staging")?;
                     if live.as_deref() != Some(b"v1".as_slice()) {
                         return Err(StmFail::Refused(format!(
@@ -80,10 +99,11 @@ fn cas_has_one_winner_and_ids_are_handed_out_once_across_two_connections() {
     let handles: Vec<_> = (0..threads)
         .map(|i| {
             let kv = Arc::clone(&conns[i % 2]);
+            let mirror = mirrors[i % 2].clone();
             std::thread::spawn(move || {
                 (0..per)
                     .map(|_| {
-                        stm::run(&kv, |tx| {
+                        stm::run(&kv, mirror.as_deref(), |tx| {
                             let id = read_u64(tx.get("meta", b"last_deployment")?) + 1;
                             tx.put("meta", b"last_deployment", id.to_be_bytes());
                             tx.put("deployments", id.to_be_bytes(), format!("by thread {i}"));
@@ -111,4 +131,13 @@ fn cas_has_one_winner_and_ids_are_handed_out_once_across_two_connections() {
         .range("deployments", b"", None, false, 0, None)
         .expect("range");
     assert_eq!(rows.len() as u64, total, "one record per id");
+    // With mirrors, each daemon's copy holds the last commit (read-your-writes after run).
+    for m in mirrors.iter().flatten() {
+        assert!(m.wait_for(
+            conns[0].revision().expect("rev"),
+            std::time::Duration::from_secs(10)
+        ));
+        let (v, _) = m.get("meta", b"last_deployment").expect("mirrored");
+        assert_eq!(read_u64(Some(v)), total);
+    }
 }

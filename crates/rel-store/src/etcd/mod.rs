@@ -10,8 +10,10 @@
 
 mod connect;
 mod error;
+mod follow;
 mod kv;
 mod layout;
+mod mirror;
 pub mod stm;
 mod txn;
 mod url;
@@ -19,7 +21,9 @@ mod watch;
 
 pub use connect::{EtcdOptions, EtcdTls};
 pub use error::EtcdError;
+pub use follow::Follower;
 pub use kv::{ClusterInfo, EtcdKv, Guard, KvEntry, Outcome, Write};
 pub use layout::Layout;
+pub use mirror::Mirror;
 pub use url::{DEFAULT_PREFIX, EtcdUrl};
 pub use watch::{Change, WatchItem, Watcher};

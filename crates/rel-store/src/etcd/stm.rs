@@ -1,38 +1,39 @@
-//! Software transactional memory over etcd (etcd's STM pattern): run a pure closure against a
-//! consistent snapshot, remember the revision of every key it read, commit its writes only if
+//! Software transactional memory over etcd (etcd's STM pattern): run a pure closure, remember
+//! the revision of every key it read (0 for a key read as absent), commit its writes only if
 //! none of those keys changed since, and run it again on fresh reads if one did.
 //!
-//! Reads are served, in order, from the attempt's own writes, from what it already read, and
-//! from etcd at one pinned revision (the first read of an attempt is linearizable and pins it),
-//! so a refusal the closure returns is based on one committed state, never on a mix.
+//! Reads come from the attempt's own writes, then from what it already read, then from the
+//! [`Mirror`] for the trees it holds (no round trip) or from etcd. Because every read is
+//! guarded, a commit is serializable whatever the reads' ages. An answer that commits nothing
+//! — a refusal, or a read-only result — is checked the same way (an etcd transaction of the
+//! guards alone) so it too reflects one committed state, never a mix or a stale copy.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{EtcdError, EtcdKv, Guard, Outcome, Write};
+use super::{EtcdError, EtcdKv, Guard, Mirror, Outcome, Write};
 
-/// Attempts before giving up on a key that others keep changing.
+/// Attempts before giving up on keys that others keep changing.
 pub const MAX_ATTEMPTS: usize = 64;
 
 type Key = (&'static str, Vec<u8>);
 /// A value read (None: absent) and the revision that last changed it (0: absent).
 type Read = (Option<Vec<u8>>, i64);
 
-/// One attempt's view: reads at a pinned revision, buffered writes.
+/// One attempt's view: guarded reads, buffered writes.
 pub struct StmTx<'a> {
     kv: &'a EtcdKv,
-    revision: RefCell<Option<i64>>,
-    /// Key → value read and its mod revision (0: absent).
+    mirror: Option<&'a Mirror>,
     reads: RefCell<BTreeMap<Key, Read>>,
     writes: RefCell<BTreeMap<Key, Option<Vec<u8>>>>,
 }
 
 impl<'a> StmTx<'a> {
-    fn new(kv: &'a EtcdKv) -> StmTx<'a> {
+    fn new(kv: &'a EtcdKv, mirror: Option<&'a Mirror>) -> StmTx<'a> {
         StmTx {
             kv,
-            revision: RefCell::new(None),
+            mirror,
             reads: RefCell::new(BTreeMap::new()),
             writes: RefCell::new(BTreeMap::new()),
         }
@@ -47,14 +48,15 @@ impl<'a> StmTx<'a> {
         if let Some((v, _)) = self.reads.borrow().get(&k) {
             return Ok(v.clone());
         }
-        let pinned = *self.revision.borrow();
-        let (entry, at) = self.kv.get(tree, key, pinned)?;
-        if pinned.is_none() {
-            *self.revision.borrow_mut() = Some(at);
-        }
-        let (value, rev) = match entry {
-            Some(e) => (Some(e.value), e.mod_revision),
-            None => (None, 0),
+        let (value, rev) = match self.mirror.filter(|m| m.has(tree)) {
+            Some(m) => match m.get(tree, key) {
+                Some((v, rev)) => (Some(v), rev),
+                None => (None, 0),
+            },
+            None => match self.kv.get(tree, key, None)?.0 {
+                Some(e) => (Some(e.value), e.mod_revision),
+                None => (None, 0),
+            },
         };
         self.reads.borrow_mut().insert(k, (value.clone(), rev));
         Ok(value)
@@ -72,78 +74,47 @@ impl<'a> StmTx<'a> {
             .insert((tree, key.as_ref().to_vec()), None);
     }
 
-    /// The revision this attempt reads at (None before its first read).
-    pub fn revision(&self) -> Option<i64> {
-        *self.revision.borrow()
-    }
-
-    fn commit(self) -> Result<Outcome, EtcdError> {
-        let guards: Vec<Guard> = self
-            .reads
-            .into_inner()
-            .into_iter()
+    fn guards(&self) -> Vec<Guard> {
+        self.reads
+            .borrow()
+            .iter()
             .map(|((tree, key), (_, mod_revision))| Guard {
                 tree,
-                key,
-                mod_revision,
+                key: key.clone(),
+                mod_revision: *mod_revision,
             })
-            .collect();
-        let writes: Vec<Write> = self
-            .writes
-            .into_inner()
-            .into_iter()
+            .collect()
+    }
+
+    fn writes(&self) -> Vec<Write> {
+        self.writes
+            .borrow()
+            .iter()
             .map(|((tree, key), v)| match v {
-                Some(value) => Write::Put { tree, key, value },
-                None => Write::Delete { tree, key },
+                Some(value) => Write::Put {
+                    tree,
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+                None => Write::Delete {
+                    tree,
+                    key: key.clone(),
+                },
             })
-            .collect();
-        if writes.is_empty() {
-            // Read-only: the snapshot it read was committed; nothing to guard.
-            return Ok(Outcome::Committed { revision: 0 });
-        }
-        self.kv.txn(&guards, &writes)
+            .collect()
     }
 }
 
 /// Why an STM run ended without committing.
 #[derive(Debug, thiserror::Error)]
 pub enum StmError<E> {
-    /// The closure refused (nothing was written).
+    /// The closure refused on committed state (nothing was written).
     #[error("{0}")]
     Refused(E),
     #[error(transparent)]
     Etcd(EtcdError),
     #[error("etcd: gave up after {0} attempts: other writers kept changing the same keys; retry")]
     Contended(usize),
-}
-
-/// Run `f` until it commits (its result, and the revision it committed at), refuses, or fails.
-/// `f` must be pure: it may run several times. A read that hits a compacted revision restarts
-/// the attempt at a fresh one.
-pub fn run<A, E>(
-    kv: &EtcdKv,
-    mut f: impl FnMut(&StmTx<'_>) -> Result<A, StmFail<E>>,
-) -> Result<(A, i64), StmError<E>> {
-    let mut pause = Duration::from_micros(200);
-    for _ in 0..MAX_ATTEMPTS {
-        let tx = StmTx::new(kv);
-        let a = match f(&tx) {
-            Ok(a) => a,
-            Err(StmFail::Refused(e)) => return Err(StmError::Refused(e)),
-            Err(StmFail::Etcd(EtcdError::Compacted)) => continue,
-            Err(StmFail::Etcd(e)) => return Err(StmError::Etcd(e)),
-        };
-        match tx.commit() {
-            Ok(Outcome::Committed { revision }) => return Ok((a, revision)),
-            Ok(Outcome::Conflict { .. }) => {
-                // Jittered back-off keeps a crowd on one key from retrying in lockstep.
-                std::thread::sleep(pause + jitter(pause));
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(e) => return Err(StmError::Etcd(e)),
-        }
-    }
-    Err(StmError::Contended(MAX_ATTEMPTS))
 }
 
 /// What the closure returns instead of a value: its own refusal, or an etcd failure from a
@@ -160,11 +131,66 @@ impl<E> From<EtcdError> for StmFail<E> {
     }
 }
 
-fn jitter(d: Duration) -> Duration {
-    // No RNG dependency: the clock's nanoseconds are random enough to de-synchronise retries.
+/// Run `f` until it commits (its result and the revision it committed at; 0 when it wrote
+/// nothing), refuses on committed state, or fails. `f` must be pure: it may run several times.
+/// With a mirror, a commit returns once the mirror holds it (this daemon reads its own writes).
+pub fn run<A, E>(
+    kv: &EtcdKv,
+    mirror: Option<&Mirror>,
+    mut f: impl FnMut(&StmTx<'_>) -> Result<A, StmFail<E>>,
+) -> Result<(A, i64), StmError<E>> {
+    let limit = kv.options().op_timeout;
+    let mut pause = Duration::from_micros(200);
+    for _ in 0..MAX_ATTEMPTS {
+        let tx = StmTx::new(kv, mirror);
+        let result = f(&tx);
+        let writes = tx.writes();
+        let (result, writes) = match result {
+            Ok(a) => (Ok(a), writes),
+            Err(StmFail::Refused(e)) => (Err(e), Vec::new()),
+            Err(StmFail::Etcd(EtcdError::Compacted)) => continue,
+            Err(StmFail::Etcd(e)) => return Err(StmError::Etcd(e)),
+        };
+        let guards = tx.guards();
+        let outcome = if writes.is_empty() && guards.is_empty() {
+            Outcome::Committed { revision: 0 }
+        } else {
+            kv.txn(&guards, &writes).map_err(StmError::Etcd)?
+        };
+        match outcome {
+            Outcome::Committed { revision } => {
+                if let Some(m) = mirror
+                    && !writes.is_empty()
+                    && !m.wait_for(revision, limit)
+                {
+                    tracing::warn!(revision, "etcd mirror is behind the commit it just made");
+                }
+                let revision = if writes.is_empty() { 0 } else { revision };
+                return match result {
+                    Ok(a) => Ok((a, revision)),
+                    Err(e) => Err(StmError::Refused(e)),
+                };
+            }
+            Outcome::Conflict { revision } => {
+                // Someone committed first: read again once the copy has their change.
+                if let Some(m) = mirror {
+                    m.wait_for(revision, limit);
+                }
+                // Jittered back-off keeps a crowd on one key from retrying in lockstep.
+                std::thread::sleep(pause.mul_f64(jitter()));
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        }
+    }
+    Err(StmError::Contended(MAX_ATTEMPTS))
+}
+
+/// A factor in [0.5, 1.5) from the clock's nanoseconds (no RNG dependency needed to
+/// de-synchronise retries).
+fn jitter() -> f64 {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.subsec_nanos())
         .unwrap_or(0);
-    d.mul_f64(f64::from(n % 1000) / 1000.0)
+    0.5 + f64::from(n % 1000) / 1000.0
 }
