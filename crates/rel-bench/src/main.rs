@@ -38,6 +38,9 @@ fn main() -> Result<()> {
     if all || what == "store" {
         store_deploy()?;
     }
+    if all || durable || what == "store-concurrent" {
+        store_concurrent(64)?;
+    }
     if all || durable || what == "rpc" || what == "deploy" || what == "concurrent" {
         rt.block_on(rpc(&what))?;
     }
@@ -155,6 +158,49 @@ fn store_deploy() -> Result<()> {
         }
     }
     report("store: durable deploy (txn + flush)", xs);
+    Ok(())
+}
+
+/// 64 threads deploying straight on the store (no RPC): the store's own group-commit rate.
+fn store_concurrent(n: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Arc::new(seeded_store(dir.path())?);
+    for i in 0..n {
+        let env = Environment {
+            name: format!("bench-{i}"),
+            description: String::new(),
+            protected: false,
+            requires: vec![],
+            created_at: now(),
+        };
+        store.create_environment(&env, &admin(), now())?;
+    }
+    let per_thread = 200usize;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || -> Result<()> {
+                let env = format!("bench-{i}");
+                for j in 0..per_thread {
+                    let tag = if j % 2 == 0 { "v1" } else { "v2" };
+                    store.deploy(&deploy_req(tag, &env), &admin(), now())?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join()
+            .map_err(|_| anyhow::anyhow!("deployer thread panicked"))??;
+    }
+    let total = n * per_thread;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{:<44} {:.0} deploys/s ({total} durable deploys in {secs:.2}s)",
+        format!("store: {n} concurrent deployers (no RPC)"),
+        total as f64 / secs
+    );
     Ok(())
 }
 
