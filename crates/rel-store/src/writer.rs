@@ -219,8 +219,14 @@ impl Loop {
         let mut must_sync = false;
         for job in jobs {
             let tx = Tx::new(&self.s.trees, &set);
-            let (keep, finish) = (job.run)(&tx);
+            // A bug in one request's rules must not take the writer (and every later write)
+            // down: its writes are dropped and its caller hears "dropped without answering".
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&tx)));
             let writes = tx.into_writes();
+            let Ok((keep, finish)) = ran else {
+                tracing::error!("a store transaction panicked; its writes were dropped");
+                continue;
+            };
             if keep {
                 set.merge(writes);
             }
