@@ -108,6 +108,13 @@ struct Loop {
     /// After a disk failure that left the log in an unknown state, every write is refused.
     poisoned: Option<String>,
     checkpoint: Checkpointer,
+    /// Batches committed and requests in them, logged at shutdown (group-commit efficiency).
+    batches: u64,
+    requests: u64,
+    /// Time spent running rules, syncing the log, and applying to sled.
+    t_rules: Duration,
+    t_sync: Duration,
+    t_apply: Duration,
 }
 
 impl Loop {
@@ -119,6 +126,11 @@ impl Loop {
             unsynced: false,
             poisoned: None,
             checkpoint,
+            batches: 0,
+            requests: 0,
+            t_rules: Duration::ZERO,
+            t_sync: Duration::ZERO,
+            t_apply: Duration::ZERO,
         }
     }
 
@@ -165,6 +177,17 @@ impl Loop {
 
     /// A clean stop: everything is applied, so flush sled and leave no log to replay.
     fn shutdown(self) {
+        tracing::info!(
+            batches = self.batches,
+            requests = self.requests,
+            "store writer stopped"
+        );
+        if std::env::var_os("REL_STORE_STATS").is_some() {
+            eprintln!(
+                "rel-store writer: {} requests in {} batches; rules {:?}, log append+sync {:?}, sled apply {:?}",
+                self.requests, self.batches, self.t_rules, self.t_sync, self.t_apply
+            );
+        }
         let Loop {
             s,
             mut wal,
@@ -214,6 +237,9 @@ impl Loop {
     }
 
     fn batch(&mut self, jobs: Vec<Job>) {
+        self.batches += 1;
+        self.requests += jobs.len() as u64;
+        let started = std::time::Instant::now();
         let mut set = WriteSet::default();
         let mut finishes = Vec::with_capacity(jobs.len());
         let mut must_sync = false;
@@ -233,6 +259,7 @@ impl Loop {
             must_sync |= job.mode != Mode::Logged;
             finishes.push(finish);
         }
+        self.t_rules += started.elapsed();
         let err = self.commit(&set, must_sync).err();
         if err.is_none() {
             // Published before anyone in the batch is answered, in commit order, from this
@@ -264,6 +291,7 @@ impl Loop {
                 self.s.data_dir.display()
             )));
         }
+        let started = std::time::Instant::now();
         let before = self.wal.len();
         if !set.is_empty() {
             if let Err((e, partial)) = self.wal.append(set) {
@@ -294,6 +322,8 @@ impl Loop {
             }
             self.unsynced = false;
         }
+        let synced = std::time::Instant::now();
+        self.t_sync += synced.duration_since(started);
         if !set.is_empty() {
             let _g = self.s.gate.write().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = self.s.trees.apply(set) {
@@ -305,6 +335,7 @@ impl Loop {
                 )));
             }
         }
+        self.t_apply += synced.elapsed();
         Ok(())
     }
 
