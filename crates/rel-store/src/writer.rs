@@ -108,6 +108,13 @@ struct Loop {
     /// After a disk failure that left the log in an unknown state, every write is refused.
     poisoned: Option<String>,
     checkpoint: Checkpointer,
+    /// Batches committed and requests in them, logged at shutdown (group-commit efficiency).
+    batches: u64,
+    requests: u64,
+    /// Time spent running rules, syncing the log, and applying to sled.
+    t_rules: Duration,
+    t_sync: Duration,
+    t_apply: Duration,
 }
 
 impl Loop {
@@ -119,6 +126,11 @@ impl Loop {
             unsynced: false,
             poisoned: None,
             checkpoint,
+            batches: 0,
+            requests: 0,
+            t_rules: Duration::ZERO,
+            t_sync: Duration::ZERO,
+            t_apply: Duration::ZERO,
         }
     }
 
@@ -165,6 +177,17 @@ impl Loop {
 
     /// A clean stop: everything is applied, so flush sled and leave no log to replay.
     fn shutdown(self) {
+        tracing::info!(
+            batches = self.batches,
+            requests = self.requests,
+            "store writer stopped"
+        );
+        if std::env::var_os("REL_STORE_STATS").is_some() {
+            eprintln!(
+                "rel-store writer: {} requests in {} batches; rules {:?}, log append+sync {:?}, sled apply {:?}",
+                self.requests, self.batches, self.t_rules, self.t_sync, self.t_apply
+            );
+        }
         let Loop {
             s,
             mut wal,
@@ -214,19 +237,29 @@ impl Loop {
     }
 
     fn batch(&mut self, jobs: Vec<Job>) {
+        self.batches += 1;
+        self.requests += jobs.len() as u64;
+        let started = std::time::Instant::now();
         let mut set = WriteSet::default();
         let mut finishes = Vec::with_capacity(jobs.len());
         let mut must_sync = false;
         for job in jobs {
             let tx = Tx::new(&self.s.trees, &set);
-            let (keep, finish) = (job.run)(&tx);
+            // A bug in one request's rules must not take the writer (and every later write)
+            // down: its writes are dropped and its caller hears "dropped without answering".
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&tx)));
             let writes = tx.into_writes();
+            let Ok((keep, finish)) = ran else {
+                tracing::error!("a store transaction panicked; its writes were dropped");
+                continue;
+            };
             if keep {
                 set.merge(writes);
             }
             must_sync |= job.mode != Mode::Logged;
             finishes.push(finish);
         }
+        self.t_rules += started.elapsed();
         let err = self.commit(&set, must_sync).err();
         if err.is_none() {
             // Published before anyone in the batch is answered, in commit order, from this
@@ -258,6 +291,7 @@ impl Loop {
                 self.s.data_dir.display()
             )));
         }
+        let started = std::time::Instant::now();
         let before = self.wal.len();
         if !set.is_empty() {
             if let Err((e, partial)) = self.wal.append(set) {
@@ -288,6 +322,8 @@ impl Loop {
             }
             self.unsynced = false;
         }
+        let synced = std::time::Instant::now();
+        self.t_sync += synced.duration_since(started);
         if !set.is_empty() {
             let _g = self.s.gate.write().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = self.s.trees.apply(set) {
@@ -299,6 +335,7 @@ impl Loop {
                 )));
             }
         }
+        self.t_apply += synced.elapsed();
         Ok(())
     }
 
