@@ -24,6 +24,12 @@ pub enum CodecError {
     Truncated { expected: usize, got: usize },
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("a frame did not arrive whole within {limit:?}: {got} of {expected} bytes came")]
+    FrameTimeout {
+        limit: std::time::Duration,
+        expected: usize,
+        got: usize,
+    },
 }
 
 fn config() -> impl bincode::config::Config {
@@ -80,31 +86,119 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
 
 /// Read one length-prefixed frame. `Closed` on a clean EOF before a frame starts.
 ///
-/// The payload buffer grows as bytes actually arrive (capped by the length prefix, which is
-/// checked first), so a peer that announces 16 MiB and sends 10 bytes costs 10 bytes.
+/// Not cancel-safe (a cancelled read loses what it consumed); for a reader that is raced
+/// against timers use [`FrameReader`].
 pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     r: &mut R,
 ) -> Result<T, CodecError> {
-    let mut len_buf = [0u8; 4];
-    match r.read_exact(&mut len_buf).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(CodecError::Closed),
-        Err(e) => return Err(e.into()),
-    }
-    let len = u32::from_be_bytes(len_buf) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(CodecError::TooLarge(len));
-    }
-    let mut payload = Vec::with_capacity(len.min(INITIAL_READ_CAPACITY));
-    (&mut *r).take(len as u64).read_to_end(&mut payload).await?;
-    if payload.len() < len {
-        return Err(CodecError::Truncated {
-            expected: len,
-            got: payload.len(),
-        });
-    }
-    decode(&payload)
+    FrameReader::new(r).next().await
 }
 
-/// How much a frame read reserves up front, whatever its length prefix says.
-const INITIAL_READ_CAPACITY: usize = 64 * 1024;
+/// How much a read reserves beyond the bytes already buffered, whatever the length prefix
+/// claims: a peer that announces 16 MiB and sends 10 bytes costs 10 bytes plus this.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads frames incrementally into its own buffer, so that [`FrameReader::next`] is
+/// cancel-safe (bytes read before a cancellation stay buffered for the next call) and a
+/// caller can see whether a frame is in progress (to give it a deadline). The buffer grows as
+/// bytes arrive, never by the claimed length.
+pub struct FrameReader<R> {
+    r: R,
+    buf: Vec<u8>,
+    /// When the first byte of the frame in progress arrived.
+    started: Option<tokio::time::Instant>,
+    frame_timeout: Option<std::time::Duration>,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(r: R) -> FrameReader<R> {
+        FrameReader {
+            r,
+            buf: Vec::new(),
+            started: None,
+            frame_timeout: None,
+        }
+    }
+
+    /// A frame that has started must be complete within `limit` (slowloris), else
+    /// [`CodecError::FrameTimeout`]. Waiting for a frame to start has no limit here.
+    pub fn with_frame_timeout(mut self, limit: std::time::Duration) -> FrameReader<R> {
+        self.frame_timeout = Some(limit);
+        self
+    }
+
+    /// Bytes of a frame that has started but not yet fully arrived.
+    pub fn partial(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Bytes this reader holds in memory (its buffer's capacity).
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The next frame. Cancel-safe.
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Result<T, CodecError> {
+        loop {
+            if let Some(len) = self.complete_len()? {
+                let result = decode(&self.buf[4..4 + len]);
+                self.buf.drain(..4 + len);
+                self.started = None;
+                // Do not keep a large buffer around for an idle connection.
+                if self.buf.capacity() > 2 * READ_CHUNK && self.buf.len() < READ_CHUNK {
+                    self.buf.shrink_to(READ_CHUNK);
+                }
+                return result;
+            }
+            let want = match self.claimed_len() {
+                Some(len) => (4 + len - self.buf.len()).min(READ_CHUNK),
+                None => 4 - self.buf.len(),
+            };
+            self.buf.reserve(want);
+            let spare = self.buf.capacity() - self.buf.len();
+            let mut limited = (&mut self.r).take(spare.min(want.max(1)) as u64);
+            let read = limited.read_buf(&mut self.buf);
+            let n = match (self.started, self.frame_timeout) {
+                (Some(t0), Some(limit)) => match tokio::time::timeout_at(t0 + limit, read).await {
+                    Ok(n) => n?,
+                    Err(_) => {
+                        return Err(CodecError::FrameTimeout {
+                            limit,
+                            expected: self.claimed_len().map_or(4, |l| l + 4),
+                            got: self.buf.len(),
+                        });
+                    }
+                },
+                _ => read.await?,
+            };
+            if n > 0 && self.started.is_none() {
+                self.started = Some(tokio::time::Instant::now());
+            }
+            if n == 0 {
+                // EOF inside the length prefix counts as a close, as before a frame.
+                return Err(match self.claimed_len() {
+                    None => CodecError::Closed,
+                    Some(expected) => CodecError::Truncated {
+                        expected,
+                        got: self.buf.len() - 4,
+                    },
+                });
+            }
+        }
+    }
+
+    fn claimed_len(&self) -> Option<usize> {
+        let prefix: [u8; 4] = self.buf.get(..4)?.try_into().ok()?;
+        Some(u32::from_be_bytes(prefix) as usize)
+    }
+
+    /// The payload length once the whole frame is buffered; an error as soon as the prefix
+    /// claims more than the limit.
+    fn complete_len(&self) -> Result<Option<usize>, CodecError> {
+        match self.claimed_len() {
+            Some(len) if len > MAX_FRAME_BYTES => Err(CodecError::TooLarge(len)),
+            Some(len) if self.buf.len() >= 4 + len => Ok(Some(len)),
+            _ => Ok(None),
+        }
+    }
+}

@@ -11,6 +11,8 @@
 //! daemon's stderr (its tracing log) goes to `releasd.stderr` in the temp dir; it is quoted
 //! in every start failure and available through [`TestDaemon::stderr_log`].
 
+pub mod etcd;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -143,6 +145,8 @@ pub struct TestDaemon {
     socket: PathBuf,
     data_dir: PathBuf,
     config: Option<PathBuf>,
+    /// More releasd flags (limits, --http) for tests that need them.
+    extra_args: Vec<std::ffi::OsString>,
     child: Option<Child>,
     ready_line: String,
 }
@@ -167,6 +171,14 @@ impl TestDaemon {
     /// Like [`TestDaemon::start`] / [`TestDaemon::start_with_config`], but a daemon that
     /// refuses to start is an `Err` (for tests of start-up failures).
     pub fn try_start(config_toml: Option<&str>) -> Result<TestDaemon, StartError> {
+        Self::try_start_with_args(config_toml, &[])
+    }
+
+    /// Like [`TestDaemon::try_start`], with more releasd flags (e.g. `--idle-timeout 1`).
+    pub fn try_start_with_args(
+        config_toml: Option<&str>,
+        extra_args: &[&str],
+    ) -> Result<TestDaemon, StartError> {
         let dir = make_tempdir();
         let socket = dir.path().join("run").join("releasd.sock");
         let data_dir = dir.path().join("data");
@@ -187,6 +199,7 @@ impl TestDaemon {
             socket,
             data_dir,
             config,
+            extra_args: extra_args.iter().map(Into::into).collect(),
             child: None,
             ready_line: String::new(),
         };
@@ -207,6 +220,7 @@ impl TestDaemon {
             args.push("--config".into());
             args.push(c.clone().into());
         }
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 
@@ -329,6 +343,29 @@ impl TestDaemon {
                 let _ = child.wait();
                 panic!(
                     "rel-testkit: releasd did not exit within 60s of {sig}\n{}",
+                    self.stderr_log()
+                );
+            }
+        }
+    }
+
+    /// Wait for a daemon that was asked to stop some other way (e.g. `relctl daemon stop`);
+    /// returns its exit status.
+    ///
+    /// # Panics
+    /// If the daemon is not running, or does not exit within a minute (then it is killed).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self
+            .child
+            .take()
+            .expect("rel-testkit: the daemon is not running");
+        match wait_deadline(&mut child, Duration::from_secs(60)) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "rel-testkit: releasd did not exit within 60s\n{}",
                     self.stderr_log()
                 );
             }

@@ -28,6 +28,46 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
 
+    /// Unix-socket connections served at once, all users together.
+    #[arg(long, value_name = "N", default_value_t = crate::limits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Unix-socket connections one user may hold (admins are bounded only by
+    /// --max-connections).
+    #[arg(long, value_name = "N", default_value_t = crate::limits::DEFAULT_MAX_CONNECTIONS_PER_USER)]
+    pub max_connections_per_user: usize,
+
+    /// Of --max-connections, how many only admins (the daemon's own user and the admin
+    /// role) may take, so that nobody else can lock them out.
+    #[arg(long, value_name = "N", default_value_t = crate::limits::DEFAULT_ADMIN_RESERVED)]
+    pub admin_connections: usize,
+
+    /// Event subscriptions (`relctl watch`, relui) served at once, all users together.
+    #[arg(long, value_name = "N", default_value_t = crate::limits::DEFAULT_MAX_SUBSCRIBERS)]
+    pub max_subscribers: usize,
+
+    /// Event subscriptions one non-admin user may hold.
+    #[arg(long, value_name = "N", default_value_t = crate::limits::DEFAULT_MAX_SUBSCRIBERS_PER_USER)]
+    pub max_subscribers_per_user: usize,
+
+    /// Seconds a new connection has to say Hello.
+    #[arg(long, value_name = "SECS", default_value_t = crate::limits::DEFAULT_HANDSHAKE_TIMEOUT.as_secs_f64())]
+    pub handshake_timeout: f64,
+
+    /// Seconds after which a connection with nothing in flight and no subscription is closed.
+    #[arg(long, value_name = "SECS", default_value_t = crate::limits::DEFAULT_IDLE_TIMEOUT.as_secs_f64())]
+    pub idle_timeout: f64,
+
+    /// Seconds within which a frame that has started must arrive whole (and a client must
+    /// take an answer); slower connections are closed.
+    #[arg(long, value_name = "SECS", default_value_t = crate::limits::DEFAULT_FRAME_TIMEOUT.as_secs_f64())]
+    pub frame_timeout: f64,
+
+    /// Byte budget of one page of a list answer (releases, history, audit, logs); clients
+    /// follow the cursor for the rest.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::paging::DEFAULT_PAGE_BYTES)]
+    pub page_bytes: usize,
+
     /// Stay in the foreground (for systemd and tests) instead of detaching. Prints one line
     /// `releasd ready socket=PATH data_dir=DIR pid=N` to stdout once it serves.
     #[arg(long)]
@@ -63,6 +103,26 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The connection limits from the flags; a bad duration is an error naming its flag.
+    pub fn limits(&self) -> anyhow::Result<crate::limits::ConnLimits> {
+        let secs = |v: f64, flag: &str| {
+            std::time::Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow::anyhow!("{flag} {v}: must be a positive number of seconds"))
+        };
+        Ok(crate::limits::ConnLimits {
+            max_connections: self.max_connections.max(1),
+            per_user: self.max_connections_per_user.max(1),
+            admin_reserved: self.admin_connections,
+            max_subscribers: self.max_subscribers,
+            subscribers_per_user: self.max_subscribers_per_user,
+            handshake_timeout: secs(self.handshake_timeout, "--handshake-timeout")?,
+            idle_timeout: secs(self.idle_timeout, "--idle-timeout")?,
+            frame_timeout: secs(self.frame_timeout, "--frame-timeout")?,
+        })
+    }
+
     /// The socket path, with the §4.1 default applied.
     pub fn socket_path(&self) -> PathBuf {
         self.socket

@@ -10,7 +10,7 @@ use rel_domain::Store;
 use crate::auth::{Auth, group_gid};
 use crate::cli::{Cli, absolute};
 use crate::config::DaemonConfig;
-use crate::server::{DEFAULT_MAX_CONNECTIONS, DaemonInfo, ServeOptions, serve};
+use crate::server::{DaemonInfo, ServeOptions, serve};
 use crate::socket::SocketPolicy;
 
 /// Run in the foreground until a signal; `Ok` means a clean shutdown (exit 0).
@@ -28,6 +28,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Result<()> {
     let socket = absolute(cli.socket_path());
+    let limits = cli.limits()?;
+    match crate::rlimit::raise_nofile() {
+        Ok((soft, hard)) => {
+            tracing::info!(soft, hard, "file descriptor limit (RLIMIT_NOFILE)");
+            let wanted = limits.max_connections as u64 + 256;
+            if soft < wanted {
+                tracing::warn!(
+                    soft,
+                    wanted,
+                    "the file descriptor limit is low for --max-connections; raise LimitNOFILE"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the file descriptor limit"),
+    }
 
     let config = match &cli.config {
         Some(path) => DaemonConfig::load(path)?,
@@ -113,7 +128,8 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
     let opts = ServeOptions {
         info,
         auth,
-        max_connections: DEFAULT_MAX_CONNECTIONS,
+        limits,
+        page_bytes: cli.page_bytes,
         retention: config.logs.retention,
         http,
         runs,

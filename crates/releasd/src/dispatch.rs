@@ -22,6 +22,9 @@ const RELEASE_HISTORY_LIMIT: usize = 100;
 const MAX_PAGE: u64 = 10_000;
 /// A page size of 0 means "the default".
 const DEFAULT_PAGE: u64 = 50;
+/// Longest release description: every list of releases carries it, so it must stay small
+/// (long notes belong in a linked document).
+pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
 
 pub fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
@@ -51,6 +54,13 @@ pub async fn handle(
     // The liveness probe answers without a trip through the blocking pool.
     if matches!(request, Request::Ping) {
         return Ok(Response::Pong);
+    }
+    // Like SIGTERM: stop accepting, finish in-flight work (this answer included), flush,
+    // remove the socket, exit 0.
+    if matches!(request, Request::DaemonStop) {
+        tracing::info!(actor = %caller.actor.name, "stop requested over the socket: shutting down gracefully");
+        shared.stop.notify_one();
+        return Ok(Response::Done);
     }
     if crate::exec::handles(&request) {
         return crate::exec::handle(shared, caller, request).await;
@@ -92,9 +102,8 @@ pub async fn handle(
             tracing::info!(request = what, actor = %caller.actor.name, code = %e.code, error = %e.message, "refused")
         }
     }
-    for e in events {
-        shared.events.publish(e);
-    }
+    // The events themselves are published by the store, in commit order, once durable
+    // (events.rs); `events` only decides the log level above.
     result
 }
 
@@ -124,6 +133,7 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::Export => "export",
         Request::Import { .. } => "import",
         Request::Subscribe => "subscribe",
+        Request::SubscribeSince { .. } => "subscribe",
         Request::Trigger { .. } => "trigger",
         Request::Verify { .. } => "verify",
         Request::Logs(_) => "logs",
@@ -131,6 +141,10 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::TokenCreate { .. } => "token.create",
         Request::TokenList => "token.list",
         Request::TokenRevoke { .. } => "token.revoke",
+        Request::DaemonStop => "daemon.stop",
+        Request::ExportStream => "export.stream",
+        Request::ImportChunk { .. } => "import.chunk",
+        Request::ImportCommit => "import.commit",
     }
 }
 
@@ -138,6 +152,20 @@ type Outcome = (RelResult<Response>, Vec<Event>);
 
 fn no_events(r: RelResult<Response>) -> Outcome {
     (r, Vec::new())
+}
+
+/// Where stderr (the log) goes when it is a regular file, as a detached daemon's
+/// `releasd.log` is; `None` for a terminal or a pipe. Read once: it does not change.
+fn log_file() -> Option<String> {
+    static LOG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let path = std::fs::read_link("/proc/self/fd/2").ok()?;
+        std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|_| path.display().to_string())
+    })
+    .clone()
 }
 
 /// The synchronous part: talk to the store. Runs on a blocking thread.
@@ -157,6 +185,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                 http: info.http.clone(),
                 store: s,
                 caller: caller.clone(),
+                log: log_file(),
             })
         })),
         Request::DraftShow => no_events(store.draft().map(|d| {
@@ -191,6 +220,12 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             digest: Snapshot::of(c).digest,
         })),
         Request::ReleaseCreate(new) => {
+            if new.description.len() > MAX_DESCRIPTION_BYTES {
+                return no_events(Err(RelError::invalid(format!(
+                    "description: {} bytes is over the limit of {MAX_DESCRIPTION_BYTES} bytes (64 KiB); shorten it and link to longer notes",
+                    new.description.len()
+                ))));
+            }
             // Parse at the boundary for the path-precise message; the store snapshots it.
             if let Some(Err(e)) = new.config.as_ref().map(parse_and_validate) {
                 return (Err(e), vec![]);
@@ -304,14 +339,18 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             Err(e) => (Err(e), vec![]),
         },
         // Turned into a stream by the connection before it gets here.
-        Request::Subscribe => no_events(Ok(Response::Subscribed)),
+        Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
         Request::Trigger { .. }
         | Request::Verify { .. }
         | Request::Logs(_)
         | Request::LogShow { .. }
         | Request::TokenCreate { .. }
         | Request::TokenList
-        | Request::TokenRevoke { .. } => {
+        | Request::TokenRevoke { .. }
+        | Request::DaemonStop
+        | Request::ExportStream
+        | Request::ImportChunk { .. }
+        | Request::ImportCommit => {
             no_events(Err(RelError::internal("routed to the wrong handler")))
         }
     }

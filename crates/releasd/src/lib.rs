@@ -8,8 +8,9 @@
 //! (requests → store), [`exec`] (endpoint/verify/logs/tokens), [`live`] (what each
 //! environment serves, compiled; lock-free lookup), [`http`] (the HTTP ingress), [`tokens`]
 //! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence),
-//! [`detach`] (backgrounding) and [`worker`] (pipeline runs in worker processes,
-//! admission control, the data plane's runtime).
+//! [`detach`] (backgrounding), [`limits`] (connections per user, deadlines), [`paging`]
+//! (byte budget of list answers), [`rlimit`] (the file descriptor limit) and [`worker`]
+//! (pipeline runs in worker processes, admission control, the data plane's runtime).
 
 pub mod auth;
 pub mod cli;
@@ -23,10 +24,15 @@ pub mod events;
 pub mod exec;
 pub mod execlog;
 pub mod http;
+pub mod limits;
 pub mod live;
+pub mod paging;
+pub mod rlimit;
 pub mod server;
 pub mod socket;
+pub mod store_choice;
 pub mod tokens;
+pub mod transfer;
 pub mod worker;
 
 pub use server::{DaemonInfo, ServeOptions, serve};

@@ -1,6 +1,10 @@
-//! The accept loop (à la mini-redis): bounded connections, one task per connection, graceful
-//! shutdown — stop accepting, let every in-flight request finish and its answer go out, then
-//! return (dropping the listener removes the socket file).
+//! The accept loop (à la mini-redis): one task per connection, bounded per user by
+//! [`crate::limits`], graceful shutdown — stop accepting, let every in-flight request finish
+//! and its answer go out, then return (dropping the listener removes the socket file).
+//!
+//! The loop keeps a few file descriptors in reserve: when the process runs out (EMFILE, e.g.
+//! the HTTP port flooded with idle connections), it gives one up to accept on the Unix socket,
+//! so an admin can always get in; it never spins and never exits on an accept error.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -9,7 +13,7 @@ use std::time::Duration;
 
 use interprocess::local_socket::tokio::{Listener, prelude::*};
 use rel_domain::{Store, Timestamp};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Auth;
@@ -17,8 +21,11 @@ use crate::events::Events;
 use crate::live::Live;
 use crate::tokens::Tokens;
 
-/// Connections served at once; more wait in the listen backlog until one closes.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+pub use crate::limits::DEFAULT_MAX_CONNECTIONS;
+use crate::limits::{ConnLimits, Slots};
+
+/// File descriptors the Unix accept loop keeps in reserve for when the process runs out.
+const RESERVE_FDS: usize = 8;
 
 /// What `status` reports about this daemon.
 #[derive(Debug, Clone)]
@@ -33,7 +40,10 @@ pub struct DaemonInfo {
 pub struct ServeOptions {
     pub info: DaemonInfo,
     pub auth: Auth,
-    pub max_connections: usize,
+    /// Connections per user, admin reserve, subscribers, deadlines.
+    pub limits: ConnLimits,
+    /// Byte budget of one page of a list answer.
+    pub page_bytes: usize,
     /// Execution logs kept per environment (`[logs] retention`).
     pub retention: usize,
     /// Serve the HTTP ingress on this listener too (`--http`); `info.http` is set from it.
@@ -51,7 +61,8 @@ impl ServeOptions {
         ServeOptions {
             info,
             auth: Auth::owner_only(),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            limits: ConnLimits::default(),
+            page_bytes: crate::paging::DEFAULT_PAGE_BYTES,
             retention: crate::exec::DEFAULT_RETENTION,
             http: None,
             runs: crate::worker::RunOptions::default(),
@@ -71,6 +82,11 @@ pub struct Shared {
     /// Bearer tokens seen valid (HTTP ingress).
     pub tokens: Tokens,
     pub retention: usize,
+    /// Who holds which connection slots (Unix socket).
+    pub slots: Slots,
+    pub page_bytes: usize,
+    /// Notified by a `DaemonStop` request: shut down as on SIGTERM.
+    pub stop: tokio::sync::Notify,
     /// Pipeline runs: worker processes behind admission control (the data plane).
     pub pool: Arc<crate::worker::Pool>,
     /// The data plane's runtime (HTTP ingress, run supervision).
@@ -106,14 +122,22 @@ pub async fn serve(
             return;
         }
     };
+    let events = Events::new();
+    {
+        let events = events.clone();
+        store.set_change_sink(Box::new(move |changes| events.publish_changes(changes)));
+    }
     let shared = Arc::new(Shared {
         store,
-        events: Events::new(),
+        events,
         info,
         auth: opts.auth,
         live: Live::new(),
         tokens: Tokens::new(),
         retention: opts.retention.max(1),
+        slots: Slots::new(opts.limits),
+        page_bytes: opts.page_bytes.max(1024),
+        stop: tokio::sync::Notify::new(),
         pool,
         data,
         execlog,
@@ -135,18 +159,19 @@ pub async fn serve(
         ))
     });
     crate::exec::stop_runs_after_grace(&shared, stop_rx.clone());
-    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
     let mut conns = JoinSet::new();
+    let mut reserve = Reserve::new();
     let mut backoff = Duration::from_millis(10);
+    // A signal, or an admin's `relctl daemon stop`.
+    let stopper = Arc::clone(&shared);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = stopper.stop.notified() => {}
+        }
+    };
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            p = Arc::clone(&slots).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
             a = listener.accept() => a,
@@ -158,14 +183,22 @@ pub async fn serve(
                     stream,
                     Arc::clone(&shared),
                     stop_rx.clone(),
-                    permit,
                 ));
+                reserve.refill();
+            }
+            Err(e) if is_out_of_fds(&e) && reserve.release() => {
+                // Out of descriptors: one from the reserve lets the next accept through.
+                tracing::warn!(error = %e, "out of file descriptors; using one kept in reserve for the Unix socket (raise LimitNOFILE, or lower --http connection limits)");
             }
             Err(e) => {
-                // Typically EMFILE: back off instead of spinning, keep serving the others.
+                // Back off instead of spinning; keep serving the others.
                 tracing::warn!(error = %e, "accept failed; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(1));
+                reserve.refill();
             }
         }
         while let Some(done) = conns.try_join_next() {
@@ -196,5 +229,46 @@ fn log_join(r: Result<(), tokio::task::JoinError>) {
         && e.is_panic()
     {
         tracing::error!(error = %e, "a connection task panicked; only that connection was lost");
+    }
+}
+
+fn is_out_of_fds(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(code) if code == nix::libc::EMFILE || code == nix::libc::ENFILE
+    )
+}
+
+/// Descriptors held open (on /dev/null) so the accept loop can free one when the process has
+/// none left. Refilled when descriptors are available again.
+struct Reserve {
+    fds: Vec<std::fs::File>,
+}
+
+impl Reserve {
+    fn new() -> Reserve {
+        let mut r = Reserve { fds: Vec::new() };
+        r.refill();
+        if r.fds.len() < RESERVE_FDS {
+            tracing::warn!(
+                kept = r.fds.len(),
+                "could not keep {RESERVE_FDS} file descriptors in reserve for the Unix socket"
+            );
+        }
+        r
+    }
+
+    fn refill(&mut self) {
+        while self.fds.len() < RESERVE_FDS {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => self.fds.push(f),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Give one descriptor back to the process; false if none is left.
+    fn release(&mut self) -> bool {
+        self.fds.pop().is_some()
     }
 }
