@@ -7,8 +7,9 @@
 //! Meanwhile it times `status`, a release read, `deploy` and `rollback` over the Unix
 //! socket, and compares with the same calls on the idle daemon.
 //!
+//! `RELBENCH_RELEASD=PATH` runs another releasd build instead of the one next to relbench.
 //! `--serve` only starts the daemon with the two-step example live in staging and prints
-//! the URL and token for `wrk` (see docs/PERFORMANCE.md, "Serving"); Ctrl-C stops it.
+//! the URL and token for `wrk` (see docs/PERFORMANCE.md, "Serving"); SIGINT/SIGTERM stop it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -53,10 +54,14 @@ impl Drop for Daemon {
 }
 
 fn start(extra: &[&str]) -> Result<Daemon> {
-    let exe = std::env::current_exe()?
-        .parent()
-        .context("relbench has no directory")?
-        .join("releasd");
+    // RELBENCH_RELEASD measures another build (e.g. the one before a change) with this bench.
+    let exe = match std::env::var_os("RELBENCH_RELEASD") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()?
+            .parent()
+            .context("relbench has no directory")?
+            .join("releasd"),
+    };
     let dir = tempfile::tempdir()?;
     let socket = dir.path().join("run").join("releasd.sock");
     let mut child = Command::new(&exe)
@@ -128,7 +133,12 @@ pub async fn serve() -> Result<()> {
         d.http,
         d.child.id()
     );
-    tokio::signal::ctrl_c().await?;
+    // SIGINT or SIGTERM: dropping `d` stops the daemon (and with it its workers).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     Ok(())
 }
 

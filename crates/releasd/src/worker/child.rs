@@ -62,6 +62,9 @@ fn serve() -> u8 {
     let mut input = BufReader::new(std::io::stdin().lock());
     let out = Mutex::new(BufWriter::new(std::io::stdout()));
     let mut apps: HashMap<Digest, Arc<CompiledApp>> = HashMap::new();
+    // Why a load failed, answered to the request that follows it (a load has no answer of
+    // its own, so the supervisor reads exactly one answer per request).
+    let mut failed_load: Option<(Digest, FromWorker)> = None;
     loop {
         let msg: ToWorker = match frame::read_blocking(&mut input) {
             Ok(Some(m)) => m,
@@ -92,10 +95,16 @@ fn serve() -> u8 {
                         apps.insert(digest, Arc::new(app));
                         continue;
                     }
-                    Err(e) => FromWorker::Failed {
-                        code: e.code,
-                        message: e.message,
-                    },
+                    Err(e) => {
+                        failed_load = Some((
+                            digest,
+                            FromWorker::Failed {
+                                code: e.code,
+                                message: e.message,
+                            },
+                        ));
+                        continue;
+                    }
                 }
             }
             ToWorker::Run {
@@ -104,11 +113,11 @@ fn serve() -> u8 {
                 env,
                 input,
             } => match apps.get(&digest) {
-                None => FromWorker::Missing,
+                None => missing(&mut failed_load, digest),
                 Some(app) => runtime.block_on(run(app, &endpoint, &env, input, &out)),
             },
             ToWorker::Check { digest, env, index } => match apps.get(&digest) {
-                None => FromWorker::Missing,
+                None => missing(&mut failed_load, digest),
                 Some(app) => runtime.block_on(check(app, index, &env, &out)),
             },
         };
@@ -117,6 +126,14 @@ fn serve() -> u8 {
             // The supervisor went away.
             return 0;
         }
+    }
+}
+
+/// The answer for a request whose app is not loaded: why its load failed, or `Missing`.
+fn missing(failed_load: &mut Option<(Digest, FromWorker)>, digest: Digest) -> FromWorker {
+    match failed_load.take() {
+        Some((d, answer)) if d == digest => answer,
+        _ => FromWorker::Missing,
     }
 }
 

@@ -19,7 +19,8 @@ pub const MAX_FRAME: usize = 256 << 20;
 /// Supervisor → worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Compile and keep this release's app (answered only on failure, with `Failed`).
+    /// Compile and keep this release's app. No answer: a failure is the answer to the
+    /// request that follows (`Failed`).
     Load {
         digest: Digest,
         tag: String,
