@@ -13,6 +13,9 @@ pub enum ErrorCode {
     PermissionDenied,
     Unavailable,
     Internal,
+    /// The change was applied but whether it is durable is unknown (a disk sync failed).
+    /// Not "unreachable": retrying blindly could repeat an applied change; look first.
+    DurabilityUnknown,
 }
 
 impl ErrorCode {
@@ -26,6 +29,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::DurabilityUnknown => "durability_unknown",
         }
     }
 }
@@ -72,5 +76,8 @@ impl RelError {
     }
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, m)
+    }
+    pub fn durability_unknown(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::DurabilityUnknown, m)
     }
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::compile::CompiledApp;
 use crate::jq::truthy;
-use crate::run::{RunResult, run};
+use crate::run::{RunHooks, RunResult, run_with};
 
 /// A check by its position in `checks` or by its name.
 #[derive(Debug, Clone, Copy)]
@@ -87,53 +87,82 @@ pub async fn run_checks(
     deadline: Option<Instant>,
 ) -> Vec<CheckOutcome> {
     let mut outcomes = Vec::with_capacity(app.checks.len());
-    for (i, c) in app.checks.iter().enumerate() {
-        let result = match run(app, &c.endpoint, c.input.clone(), env, deadline).await {
-            Ok(r) => r,
-            // Compilation guarantees the endpoint exists; should it not, the check fails.
-            Err(e) => {
-                outcomes.push(failed_to_start(
-                    app,
-                    env,
-                    c.name.clone(),
-                    c.endpoint.clone(),
-                    c.input.clone(),
-                    e.message,
-                ));
-                continue;
-            }
-        };
-        let expect = c.expect.source();
-        let (passed, message) = if let Some(err) = &result.error {
-            (false, format!("endpoint {:?} failed: {err}", c.endpoint))
-        } else {
-            match eval_bounded(app, i, &result.output).await {
-                Ok(true) => (true, format!("{expect} held")),
-                Ok(false) => (
-                    false,
-                    format!(
-                        "expected {expect}, but the output was {}",
-                        preview(&result.output)
-                    ),
-                ),
-                Err(e) => (
-                    false,
-                    format!(
-                        "cannot evaluate {expect} on the output {}: {e}",
-                        preview(&result.output)
-                    ),
-                ),
-            }
-        };
-        outcomes.push(CheckOutcome {
-            name: c.name.clone(),
-            endpoint: c.endpoint.clone(),
-            passed,
-            message,
-            run: result,
-        });
+    for i in 0..app.checks.len() {
+        if let Some(o) = run_check(app, i, env, deadline, RunHooks::default()).await {
+            outcomes.push(o);
+        }
     }
     outcomes
+}
+
+/// Run check number `index` of `app` (`None` if there is no such check), as `hooks` say.
+pub async fn run_check(
+    app: &CompiledApp,
+    index: usize,
+    env: &str,
+    deadline: Option<Instant>,
+    hooks: RunHooks<'_>,
+) -> Option<CheckOutcome> {
+    let c = app.checks.get(index)?;
+    let result = match run_with(app, &c.endpoint, c.input.clone(), env, deadline, hooks).await {
+        Ok(r) => r,
+        // Compilation guarantees the endpoint exists; should it not, the check fails.
+        Err(e) => {
+            return Some(failed_to_start(
+                app,
+                env,
+                c.name.clone(),
+                c.endpoint.clone(),
+                c.input.clone(),
+                e.message,
+            ));
+        }
+    };
+    let expect = c.expect.source();
+    let (passed, message) = if let Some(err) = &result.error {
+        (false, format!("endpoint {:?} failed: {err}", c.endpoint))
+    } else {
+        let verdict = if hooks.inline {
+            eval_inline(app, index, &result.output)
+        } else {
+            eval_bounded(app, index, &result.output).await
+        };
+        match verdict {
+            Ok(true) => (true, format!("{expect} held")),
+            Ok(false) => (
+                false,
+                format!(
+                    "expected {expect}, but the output was {}",
+                    preview(&result.output)
+                ),
+            ),
+            Err(e) => (
+                false,
+                format!(
+                    "cannot evaluate {expect} on the output {}: {e}",
+                    preview(&result.output)
+                ),
+            ),
+        }
+    };
+    Some(CheckOutcome {
+        name: c.name.clone(),
+        endpoint: c.endpoint.clone(),
+        passed,
+        message,
+        run: result,
+    })
+}
+
+fn eval_inline(app: &CompiledApp, index: usize, output: &Value) -> Result<bool, String> {
+    let Some(c) = app.checks.get(index) else {
+        return Err("no such check".to_string());
+    };
+    match c.expect.first(output) {
+        Ok(Some(v)) => Ok(truthy(&v)),
+        Ok(None) => Ok(false),
+        Err(e) => Err(format!("jq: {e}")),
+    }
 }
 
 /// Evaluate on the blocking pool with a time limit, like a pipeline step.

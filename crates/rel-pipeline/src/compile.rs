@@ -93,7 +93,7 @@ impl CompiledApp {
     /// Compile the snapshot of release `tag`. Fails with `Invalid` naming the path of the
     /// first expression, template or tool setting that does not compile.
     pub fn compile(snapshot: &Snapshot, tag: &str) -> RelResult<CompiledApp> {
-        let parts = Parts::build(&snapshot.config)?;
+        let parts = on_compile_thread(|| Parts::build(&snapshot.config))?;
         // No proxy: tools are local services, and a proxy picked up from the daemon's
         // environment would silently reroute (or break) every tool call.
         let http = reqwest::Client::builder().no_proxy().build().map_err(|e| {
@@ -134,6 +134,16 @@ impl CompiledApp {
         names
     }
 
+    /// The run deadline of `endpoint` (its `deadline_ms`, else the default).
+    pub fn deadline(&self, endpoint: &str) -> Option<Duration> {
+        self.endpoints.get(endpoint).map(|e| e.deadline)
+    }
+
+    /// The endpoint check number `index` runs.
+    pub fn check_endpoint(&self, index: usize) -> Option<&str> {
+        self.checks.get(index).map(|c| c.endpoint.as_str())
+    }
+
     /// Check names in config order.
     pub fn check_names(&self) -> Vec<&str> {
         self.checks.iter().map(|c| c.name.as_str()).collect()
@@ -144,7 +154,30 @@ impl CompiledApp {
 /// be called), with the path: `pipelines.chat.stages[0].steps[1].expr: jq: ...`.
 /// Runs the structural validation first, so it is the one check a draft needs.
 pub fn validate_app(config: &AppConfig) -> RelResult<()> {
-    Parts::build(config).map(|_| ())
+    on_compile_thread(|| Parts::build(config).map(|_| ()))
+}
+
+/// jaq and minijinja parse and compile recursively. Input is limited first
+/// ([`crate::limits`]); a thread with a large stack (virtual memory, touched only as deep
+/// as the input goes) keeps whatever the limits let through from overflowing the caller's
+/// stack, which would abort the daemon.
+pub(crate) fn on_compile_thread<T: Send>(f: impl FnOnce() -> RelResult<T> + Send) -> RelResult<T> {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("rel-compile".to_string())
+            .stack_size(crate::limits::COMPILE_STACK_BYTES)
+            .spawn_scoped(scope, f);
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(RelError::internal(
+                    "compiling the app config panicked; see the log and report it",
+                ))
+            }),
+            Err(e) => Err(RelError::unavailable(format!(
+                "cannot start a thread to compile the app config: {e}; retry"
+            ))),
+        }
+    })
 }
 
 /// Everything but the HTTP client: what `validate_app` and `compile` share.
@@ -218,6 +251,7 @@ impl Parts {
 }
 
 fn jq(path: &str, code: &str) -> RelResult<Arc<JqProgram>> {
+    crate::limits::check_jq(code).map_err(|e| RelError::invalid(format!("{path}: {e}")))?;
     JqProgram::compile(code)
         .map(Arc::new)
         .map_err(|e| RelError::invalid(format!("{path}: jq: {e}")))
@@ -239,6 +273,8 @@ fn compile_step(
         StepKind::Template => {
             let source = step.template.clone().ok_or_else(|| missing("template"))?;
             let name = format!("{path}.template");
+            crate::limits::check_template(&source)
+                .map_err(|e| RelError::invalid(format!("{name}: {e}")))?;
             templates
                 .add_template_owned(name.clone(), source)
                 .map_err(|e| {

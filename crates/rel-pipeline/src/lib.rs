@@ -35,12 +35,14 @@ mod command;
 mod compile;
 mod http;
 pub mod jq;
+mod limits;
 mod live;
 mod run;
 mod template_check;
 
-pub use checks::{CheckOutcome, CheckRef, check, eval_expect, run_checks};
+pub use checks::{CheckOutcome, CheckRef, check, eval_expect, run_check, run_checks};
 pub use command::MAX_TOOL_OUTPUT_BYTES;
 pub use compile::{CompiledApp, validate_app};
+pub use limits::{MAX_CHAIN, MAX_JQ_BYTES, MAX_NESTING, MAX_TEMPLATE_BYTES, MAX_WEIGHT};
 pub use live::LiveTable;
-pub use run::{Failure, FailureKind, RunResult, StepRun, run};
+pub use run::{Failure, FailureKind, RunHooks, RunResult, StepRun, StepStart, run, run_with};

@@ -130,6 +130,31 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A step about to start, for whoever supervises the run from outside (the daemon's worker
+/// supervisor kills a worker whose step outlives `limit`, and writes `timeout_error`).
+#[derive(Debug, Clone)]
+pub struct StepStart<'a> {
+    pub name: &'a str,
+    pub kind: StepKind,
+    /// Its timeout, or what is left of the run's deadline if that is sooner.
+    pub limit: Duration,
+    /// `limit` is what is left of the run's deadline.
+    pub by_deadline: bool,
+    /// Why the step failed, should it run past `limit` (the log's step error).
+    pub timeout_reason: String,
+}
+
+/// How a run is carried out. The default is the daemon-free behaviour: template and jq
+/// evaluation on tokio's blocking pool, abandoned (not stopped) at the step's timeout.
+#[derive(Default, Clone, Copy)]
+pub struct RunHooks<'a> {
+    /// Evaluate templates and jq on the calling thread. For a process that is killed from
+    /// outside at the step's limit (a worker), where a thread handoff per step buys nothing.
+    pub inline: bool,
+    /// Called before each step starts.
+    pub on_step: Option<&'a (dyn Fn(&StepStart<'_>) + Sync)>,
+}
+
 /// Run `endpoint` of `app` with `input`, as environment `env`.
 ///
 /// The run's deadline is the endpoint's (`deadline_ms`, default 30 s) or `deadline` if
@@ -142,6 +167,18 @@ pub async fn run(
     input: Value,
     env: &str,
     deadline: Option<Instant>,
+) -> RelResult<RunResult> {
+    run_with(app, endpoint, input, env, deadline, RunHooks::default()).await
+}
+
+/// [`run`], carried out as `hooks` say.
+pub async fn run_with(
+    app: &CompiledApp,
+    endpoint: &str,
+    input: Value,
+    env: &str,
+    deadline: Option<Instant>,
+    hooks: RunHooks<'_>,
 ) -> RelResult<RunResult> {
     let ep = app.endpoints.get(endpoint).ok_or_else(|| {
         let known = app.endpoint_names().join(", ");
@@ -183,9 +220,19 @@ pub async fn run(
             (Err(StepError::TimedOut), true)
         } else {
             let limit = step.timeout.min(remaining);
+            let by_deadline = remaining < step.timeout;
+            if let Some(on_step) = hooks.on_step {
+                on_step(&StepStart {
+                    name: &step.name,
+                    kind: step.kind,
+                    limit,
+                    by_deadline,
+                    timeout_reason: timeout_reason(step, by_deadline, &deadline_what),
+                });
+            }
             (
-                exec_step(app, step, &ctx, &last, limit).await,
-                remaining < step.timeout,
+                exec_step(app, step, &ctx, &last, limit, hooks.inline).await,
+                by_deadline,
             )
         };
         let duration_ms = millis(step_start.elapsed());
@@ -209,15 +256,11 @@ pub async fn run(
                     StepError::Failed(m) => (FailureKind::Step, m),
                     StepError::TimedOut if by_deadline => (
                         FailureKind::Deadline,
-                        format!("{deadline_what} passed; raise it or make the steps faster"),
+                        timeout_reason(step, true, &deadline_what),
                     ),
                     StepError::TimedOut => (
                         FailureKind::StepTimeout,
-                        format!(
-                            "timed out after {} ms ({}); raise it or make the step faster",
-                            millis(step.timeout),
-                            step.timeout_source
-                        ),
+                        timeout_reason(step, false, &deadline_what),
                     ),
                 };
                 steps.push(StepRun {
@@ -266,17 +309,30 @@ pub async fn run(
     })
 }
 
+fn timeout_reason(step: &CompiledStep, by_deadline: bool, deadline_what: &str) -> String {
+    if by_deadline {
+        format!("{deadline_what} passed; raise it or make the steps faster")
+    } else {
+        format!(
+            "timed out after {} ms ({}); raise it or make the step faster",
+            millis(step.timeout),
+            step.timeout_source
+        )
+    }
+}
+
 async fn exec_step(
     app: &CompiledApp,
     step: &CompiledStep,
     ctx: &Arc<Value>,
     previous: &Value,
     limit: Duration,
+    inline: bool,
 ) -> Result<Value, StepError> {
     match &step.op {
         StepOp::Template(name) => {
             let (templates, ctx, name) = (app.templates.clone(), ctx.clone(), name.clone());
-            pure(limit, move || {
+            pure(limit, inline, move || {
                 let tmpl = templates.get_template(&name).map_err(|e| {
                     StepError::Failed(format!("template: {}", describe_render_error(&e)))
                 })?;
@@ -288,11 +344,11 @@ async fn exec_step(
         }
         StepOp::Transform(prog) => {
             let (prog, ctx) = (prog.clone(), ctx.clone());
-            pure(limit, move || first_value(&prog, &ctx)).await
+            pure(limit, inline, move || first_value(&prog, &ctx)).await
         }
         StepOp::Assert { cond, message } => {
             let (prog, ctx) = (cond.clone(), ctx.clone());
-            let verdict = pure(limit, move || first_value(&prog, &ctx)).await?;
+            let verdict = pure(limit, inline, move || first_value(&prog, &ctx)).await?;
             if truthy(&verdict) {
                 // An assert guards; it passes the previous output through unchanged.
                 Ok(previous.clone())
@@ -311,7 +367,7 @@ async fn exec_step(
             input,
         } => {
             let started = Instant::now();
-            let body = tool_input(input.as_ref(), ctx, limit).await?;
+            let body = tool_input(input.as_ref(), ctx, limit, inline).await?;
             let left = limit.saturating_sub(started.elapsed());
             let call = http::HttpCall {
                 client: &app.http,
@@ -327,7 +383,7 @@ async fn exec_step(
         }
         StepOp::Command { tool, argv, input } => {
             let started = Instant::now();
-            let body = tool_input(input.as_ref(), ctx, limit).await?;
+            let body = tool_input(input.as_ref(), ctx, limit, inline).await?;
             let left = limit.saturating_sub(started.elapsed());
             command::run_command(tool, argv, &body, left).await
         }
@@ -339,12 +395,13 @@ async fn tool_input(
     expr: Option<&Arc<JqProgram>>,
     ctx: &Arc<Value>,
     limit: Duration,
+    inline: bool,
 ) -> Result<Value, StepError> {
     match expr {
         None => Ok(ctx["input"].clone()),
         Some(prog) => {
             let (prog, ctx) = (prog.clone(), ctx.clone());
-            pure(limit, move || {
+            pure(limit, inline, move || {
                 first_value(&prog, &ctx).map_err(|e| match e {
                     StepError::Failed(m) => StepError::Failed(format!("input: {m}")),
                     other => other,
@@ -369,10 +426,15 @@ fn first_value(prog: &JqProgram, ctx: &Value) -> Result<Value, StepError> {
 /// Template and jq evaluation is CPU work that cannot be interrupted. It runs on the
 /// blocking pool so that a runaway expression costs a pool thread, not an executor thread,
 /// and the step still fails at its timeout (the computation finishes in the background).
+/// `inline`: on this thread, for a process that is killed from outside at the limit.
 async fn pure(
     limit: Duration,
+    inline: bool,
     f: impl FnOnce() -> Result<Value, StepError> + Send + 'static,
 ) -> Result<Value, StepError> {
+    if inline {
+        return f();
+    }
     match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
         Ok(Ok(r)) => r,
         Ok(Err(join)) => Err(StepError::Failed(format!(

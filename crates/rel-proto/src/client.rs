@@ -46,6 +46,10 @@ pub enum ClientError {
     Disconnected(String),
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The socket (or a directory above it) may not be opened by this user. Never a reason
+    /// to start a daemon there: one is (or may be) running, owned by someone else.
+    #[error("permission denied opening releasd's socket {}: {reason}", socket.display())]
+    Denied { socket: PathBuf, reason: String },
 }
 
 /// How long the daemon may take to answer `Hello`. A daemon that accepts but never answers
@@ -55,6 +59,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Events buffered for a subscriber that is not reading; beyond this they are dropped and
 /// the subscriber gets `Event::Lagged` (it must refresh), rather than stalling responses.
 const EVENT_BUFFER: usize = 4096;
+
+/// An event and its seq (`None` on a plain `Subscribe`).
+type SeqEvent = (Option<u64>, Event);
 
 /// Where an answer goes: the one `call` waiting for it, or a stream of answers
 /// ([`Client::call_stream`]).
@@ -92,7 +99,7 @@ fn ends_stream(result: &Result<Response, RelError>) -> bool {
 /// State shared between the `Client` handle and its reader task.
 struct Shared {
     pending: Mutex<Pending>,
-    events: Mutex<Option<mpsc::Sender<Event>>>,
+    events: Mutex<Option<mpsc::Sender<SeqEvent>>>,
 }
 
 struct Pending {
@@ -111,7 +118,7 @@ pub struct Client {
 }
 
 pub struct EventStream {
-    rx: mpsc::Receiver<Event>,
+    rx: mpsc::Receiver<SeqEvent>,
 }
 
 impl Client {
@@ -133,9 +140,16 @@ impl Client {
         let name = socket
             .to_fs_name::<GenericFilePath>()
             .map_err(|e| unreachable(format!("not a usable socket path: {e}")))?;
-        let stream = Stream::connect(name)
-            .await
-            .map_err(|e| unreachable(describe_connect_error(&e)))?;
+        let stream = Stream::connect(name).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                ClientError::Denied {
+                    socket: socket.to_path_buf(),
+                    reason: describe_connect_error(&e),
+                }
+            } else {
+                unreachable(describe_connect_error(&e))
+            }
+        })?;
         let stream = Arc::new(stream);
 
         let hello = ClientFrame::Hello(Hello {
@@ -234,10 +248,20 @@ impl Client {
     /// Start receiving events on this connection. A second call replaces the first stream
     /// (which then ends). Requests keep working on a subscribed client.
     pub async fn subscribe(&self) -> Result<EventStream, ClientError> {
+        self.subscribe_with(Request::Subscribe).await
+    }
+
+    /// Events with their store-wide seq: with `after: Some(SEQ)`, first the stored events
+    /// after SEQ, then live ones, with no gap and no repeat (resume after a reconnect).
+    pub async fn subscribe_since(&self, after: Option<u64>) -> Result<EventStream, ClientError> {
+        self.subscribe_with(Request::SubscribeSince { after }).await
+    }
+
+    async fn subscribe_with(&self, request: Request) -> Result<EventStream, ClientError> {
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         // Installed before asking, so no event sent right after `Subscribed` can be missed.
         *lock(&self.shared.events) = Some(tx);
-        match self.call(Request::Subscribe).await {
+        match self.call(request).await {
             Ok(Response::Subscribed) => Ok(EventStream { rx }),
             Ok(other) => {
                 *lock(&self.shared.events) = None;
@@ -271,6 +295,12 @@ impl Drop for Client {
 impl EventStream {
     /// The next event, or `None` when the connection is gone.
     pub async fn next(&mut self) -> Option<Event> {
+        self.rx.recv().await.map(|(_, e)| e)
+    }
+
+    /// The next event with its seq (`None` for a plain `subscribe`, and for a `Lagged` the
+    /// client itself reports because this stream was not read fast enough).
+    pub async fn next_seq(&mut self) -> Option<SeqEvent> {
         self.rx.recv().await
     }
 }
@@ -289,8 +319,8 @@ fn describe_connect_error(e: &std::io::Error) -> String {
             "connection refused (a stale socket: releasd is not running)".to_string()
         }
         std::io::ErrorKind::PermissionDenied => {
-            "permission denied (only the daemon's owner, and the group set in its \
-             [socket] config, may open it; ask the owner for access)"
+            "only the daemon's owner, and the group set in its [socket] config, may open it. \
+             Ask its owner for access, or run your own daemon with a --socket you own"
                 .to_string()
         }
         _ => e.to_string(),
@@ -363,7 +393,13 @@ async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
             Ok(ServerFrame::Event(event)) => {
                 let tx = lock(&shared.events).clone();
                 if let Some(tx) = tx {
-                    missed = deliver(&tx, event, missed);
+                    missed = deliver(&tx, (None, event), missed);
+                }
+            }
+            Ok(ServerFrame::SeqEvent { seq, event }) => {
+                let tx = lock(&shared.events).clone();
+                if let Some(tx) = tx {
+                    missed = deliver(&tx, (Some(seq), event), missed);
                 }
             }
             Ok(ServerFrame::Welcome(_)) => {
@@ -380,8 +416,12 @@ async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
 
 /// Hand `event` to the subscriber without ever blocking the reader (responses must keep
 /// flowing). Returns the new count of missed events.
-fn deliver(tx: &mpsc::Sender<Event>, event: Event, missed: u64) -> u64 {
-    if missed > 0 && tx.try_send(Event::Lagged { missed }).is_err() {
+fn deliver(
+    tx: &mpsc::Sender<(Option<u64>, Event)>,
+    event: (Option<u64>, Event),
+    missed: u64,
+) -> u64 {
+    if missed > 0 && tx.try_send((None, Event::Lagged { missed })).is_err() {
         return missed + 1;
     }
     match tx.try_send(event) {

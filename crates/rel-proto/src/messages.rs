@@ -36,6 +36,9 @@ pub enum ServerFrame {
     },
     /// Only after `Request::Subscribe`.
     Event(Event),
+    /// Only after `Request::SubscribeSince`: the event and its store-wide sequence number
+    /// (commit order; `Lagged` carries the seq of the last event before the gap).
+    SeqEvent { seq: u64, event: Event },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +122,14 @@ pub enum Request {
     TokenRevoke {
         name: String,
     },
+    /// Stop the daemon gracefully (admin only), as SIGTERM does; answers `Done` first.
+    DaemonStop,
+    /// Like `Subscribe`, but every event comes with its seq (`ServerFrame::SeqEvent`), and
+    /// with `after: Some(SEQ)` the daemon first replays the stored events after SEQ, then
+    /// continues live without a gap or a repeat. `None`: live from now.
+    SubscribeSince {
+        after: Option<u64>,
+    },
     /// `Export` without the one-frame limit: answered by a sequence of `Response::Export`
     /// pieces of the document (in order, each well inside a frame), then `Response::Done`.
     ExportStream,
@@ -173,6 +184,8 @@ pub struct DaemonStatus {
     pub http: Option<String>,
     pub store: StoreStatus,
     pub caller: Caller,
+    /// Where the daemon's log goes when it is a file (a detached daemon's `releasd.log`).
+    pub log: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -276,7 +276,9 @@ fn request_after(prev: Option<&Request>) -> Option<Request> {
         Request::LogShow { .. } => Request::TokenCreate { name: "ci".into() },
         Request::TokenCreate { .. } => Request::TokenList,
         Request::TokenList => Request::TokenRevoke { name: "ci".into() },
-        Request::TokenRevoke { .. } => Request::ExportStream,
+        Request::TokenRevoke { .. } => Request::DaemonStop,
+        Request::DaemonStop => Request::SubscribeSince { after: Some(41) },
+        Request::SubscribeSince { .. } => Request::ExportStream,
         Request::ExportStream => Request::ImportChunk {
             data: "{\"format\":".into(),
         },
@@ -300,6 +302,7 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             http: Some("127.0.0.1:8080".into()),
             store: store_status(),
             caller: actor(),
+            log: Some("/home/alice/.local/share/releasd/releasd.log".into()),
         }),
         Response::Status(_) => Response::Draft(Some(DraftView {
             digest: digest(4),
@@ -490,7 +493,13 @@ fn server_frame_after(prev: Option<&ServerFrame>) -> Option<ServerFrame> {
         ServerFrame::Response { result: Err(_), .. } => {
             ServerFrame::Event(Event::Lagged { missed: 1 })
         }
-        ServerFrame::Event(_) => return None,
+        ServerFrame::Event(_) => ServerFrame::SeqEvent {
+            seq: 42,
+            event: Event::Imported {
+                actor: "alice".into(),
+            },
+        },
+        ServerFrame::SeqEvent { .. } => return None,
     })
 }
 
@@ -589,13 +598,13 @@ fn every_frame_roundtrips() {
     assert_roundtrips(&c);
     // ServerFrame samples Ok and Err of Welcome and Response: two per variant index there.
     let s = chain(server_frame_after);
-    assert_eq!(s.len(), 5);
+    assert_eq!(s.len(), 6);
     assert_roundtrips(&s);
-    let mut past_last = vec![3u8];
+    let mut past_last = vec![4u8];
     past_last.extend_from_slice(&[0u8; 64]);
     assert!(
         matches!(decode::<ServerFrame>(&past_last), Err(CodecError::Decode(m)) if m.to_lowercase().contains("variant")),
-        "ServerFrame has a 4th variant without a sample"
+        "ServerFrame has a 5th variant without a sample"
     );
 }
 
@@ -609,6 +618,7 @@ fn every_error_code_roundtrips() {
         ErrorCode::PermissionDenied,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::DurabilityUnknown,
     ];
     let frames: Vec<ServerFrame> = codes
         .iter()

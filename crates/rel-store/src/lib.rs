@@ -23,48 +23,58 @@
 //! | `audit` | seq → `AuditEntry` (hash-chained) |
 //! | `executions`, `exec_by_env`, `exec_window` | id → `Execution`; (env, n) → id; env → `ExecWindow` (retention) |
 //! | `tokens`, `token_hash` | name → `TokenRecord` (hash only); hash → name |
+//! | `events` | seq → `Change`: the newest [`events::KEEP`] committed changes, in commit order |
 //!
 //! # Writes
 //!
-//! Every mutating method is ONE sled transaction over all trees (point reads and writes only:
-//! sled transactions cannot scan), including its audit entry, followed by a flush before it
-//! returns (concurrent writers share flushes: group commit, see `flush.rs`). Decisions (permission, `--expect`, policy) are read inside the same
-//! transaction, so concurrent writers cannot both win. sled 0.34 runs transactions under a
-//! global lock; the store adds a read/write gate so that plain reads and scans (views,
-//! listings, export) never observe a transaction half-applied. Deploy and rollback touch
-//! O(1) keys per pushed/popped stack entry, independent of history length.
+//! One writer thread (`writer.rs`) runs every mutating request: each request's rules run as
+//! an overlay transaction (`trees::Tx`: point reads and writes only) stacked on the requests
+//! before it in the same batch, so a batch of concurrent requests is one commit and one sync
+//! (group commit of transactions), each request still atomic and seeing what the earlier ones
+//! left; a refused request writes nothing. Decisions (permission, `--expect`, policy) are read
+//! inside the transaction, so concurrent writers cannot both win. Deploy and rollback touch
+//! O(1) keys per pushed/popped stack entry, independent of history length, and a commit only
+//! touches the trees its writes name.
 //!
 //! # Durability
 //!
-//! `Ok` means the transaction committed, sled's flush returned (its log written with
-//! `sync_file_range`: the change survives the process being killed) and the log file was
-//! then `fdatasync`ed (the disk's write cache flushed and the file's size recorded: the change
-//! survives power loss on a disk that honours cache flushes). See the README's durability
-//! section for the measured cost.
+//! A batch is appended to the write-ahead log (`wal.rs`) and `fdatasync`ed before it is
+//! applied to sled and before any request in it is answered, refusals included. So `Ok` means
+//! the change survives kill -9 and power loss (on a disk that honours cache flushes), and
+//! every read, plan, refusal and event shows only such state: sled never holds anything the
+//! log does not. Execution logs may skip the wait (`Mode::Logged`): written to the log
+//! (surviving kill -9) before the answer, synced within 50 ms. sled itself is flushed in the
+//! background (checkpoints), after which old log segments are deleted; opening replays what
+//! is left.
 
 mod audit_log;
 mod deploy;
 mod dump;
 mod envs;
+pub mod etcd;
+pub mod events;
 mod exec;
-mod flush;
 mod keys;
+mod migrate;
 mod prune;
 mod read;
 mod records;
 mod releases;
 mod store_impl;
 mod trees;
+mod wal;
 mod write;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use rel_domain::model::Environment;
 use rel_domain::{RelError, RelResult, Timestamp};
 
 use crate::records::{EnvRecord, SCHEMA_VERSION, meta};
 use crate::trees::{T, Trees, Tx, TxError};
+use crate::writer::{Finish, Job, Mode, Writer};
 
 pub use records::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 
@@ -82,19 +92,26 @@ pub enum OpenError {
     },
     #[error("cannot open the store in {}: {source}", dir.display())]
     Sled { dir: PathBuf, source: sled::Error },
+    #[error("cannot migrate the store in {} from schema {from}: {reason}", dir.display())]
+    Migrate {
+        dir: PathBuf,
+        from: u64,
+        reason: String,
+    },
+    #[error("cannot recover the store in {}: {source}", dir.display())]
+    Wal { dir: PathBuf, source: wal::WalError },
     #[error("cannot initialise the store in {}: {source}", dir.display())]
     Init { dir: PathBuf, source: RelError },
 }
 
 /// The sled-backed store.
 pub struct SledStore {
-    trees: Trees,
-    /// Writers take it exclusively for the transaction (not the flush); readers share it.
-    gate: RwLock<()>,
-    /// Concurrent writers share flushes.
-    group: flush::GroupFlush,
-    /// sled's log file (`DIR/db`), fdatasync'ed after each flush (see `durable`).
-    log_file: std::fs::File,
+    trees: Arc<Trees>,
+    /// Readers share it for a whole read; the writer takes it only to apply a committed batch.
+    gate: Arc<RwLock<()>>,
+    sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
+    /// Declared before nothing that it uses: dropping it drains the queue and joins the thread.
+    writer: Writer,
     dir: PathBuf,
 }
 
@@ -117,43 +134,110 @@ impl SledStore {
                 }
             }
         };
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(sled_err)?;
-        let trees = Trees::open(db).map_err(sled_err)?;
-        let log_file = std::fs::File::open(dir.join("db")).map_err(|e| OpenError::Sled {
-            dir: dir.clone(),
-            source: sled::Error::Io(e),
-        })?;
-        let store = SledStore {
-            trees,
-            gate: RwLock::new(()),
-            group: flush::GroupFlush::default(),
-            log_file,
-            dir: dir.clone(),
+        let open_trees = || -> Result<Trees, OpenError> {
+            let db = sled::Config::new()
+                .path(&dir)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+                .map_err(sled_err)?;
+            Trees::open(db).map_err(sled_err)
         };
+        let mut trees = open_trees()?;
+        // Before anything else (the log's format is part of the schema): refuse a newer
+        // store untouched; migrate an older one after keeping a copy.
         let found = {
             use crate::trees::Kv;
-            store
-                .trees
+            trees
                 .get(T::Meta, meta::SCHEMA)
                 .map_err(|source| OpenError::Init {
                     dir: dir.clone(),
                     source,
                 })?
+                .map(|v| keys::read_u64(&v).unwrap_or(u64::MAX))
         };
-        if let Some(v) = found {
-            let found = keys::read_u64(&v).unwrap_or(u64::MAX);
-            if found != SCHEMA_VERSION {
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
                 return Err(OpenError::Schema {
                     dir,
-                    found,
+                    found: v,
                     supported: SCHEMA_VERSION,
                 });
             }
+            Some(v) if v < SCHEMA_VERSION => {
+                // sled must be closed for the copy to be a consistent store.
+                drop(trees);
+                let copy = migrate::keep_copy(&dir, v).map_err(|e| OpenError::Migrate {
+                    dir: dir.clone(),
+                    from: v,
+                    reason: format!(
+                        "cannot keep a copy of the data dir first ({e}); free some space next to it"
+                    ),
+                })?;
+                trees = open_trees()?;
+                migrate::run(&trees, v, SCHEMA_VERSION).map_err(|e| OpenError::Migrate {
+                    dir: dir.clone(),
+                    from: v,
+                    reason: format!("{e}; the untouched copy is at {}", copy.display()),
+                })?;
+                tracing::warn!(
+                    from = v,
+                    to = SCHEMA_VERSION,
+                    copy = %copy.display(),
+                    "migrated the store to the current schema; the data dir as it was is kept at the copy"
+                );
+            }
+            _ => {}
         }
+        let trees = Arc::new(trees);
+        let log_file = std::fs::File::open(dir.join("db")).map_err(|e| OpenError::Sled {
+            dir: dir.clone(),
+            source: sled::Error::Io(e),
+        })?;
+        let sync_sled: Arc<dyn Fn() -> RelResult<()> + Send + Sync> = {
+            let trees = Arc::clone(&trees);
+            let dir = dir.clone();
+            Arc::new(move || {
+                let failed = |e: &dyn std::fmt::Display| {
+                    RelError::unavailable(format!(
+                        "store: flushing sled failed ({e}); check the disk under {}",
+                        dir.display()
+                    ))
+                };
+                trees.db.flush().map_err(|e| failed(&e))?;
+                // sled's flush ends in sync_file_range: not enough for power loss.
+                log_file.sync_data().map_err(|e| failed(&e))
+            })
+        };
+        let (wal, _) =
+            wal::Wal::open(&dir.join("wal"), &trees, || sync_sled()).map_err(|source| {
+                OpenError::Wal {
+                    dir: dir.clone(),
+                    source,
+                }
+            })?;
+        let gate = Arc::new(RwLock::new(()));
+        let sink = Arc::new(RwLock::new(None));
+        let writer = Writer::start(
+            writer::Shared {
+                trees: Arc::clone(&trees),
+                gate: Arc::clone(&gate),
+                sync_sled,
+                data_dir: dir.clone(),
+                sink: Arc::clone(&sink),
+            },
+            wal,
+        )
+        .map_err(|e| OpenError::Sled {
+            dir: dir.clone(),
+            source: sled::Error::Io(e),
+        })?;
+        let store = SledStore {
+            trees,
+            gate,
+            sink,
+            writer,
+            dir: dir.clone(),
+        };
         store
             .seed(now())
             .map_err(|source| OpenError::Init { dir, source })?;
@@ -166,7 +250,7 @@ impl SledStore {
 
     /// First open: the schema version and the two standard environments, in one transaction.
     fn seed(&self, now: Timestamp) -> RelResult<()> {
-        self.mutate(|tx| {
+        self.mutate(move |tx| {
             use crate::trees::Kv;
             if tx.get(T::Meta, meta::SEEDED)?.is_some() {
                 return Ok(());
@@ -205,40 +289,57 @@ impl SledStore {
         })
     }
 
-    /// Run one transaction exclusively, then make it durable before answering.
-    fn mutate<A>(&self, f: impl Fn(&Tx<'_>) -> Result<A, TxError>) -> RelResult<A> {
-        let (r, ticket) = {
-            let _g = self.write_gate();
-            let r = self.trees.write(f)?;
-            (r, self.group.ticket())
-        };
-        self.durable(ticket)?;
-        Ok(r)
+    /// Run one transaction in the writer's next batch; answer once the batch is durable.
+    fn mutate<A: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<A, TxError> + Send + 'static,
+    ) -> RelResult<A> {
+        self.submit(Mode::Durable, f)
     }
 
-    /// Wait until the commit holding `ticket` is flushed (sharing the flush with others).
-    fn durable(&self, ticket: u64) -> RelResult<()> {
-        self.group.wait(ticket, || {
-            let failed = |e: &dyn std::fmt::Display| {
-                RelError::unavailable(format!(
-                    "the change was applied but could not be flushed to disk ({e}); it may be lost if the machine crashes now. Check the disk under {}",
-                    self.dir.display()
-                ))
-            };
-            self.trees.db.flush().map_err(|e| failed(&e))?;
-            // sled's flush ends in sync_file_range on Linux: enough for kill -9, but it neither
-            // flushes the disk's write cache nor the file's size. fdatasync on the log file
-            // does both, so an "ok" also survives power loss on a disk that honours flushes.
-            self.log_file.sync_data().map_err(|e| failed(&e))
+    fn submit<A: Send + 'static>(
+        &self,
+        mode: Mode,
+        f: impl FnOnce(&Tx<'_>) -> Result<A, TxError> + Send + 'static,
+    ) -> RelResult<A> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.writer.submit(Job {
+            mode,
+            run: Box::new(move |t: &Tx<'_>| {
+                let r = f(t).map_err(RelError::from);
+                let keep = r.is_ok();
+                let finish: Finish = Box::new(move |failed| {
+                    let _ = tx.send(match failed {
+                        Some(e) => Err(e),
+                        None => r,
+                    });
+                });
+                (keep, finish)
+            }),
+        })?;
+        rx.recv().map_err(|_| {
+            RelError::internal(
+                "store: the writer dropped a request without answering; see the releasd log",
+            )
+        })?
+    }
+
+    /// Append an execution log without waiting for a disk sync: answered once the log is
+    /// written (it survives kill -9), synced within `writer::LOGGED_SYNC_EVERY` (power loss
+    /// can lose the last ~50 ms of logs). The id is never handed out again.
+    pub fn append_execution_logged(
+        &self,
+        e: &rel_domain::model::Execution,
+        retention: usize,
+    ) -> RelResult<u64> {
+        let e = e.clone();
+        self.submit(Mode::Logged, move |tx| {
+            events::append_execution(tx, &e, retention)
         })
     }
 
     fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -12,6 +12,7 @@ use crate::read;
 use crate::records::*;
 use crate::trees::{T, Trees, storage_error};
 use crate::write;
+use crate::writer::Mode;
 
 struct Plan {
     removed: Vec<Release>,
@@ -65,63 +66,70 @@ impl SledStore {
             protected: p.protected.clone(),
             dry_run,
         };
-        let out = {
-            // Exclusive for the scan and the transaction, so the plan cannot go stale.
-            let _g = self.write_gate();
-            let p = plan(&self.trees, keep)?;
-            if dry_run || p.removed.is_empty() {
-                return Ok(report(&p));
+        if dry_run {
+            let _g = self.read_gate();
+            return Ok(report(&plan(&self.trees, keep)?));
+        }
+        let caller = caller.clone();
+        let p = self.submit(Mode::Exclusive, move |tx| {
+            // Run alone: the plan (a scan) and the writes are one decision.
+            let trees = tx.committed();
+            let p = plan(trees, keep)?;
+            if p.removed.is_empty() {
+                return Ok(p);
             }
-            let envs = read::env_names(&self.trees)?;
-            self.trees.write(|tx| {
-                policy::authorize(caller, &Action::Prune)?;
-                for r in &p.removed {
-                    tx.del(T::Releases, u64k(r.seq))?;
-                    tx.put(
-                        T::Tags,
-                        tag_key(&r.tag).as_bytes(),
-                        enc(&TagEntry::Pruned(r.seq))?,
-                    )?;
-                    tx.del(T::Digests, digest_u64(&r.digest, r.seq))?;
-                    write::drop_snapshot_ref(tx, &r.digest)?;
-                    tx.del(T::EverLive, u64k(r.seq))?;
-                    for env in &envs {
-                        tx.del(T::Holds, env_u64(env, r.seq))?;
-                        tx.del(T::WasLiveIn, env_u64(env, r.seq))?;
-                        tx.del(T::VerifiedIn, env_u64(env, r.seq))?;
-                    }
-                }
-                for k in &p.dep_keys {
-                    tx.del(T::DepByRelease, k)?;
-                }
-                let count = read::meta_u64(tx, meta::RELEASE_COUNT)?;
-                write::put_u64(
-                    tx,
-                    T::Meta,
-                    meta::RELEASE_COUNT,
-                    count.saturating_sub(p.removed.len() as u64),
+            let envs = read::env_names(trees)?;
+            policy::authorize(&caller, &Action::Prune)?;
+            for r in &p.removed {
+                tx.del(T::Releases, u64k(r.seq))?;
+                tx.put(
+                    T::Tags,
+                    tag_key(&r.tag).as_bytes(),
+                    enc(&TagEntry::Pruned(r.seq))?,
                 )?;
-                let mut tags: Vec<&str> =
-                    p.removed.iter().take(20).map(|r| r.tag.as_str()).collect();
-                let more = p.removed.len().saturating_sub(tags.len());
-                let more = if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                };
-                tags.reverse();
-                write::audit(
-                    tx,
-                    now,
-                    &caller.actor.name,
-                    "release.prune",
-                    &format!("kept the newest {keep}; removed {}{more}", tags.join(", ")),
-                )?;
-                Ok(())
-            })?;
-            (report(&p), self.group.ticket())
-        };
-        self.durable(out.1)?;
-        Ok(out.0)
+                tx.del(T::Digests, digest_u64(&r.digest, r.seq))?;
+                write::drop_snapshot_ref(tx, &r.digest)?;
+                tx.del(T::EverLive, u64k(r.seq))?;
+                for env in &envs {
+                    tx.del(T::Holds, env_u64(env, r.seq))?;
+                    tx.del(T::WasLiveIn, env_u64(env, r.seq))?;
+                    tx.del(T::VerifiedIn, env_u64(env, r.seq))?;
+                }
+            }
+            for k in &p.dep_keys {
+                tx.del(T::DepByRelease, k)?;
+            }
+            let count = read::meta_u64(tx, meta::RELEASE_COUNT)?;
+            write::put_u64(
+                tx,
+                T::Meta,
+                meta::RELEASE_COUNT,
+                count.saturating_sub(p.removed.len() as u64),
+            )?;
+            let mut tags: Vec<&str> = p.removed.iter().take(20).map(|r| r.tag.as_str()).collect();
+            let more = p.removed.len().saturating_sub(tags.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            tags.reverse();
+            write::audit(
+                tx,
+                now,
+                &caller.actor.name,
+                "release.prune",
+                &format!("kept the newest {keep}; removed {}{more}", tags.join(", ")),
+            )?;
+            crate::events::append(
+                tx,
+                &Change::ReleasesPruned {
+                    removed: p.removed.iter().map(|r| r.tag.clone()).collect(),
+                    actor: caller.actor.name.clone(),
+                },
+            )?;
+            Ok(p)
+        })?;
+        Ok(report(&p))
     }
 }

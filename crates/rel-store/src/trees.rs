@@ -1,15 +1,23 @@
 //! The sled trees, point reads that work both inside and outside a transaction ([`Kv`]),
-//! and the one way to write: [`Trees::write`], a multi-tree transaction over every tree.
+//! and [`Tx`]: a transaction as an in-memory overlay over a read-only base.
+//!
+//! The rules (deploy, rollback, releases, ...) only do point `get`/`put`/`del` on a `Tx`.
+//! Reads go to the transaction's own writes first, then to the writes of the requests before
+//! it in the same batch ([`WriteSet`]), then to the committed store. Writes stay in the
+//! overlay; the writer thread (`writer.rs`) merges an accepted transaction's writes into its
+//! batch and commits the batch as blind writes, touching only the trees it wrote. A backend
+//! with optimistic concurrency (etcd) would also record what each `get` read to guard the
+//! commit; sled has one writer per data dir, so there is nothing to guard against.
 
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
-use sled::{IVec, Transactional, Tree};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use sled::{IVec, Tree};
 
 use rel_domain::{RelError, RelResult};
 
 /// Every tree, in a fixed order (the index into [`Trees::trees`] and a transaction's view).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum T {
     Meta,
     Releases,
@@ -36,9 +44,10 @@ pub enum T {
     ExecWindow,
     Tokens,
     TokenHash,
+    Events,
 }
 
-pub const ALL: [T; 25] = [
+pub const ALL: [T; 26] = [
     T::Meta,
     T::Releases,
     T::Tags,
@@ -64,9 +73,15 @@ pub const ALL: [T; 25] = [
     T::ExecWindow,
     T::Tokens,
     T::TokenHash,
+    T::Events,
 ];
 
 impl T {
+    /// The tree with index `i` in [`ALL`] (the byte a write-ahead-log record stores).
+    pub fn from_index(i: u8) -> Option<T> {
+        ALL.get(i as usize).copied()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             T::Meta => "meta",
@@ -94,6 +109,7 @@ impl T {
             T::ExecWindow => "exec_window",
             T::Tokens => "tokens",
             T::TokenHash => "token_hash",
+            T::Events => "events",
         }
     }
 }
@@ -128,28 +144,30 @@ impl Trees {
         &self.trees[t as usize]
     }
 
-    /// One transaction over every tree. `f` must be pure: sled may run it more than once.
-    pub fn write<A>(&self, f: impl Fn(&Tx<'_>) -> Result<A, TxError>) -> RelResult<A> {
-        let refs: Vec<&Tree> = self.trees.iter().collect();
-        let r = refs.as_slice().transaction(|v: &Vec<TransactionalTree>| {
-            f(&Tx { v }).map_err(|e| match e {
-                TxError::Rel(r) => ConflictableTransactionError::Abort(r),
-                TxError::Sled(u) => u.into(),
-            })
-        });
-        match r {
-            Ok(a) => Ok(a),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(storage_error(e)),
+    /// Apply a committed batch: one sled batch per tree it touched. Not atomic across trees
+    /// by itself: readers are kept out by the store's gate, and after a crash the
+    /// write-ahead log replays the whole batch (blind writes, so replaying is idempotent).
+    pub fn apply(&self, w: &WriteSet) -> RelResult<()> {
+        let mut per_tree: BTreeMap<T, sled::Batch> = BTreeMap::new();
+        for ((t, k), v) in &w.map {
+            let b = per_tree.entry(*t).or_default();
+            match v {
+                Some(v) => b.insert(k.as_slice(), v.clone()),
+                None => b.remove(k.as_slice()),
+            }
         }
+        for (t, b) in per_tree {
+            self.tree(t).apply_batch(b).map_err(storage_error)?;
+        }
+        Ok(())
     }
 }
 
-/// Errors inside a transaction: ours (abort) or sled's (a conflict sled retries, or storage).
+/// Errors inside a transaction: a refusal or failure from the rules (the transaction's writes
+/// are discarded).
 #[derive(Debug)]
 pub enum TxError {
     Rel(RelError),
-    Sled(UnabortableTransactionError),
 }
 
 impl From<RelError> for TxError {
@@ -158,9 +176,11 @@ impl From<RelError> for TxError {
     }
 }
 
-impl From<UnabortableTransactionError> for TxError {
-    fn from(e: UnabortableTransactionError) -> Self {
-        TxError::Sled(e)
+impl From<TxError> for RelError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Rel(r) => r,
+        }
     }
 }
 
@@ -177,25 +197,92 @@ impl Kv for Trees {
     }
 }
 
-/// A transaction's view of every tree.
+/// Blind writes (`None` deletes), ordered by tree and key.
+#[derive(Debug, Default, Clone)]
+pub struct WriteSet {
+    pub map: BTreeMap<(T, Vec<u8>), Option<IVec>>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Later writes win.
+    pub fn merge(&mut self, later: WriteSet) {
+        self.map.extend(later.map);
+    }
+
+    fn lookup(&self, t: T, key: &[u8]) -> Option<&Option<IVec>> {
+        // BTreeMap<(T, Vec<u8>)> cannot be queried by (T, &[u8]) without allocating;
+        // the key is short, so the allocation is the cheap part of a lookup.
+        self.map.get(&(t, key.to_vec()))
+    }
+}
+
+/// One transaction: an overlay of writes over the batch before it and the committed store.
 pub struct Tx<'a> {
-    v: &'a Vec<TransactionalTree>,
+    base: &'a Trees,
+    batch: &'a WriteSet,
+    own: RefCell<WriteSet>,
+}
+
+impl<'a> Tx<'a> {
+    pub fn new(base: &'a Trees, batch: &'a WriteSet) -> Tx<'a> {
+        Tx {
+            base,
+            batch,
+            own: RefCell::new(WriteSet::default()),
+        }
+    }
+
+    /// The committed store, for the few writes that must scan (prune, import). Only valid
+    /// for a transaction run alone (`writer::Mode::Exclusive`): the batch before it is empty.
+    pub fn committed(&self) -> &'a Trees {
+        self.base
+    }
+
+    pub fn into_writes(self) -> WriteSet {
+        self.own.into_inner()
+    }
+
+    pub fn put(&self, t: T, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
+        self.own
+            .borrow_mut()
+            .map
+            .insert((t, key.as_ref().to_vec()), Some(IVec::from(value.as_ref())));
+        Ok(())
+    }
+
+    pub fn del(&self, t: T, key: impl AsRef<[u8]>) -> Result<(), TxError> {
+        self.own
+            .borrow_mut()
+            .map
+            .insert((t, key.as_ref().to_vec()), None);
+        Ok(())
+    }
 }
 
 impl Kv for Tx<'_> {
     type E = TxError;
     fn get(&self, t: T, key: &[u8]) -> Result<Option<IVec>, TxError> {
-        Ok(self.v[t as usize].get(key)?)
+        if let Some(v) = self.own.borrow().lookup(t, key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.batch.lookup(t, key) {
+            return Ok(v.clone());
+        }
+        Ok(self.base.get(t, key)?)
     }
 }
 
-impl Tx<'_> {
-    pub fn put(&self, t: T, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
-        self.v[t as usize].insert(key.as_ref(), value.as_ref())?;
-        Ok(())
-    }
-    pub fn del(&self, t: T, key: impl AsRef<[u8]>) -> Result<(), TxError> {
-        self.v[t as usize].remove(key.as_ref())?;
-        Ok(())
+impl Kv for std::sync::Arc<Trees> {
+    type E = RelError;
+    fn get(&self, t: T, key: &[u8]) -> RelResult<Option<IVec>> {
+        self.as_ref().get(t, key)
     }
 }

@@ -11,6 +11,8 @@
 //! daemon's stderr (its tracing log) goes to `releasd.stderr` in the temp dir; it is quoted
 //! in every start failure and available through [`TestDaemon::stderr_log`].
 
+pub mod etcd;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -341,6 +343,29 @@ impl TestDaemon {
                 let _ = child.wait();
                 panic!(
                     "rel-testkit: releasd did not exit within 60s of {sig}\n{}",
+                    self.stderr_log()
+                );
+            }
+        }
+    }
+
+    /// Wait for a daemon that was asked to stop some other way (e.g. `relctl daemon stop`);
+    /// returns its exit status.
+    ///
+    /// # Panics
+    /// If the daemon is not running, or does not exit within a minute (then it is killed).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self
+            .child
+            .take()
+            .expect("rel-testkit: the daemon is not running");
+        match wait_deadline(&mut child, Duration::from_secs(60)) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "rel-testkit: releasd did not exit within 60s\n{}",
                     self.stderr_log()
                 );
             }

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Create immutable releases of app configuration, deploy them and roll them back",
     long_about = "relctl talks to releasd over its Unix socket. Every read has `-o json`; exit codes \
                   are stable: 0 ok, 1 error, 2 usage, 3 conflict, 4 not found, 5 policy or permission \
-                  denied, 6 daemon unreachable, 7 verification failed."
+                  denied, 6 daemon unreachable, 7 verification failed, 8 applied but durability unknown."
 )]
 pub struct Cli {
     /// The releasd socket [default: $RELEASD_SOCKET, else $XDG_RUNTIME_DIR/releasd/releasd.sock, else /tmp/releasd-$UID/releasd.sock]
@@ -73,7 +73,7 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCmd),
     /// Print every event (releases, deploys, rollbacks, ...) as one JSON object per line
-    Watch,
+    Watch(WatchArgs),
     /// The hash-chained audit log (newest first); `audit verify` checks the chain
     #[command(args_conflicts_with_subcommands = true)]
     Audit(AuditArgs),
@@ -92,6 +92,15 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// The daemon itself: `daemon stop` stops it gracefully (admin only)
+    #[command(subcommand)]
+    Daemon(DaemonCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCmd {
+    /// Stop releasd gracefully (in-flight work finishes, the socket is removed) and wait for it
+    Stop,
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +218,14 @@ pub struct TriggerArgs {
     /// Read the JSON input from FILE ("-" for stdin)
     #[arg(long, value_name = "FILE")]
     pub data_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Start after this event seq (the `seq` of the last line you saw): replays the stored
+    /// events after it, then continues live, with no gap and no repeat
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
 }
 
 #[derive(Debug, Args)]

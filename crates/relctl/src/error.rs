@@ -10,6 +10,9 @@ pub const EXIT_NOT_FOUND: u8 = 4;
 pub const EXIT_DENIED: u8 = 5;
 pub const EXIT_UNREACHABLE: u8 = 6;
 pub const EXIT_VERIFY_FAILED: u8 = 7;
+/// The daemon applied the change but could not make sure it is on disk: never 6, which
+/// scripts read as "unreachable, retry" (a retry could repeat an applied change).
+pub const EXIT_DURABILITY_UNKNOWN: u8 = 8;
 
 /// A failure whose code relctl decides itself rather than the daemon: the request worked
 /// but what it reports is a failure (a run that failed, a check that failed). The result
@@ -56,6 +59,7 @@ pub fn exit_code(code: ErrorCode) -> u8 {
         ErrorCode::Invalid | ErrorCode::Internal => EXIT_ERROR,
         ErrorCode::PolicyDenied | ErrorCode::PermissionDenied => EXIT_DENIED,
         ErrorCode::Unavailable => EXIT_UNREACHABLE,
+        ErrorCode::DurabilityUnknown => EXIT_DURABILITY_UNKNOWN,
     }
 }
 
@@ -109,6 +113,8 @@ fn client_failure(e: &ClientError) -> Failure {
             (ErrorCode::Unavailable, EXIT_UNREACHABLE)
         }
         ClientError::Version { .. } | ClientError::Protocol(_) => (ErrorCode::Internal, EXIT_ERROR),
+        // Someone else's daemon: exit 5 like any refusal, and no advice to start one.
+        ClientError::Denied { .. } => (ErrorCode::PermissionDenied, EXIT_DENIED),
     };
     Failure {
         code: code.as_str(),
@@ -153,6 +159,22 @@ mod tests {
             "{}",
             f.message
         );
+    }
+
+    #[test]
+    fn a_socket_we_may_not_open_is_5_and_does_not_suggest_starting_releasd() {
+        let e = ClientError::Denied {
+            socket: "/run/other/releasd.sock".into(),
+            reason: "only the daemon's owner may open it".into(),
+        };
+        let f = classify(&anyhow::Error::new(e));
+        assert_eq!((f.code, f.exit), ("permission_denied", EXIT_DENIED));
+        assert!(
+            f.message.contains("/run/other/releasd.sock"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("Start it"), "{}", f.message);
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod confirm;
 mod error;
+mod holds;
 mod json;
 mod paging;
 mod session;

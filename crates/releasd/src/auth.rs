@@ -158,6 +158,7 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Audit { .. }
         | Request::AuditVerify
         | Request::Subscribe
+        | Request::SubscribeSince { .. }
         | Request::Logs(_)
         | Request::LogShow { .. }
         | Request::TokenList => Role::Viewer,
@@ -175,6 +176,7 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Import { .. }
         | Request::TokenCreate { .. }
         | Request::TokenRevoke { .. }
+        | Request::DaemonStop
         | Request::ImportChunk { .. }
         | Request::ImportCommit => Role::Admin,
     }

@@ -72,6 +72,34 @@ pub struct Cli {
     /// `releasd ready socket=PATH data_dir=DIR pid=N` to stdout once it serves.
     #[arg(long)]
     pub foreground: bool,
+
+    /// Worker processes that run pipelines, i.e. runs at once [default: 4 per core, 4..64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub workers: Option<u32>,
+
+    /// Memory (address space) each worker may use, in MiB; a run that needs more fails
+    /// with "ran out of memory".
+    #[arg(long, value_name = "MIB", default_value_t = crate::worker::DEFAULT_WORKER_MEMORY_MIB,
+          value_parser = clap::value_parser!(u64).range(64..))]
+    pub worker_memory: u64,
+
+    /// Runs at once for one endpoint of one environment [default: 3/4 of --workers].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_runs_per_endpoint: Option<u32>,
+
+    /// Requests that may wait for a run slot; more get HTTP 503 at once [default: 16 per
+    /// worker, at least 64].
+    #[arg(long, value_name = "N")]
+    pub run_queue: Option<u32>,
+
+    /// HTTP connections served at once [default: from the open-file limit, keeping a
+    /// reserve for the Unix socket, the store and the workers; at most 4096].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub http_connections: Option<u32>,
+
+    /// Internal: serve as a pipeline worker on stdin/stdout (started by releasd itself).
+    #[arg(long, hide = true)]
+    pub worker: bool,
 }
 
 impl Cli {

@@ -189,7 +189,7 @@ async fn session(
         match frame {
             Ok(ClientFrame::Request {
                 id,
-                request: Request::Subscribe,
+                request: request @ (Request::Subscribe | Request::SubscribeSince { .. }),
             }) => {
                 let sub_slot = match shared.slots.subscribe(caller.actor.uid, &user, admin) {
                     Ok(s) => s,
@@ -205,8 +205,9 @@ async fn session(
                         continue;
                     }
                 };
-                // Subscribe before answering so no event after `Subscribed` is missed.
-                let mut sub = shared.events.subscribe();
+                // Subscribe before answering (and before any replay from the store) so no
+                // event committed meanwhile is missed.
+                let sub = shared.events.subscribe();
                 if out_tx
                     .send(ServerFrame::Response {
                         id,
@@ -221,14 +222,19 @@ async fn session(
                     f.abort();
                 }
                 let tx = out_tx.clone();
-                forwarder = Some(tokio::spawn(async move {
-                    let _slot = sub_slot;
-                    while let Some(event) = sub.next().await {
-                        if tx.send(ServerFrame::Event(event)).await.is_err() {
-                            break;
-                        }
+                forwarder = Some(match request {
+                    Request::SubscribeSince { after } => {
+                        let store = Arc::clone(&shared.store);
+                        tokio::spawn(async move {
+                            let _slot = sub_slot;
+                            crate::events::forward_since(store, sub, after, tx).await
+                        })
                     }
-                }));
+                    _ => tokio::spawn(async move {
+                        let _slot = sub_slot;
+                        crate::events::forward_plain(sub, tx).await
+                    }),
+                });
             }
             Ok(ClientFrame::Request {
                 id,

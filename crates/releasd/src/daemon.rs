@@ -112,6 +112,19 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
     let _ = out.flush();
     drop(out);
 
+    let mut runs = crate::worker::RunOptions::default();
+    if let Some(n) = cli.workers {
+        runs.workers = n as usize;
+        runs.per_endpoint = crate::worker::default_per_endpoint(runs.workers);
+        runs.queue = crate::worker::default_queue(runs.workers);
+    }
+    if let Some(n) = cli.max_runs_per_endpoint {
+        runs.per_endpoint = n as usize;
+    }
+    if let Some(n) = cli.run_queue {
+        runs.queue = n as usize;
+    }
+    runs.memory_mib = cli.worker_memory;
     let opts = ServeOptions {
         info,
         auth,
@@ -119,6 +132,8 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
         page_bytes: cli.page_bytes,
         retention: config.logs.retention,
         http,
+        runs,
+        http_connections: cli.http_connections.map(|n| n as usize),
     };
     serve(listener, Arc::clone(&store), opts, shutdown).await;
     // serve returned: every request answered, socket removed. Drop the store (sled flushes

@@ -55,6 +55,13 @@ pub async fn handle(
     if matches!(request, Request::Ping) {
         return Ok(Response::Pong);
     }
+    // Like SIGTERM: stop accepting, finish in-flight work (this answer included), flush,
+    // remove the socket, exit 0.
+    if matches!(request, Request::DaemonStop) {
+        tracing::info!(actor = %caller.actor.name, "stop requested over the socket: shutting down gracefully");
+        shared.stop.notify_one();
+        return Ok(Response::Done);
+    }
     if crate::exec::handles(&request) {
         return crate::exec::handle(shared, caller, request).await;
     }
@@ -95,9 +102,8 @@ pub async fn handle(
             tracing::info!(request = what, actor = %caller.actor.name, code = %e.code, error = %e.message, "refused")
         }
     }
-    for e in events {
-        shared.events.publish(e);
-    }
+    // The events themselves are published by the store, in commit order, once durable
+    // (events.rs); `events` only decides the log level above.
     result
 }
 
@@ -127,6 +133,7 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::Export => "export",
         Request::Import { .. } => "import",
         Request::Subscribe => "subscribe",
+        Request::SubscribeSince { .. } => "subscribe",
         Request::Trigger { .. } => "trigger",
         Request::Verify { .. } => "verify",
         Request::Logs(_) => "logs",
@@ -134,6 +141,7 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::TokenCreate { .. } => "token.create",
         Request::TokenList => "token.list",
         Request::TokenRevoke { .. } => "token.revoke",
+        Request::DaemonStop => "daemon.stop",
         Request::ExportStream => "export.stream",
         Request::ImportChunk { .. } => "import.chunk",
         Request::ImportCommit => "import.commit",
@@ -144,6 +152,20 @@ type Outcome = (RelResult<Response>, Vec<Event>);
 
 fn no_events(r: RelResult<Response>) -> Outcome {
     (r, Vec::new())
+}
+
+/// Where stderr (the log) goes when it is a regular file, as a detached daemon's
+/// `releasd.log` is; `None` for a terminal or a pipe. Read once: it does not change.
+fn log_file() -> Option<String> {
+    static LOG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let path = std::fs::read_link("/proc/self/fd/2").ok()?;
+        std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|_| path.display().to_string())
+    })
+    .clone()
 }
 
 /// The synchronous part: talk to the store. Runs on a blocking thread.
@@ -163,6 +185,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                 http: info.http.clone(),
                 store: s,
                 caller: caller.clone(),
+                log: log_file(),
             })
         })),
         Request::DraftShow => no_events(store.draft().map(|d| {
@@ -316,7 +339,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             Err(e) => (Err(e), vec![]),
         },
         // Turned into a stream by the connection before it gets here.
-        Request::Subscribe => no_events(Ok(Response::Subscribed)),
+        Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
         Request::Trigger { .. }
         | Request::Verify { .. }
         | Request::Logs(_)
@@ -324,6 +347,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         | Request::TokenCreate { .. }
         | Request::TokenList
         | Request::TokenRevoke { .. }
+        | Request::DaemonStop
         | Request::ExportStream
         | Request::ImportChunk { .. }
         | Request::ImportCommit => {

@@ -9,15 +9,17 @@
 
 use std::sync::Arc;
 
-use rel_domain::model::{ExecQuery, Execution, Verification};
+use rel_domain::model::{CheckResult, ExecQuery, Execution, Verification};
 use rel_domain::{Caller, ErrorCode, RelError, RelResult};
-use rel_pipeline::{CompiledApp, RunResult};
-use rel_proto::{Event, Request, Response, VerifyOutcome};
+use rel_pipeline::CompiledApp;
+use rel_proto::{Request, Response, VerifyOutcome};
 use serde_json::Value;
 
 use crate::dispatch::now;
 use crate::server::Shared;
 use crate::tokens;
+use crate::worker::SHUTDOWN_GRACE;
+pub use crate::worker::{Ran, RunError};
 
 /// Execution logs kept per environment unless `[logs] retention` says otherwise.
 pub const DEFAULT_RETENTION: usize = 1000;
@@ -80,7 +82,20 @@ async fn handle_here(
         } => {
             let input = parse_input(&input)?;
             let app = resolve(shared, &env).await?;
-            let ran = run_logged(shared, &app, &endpoint, input, &env).await?;
+            // On the data plane's runtime: supervising the run never takes a thread of
+            // the control plane's.
+            let s = Arc::clone(shared);
+            let ran = shared
+                .data
+                .handle()
+                .spawn(async move { run_logged(&s, &app, &endpoint, input, &env).await })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "a triggered run panicked");
+                    RelError::internal(
+                        "releasd hit an internal error running the endpoint; see the releasd log and report it",
+                    )
+                })??;
             Ok(Response::Execution(ran.execution))
         }
         Request::Verify { env } => verify(shared, caller, &env).await.map(Response::Verified),
@@ -143,49 +158,52 @@ pub async fn resolve(shared: &Arc<Shared>, env: &str) -> RelResult<Arc<CompiledA
     blocking(move || s.live.explain_miss(s.store.as_ref(), &env)).await
 }
 
-/// A run that finished and was logged.
-#[derive(Debug)]
-pub struct Ran {
-    pub execution: Execution,
-    /// The run's deadline passed (the HTTP ingress answers 504).
-    pub deadline_exceeded: bool,
-}
-
-/// Run `endpoint` of `app` as `env`, log it and announce it. `NotFound` when the release has
-/// no such endpoint (listing those it has); a failed run is an `Ok` with status `error`.
+/// Run `endpoint` of `app` as `env` in a worker, log it and announce it. `NotFound` when
+/// the release has no such endpoint (listing those it has), `Busy` when admission control
+/// refuses it; a failed, stopped or crashed run is an `Ok` with status `error`.
 pub async fn run_logged(
     shared: &Arc<Shared>,
-    app: &CompiledApp,
+    app: &Arc<CompiledApp>,
     endpoint: &str,
     input: Value,
     env: &str,
-) -> RelResult<Ran> {
-    let result = rel_pipeline::run(app, endpoint, input, env, None).await?;
-    let deadline_exceeded = result.deadline_exceeded();
-    let execution = log_run(shared, result).await?;
+) -> Result<Ran, RunError> {
+    let mut ran = shared.pool.run(app, endpoint, env, input).await?;
+    ran.execution = log_run(shared, ran.execution)
+        .await
+        .map_err(RunError::Failed)?;
+    let execution = &ran.execution;
     tracing::debug!(
         id = execution.id, env, endpoint, release = %execution.release,
         status = rel_proto::json::status_str(execution.status), duration_ms = execution.duration_ms,
         "endpoint ran"
     );
-    Ok(Ran {
-        execution,
-        deadline_exceeded,
-    })
+    Ok(ran)
+}
+
+/// After SIGTERM, runs in flight have [`SHUTDOWN_GRACE`] to finish; then their workers
+/// are killed (the runs are logged as stopped) so that shutdown never waits on a runaway.
+pub fn stop_runs_after_grace(shared: &Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let pool = Arc::clone(&shared.pool);
+    shared.data.handle().spawn(async move {
+        let _ = stop.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        if pool.running() > 0 {
+            tracing::warn!(
+                runs = pool.running(),
+                "runs still going {} s after the shutdown signal: stopping them",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+        pool.abort_all();
+    });
 }
 
 /// Append the execution log (trimming the environment's window to the retention) and
 /// publish `ExecutionFinished`.
-async fn log_run(shared: &Arc<Shared>, result: RunResult) -> RelResult<Execution> {
-    let status = rel_proto::json::status_str(result.status);
-    let exec = result.into_execution(0);
-    let s = Arc::clone(shared);
-    let exec = blocking(move || {
-        let id = s.store.append_execution(&exec, s.retention)?;
-        Ok(Execution { id, ..exec })
-    })
-    .await
-    .map_err(|e| {
+async fn log_run(shared: &Arc<Shared>, exec: Execution) -> RelResult<Execution> {
+    let status = rel_proto::json::status_str(exec.status);
+    let id = shared.execlog.append(&exec).await.map_err(|e| {
         RelError::new(
             e.code,
             format!(
@@ -194,13 +212,8 @@ async fn log_run(shared: &Arc<Shared>, result: RunResult) -> RelResult<Execution
             ),
         )
     })?;
-    shared.events.publish(Event::ExecutionFinished {
-        id: exec.id,
-        env: exec.env.clone(),
-        endpoint: exec.endpoint.clone(),
-        release: exec.release.clone(),
-        status: exec.status,
-    });
+    let exec = Execution { id, ..exec };
+    // ExecutionFinished is published by the store with the log (in commit order).
     Ok(exec)
 }
 
@@ -222,12 +235,19 @@ async fn verify(shared: &Arc<Shared>, caller: &Caller, env: &str) -> RelResult<V
         let (s, t) = (Arc::clone(shared), tag.clone());
         app = blocking(move || s.live.compile(s.store.as_ref(), &t)).await?;
     }
-    let outcomes = rel_pipeline::run_checks(&app, env, None).await;
-    let mut checks = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
-        let exec = log_run(shared, outcome.run.clone()).await?;
-        checks.push(outcome.to_check_result(Some(exec.id)));
-    }
+    // Each check in a worker, on the data plane's runtime, like a trigger.
+    let (s, a, e) = (Arc::clone(shared), Arc::clone(&app), env.to_string());
+    let checks = shared
+        .data
+        .handle()
+        .spawn(async move { run_checks(&s, &a, &e).await })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a verification panicked");
+            RelError::internal(
+                "releasd hit an internal error running the checks; see the releasd log and report it",
+            )
+        })??;
     let verification = Verification {
         at: now(),
         by: caller.actor.name.clone(),
@@ -242,12 +262,7 @@ async fn verify(shared: &Arc<Shared>, caller: &Caller, env: &str) -> RelResult<V
     );
     let deployment =
         blocking(move || s.store.record_verification(&e, deployment_id, &v, &c)).await?;
-    shared.events.publish(Event::VerificationFinished {
-        env: env.to_string(),
-        deployment_id,
-        release: tag.clone(),
-        passed: verification.passed,
-    });
+    // VerificationFinished is published by the store with the record (in commit order).
     tracing::info!(
         env, release = %tag, deployment_id, passed = verification.passed,
         checks = verification.checks.len(), actor = %caller.actor.name, "verified"
@@ -258,6 +273,25 @@ async fn verify(shared: &Arc<Shared>, caller: &Caller, env: &str) -> RelResult<V
         deployment,
         verification,
     })
+}
+
+async fn run_checks(
+    shared: &Arc<Shared>,
+    app: &Arc<CompiledApp>,
+    env: &str,
+) -> RelResult<Vec<CheckResult>> {
+    let mut checks = Vec::new();
+    for index in 0..app.check_names().len() {
+        let checked = shared.pool.check(app, index, env).await?;
+        let exec = log_run(shared, checked.execution).await?;
+        checks.push(CheckResult {
+            name: checked.name,
+            passed: checked.passed,
+            message: checked.message,
+            execution_id: Some(exec.id),
+        });
+    }
+    Ok(checks)
 }
 
 async fn logs(shared: &Arc<Shared>, mut q: ExecQuery) -> RelResult<Vec<Execution>> {

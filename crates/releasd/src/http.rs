@@ -15,7 +15,8 @@
 //! | 408 | `request_timeout` | the body did not arrive in time |
 //! | 409 | `nothing_live` | nothing is deployed in that environment |
 //! | 413 | `body_too_large` | a body over [`MAX_BODY_BYTES`] |
-//! | 500 | `run_failed`, `internal` | a step failed (the body also carries `execution`) |
+//! | 500 | `run_failed`, `run_crashed`, `internal` | a step failed, or its worker process died (stack overflow, out of memory); the body also carries `execution` |
+//! | 503 | `busy` | admission control: too many runs at once and the queue is full (with `Retry-After: 1`) |
 //! | 503 | `unavailable` | the live release cannot be compiled; the log cannot be written |
 //! | 504 | `deadline_exceeded` | the run's deadline passed (the body also carries `execution`) |
 //!
@@ -48,8 +49,12 @@ use crate::server::Shared;
 
 /// Largest request body accepted (1 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// HTTP connections served at once; more wait in the listen backlog.
-const MAX_HTTP_CONNECTIONS: usize = 1024;
+/// HTTP connections served at once at most, whatever the open-file limit; more wait in the
+/// listen backlog.
+const MAX_HTTP_CONNECTIONS: usize = 4096;
+/// File descriptors the ingress leaves to everything else: Unix-socket connections, the
+/// store's files, worker pipes, logs.
+const FD_RESERVE: u64 = 512;
 /// A client has this long to send its headers, and then its body.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,14 +64,20 @@ type Answer = Response<Full<Bytes>>;
 
 /// Serve until `stop` turns true, then stop accepting, let every connection finish the
 /// request it is on, and wait for runs whose client went away.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    max_connections: Option<usize>,
+) {
+    let max_connections = max_connections.unwrap_or_else(|| default_max_connections(&shared));
     match listener.local_addr() {
         Ok(addr) => {
-            tracing::info!(%addr, "HTTP ingress serving POST {ROUTE}{{endpoint}}");
+            tracing::info!(%addr, max_connections, "HTTP ingress serving POST {ROUTE}{{endpoint}}");
         }
         Err(e) => tracing::warn!(error = %e, "HTTP ingress: cannot read the bound address"),
     }
-    let slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     let runs = TaskTracker::new();
     let mut conns = JoinSet::new();
     let mut backoff = Duration::from_millis(10);
@@ -110,6 +121,19 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::
     while conns.join_next().await.is_some() {}
     runs.close();
     runs.wait().await;
+}
+
+/// What the open-file limit leaves after [`FD_RESERVE`] and three pipes per worker, at
+/// least 16 and at most [`MAX_HTTP_CONNECTIONS`]: TCP clients can never take the
+/// descriptors the Unix socket and the store need.
+fn default_max_connections(shared: &Shared) -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    let workers = shared.pool.options().workers as u64;
+    let left = soft.saturating_sub(FD_RESERVE + 3 * workers);
+    usize::try_from(left)
+        .unwrap_or(usize::MAX)
+        .clamp(16, MAX_HTTP_CONNECTIONS)
 }
 
 async fn connection(
@@ -201,6 +225,11 @@ fn error_answer(r: Reject) -> Answer {
             a.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
+        StatusCode::SERVICE_UNAVAILABLE if r.code == "busy" => {
+            // Runs are short: a slot is usually free again within a second.
+            a.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         _ => {}
     }
     a
@@ -291,20 +320,28 @@ async fn trigger(
             ));
         }
     };
-    let ran = ran.map_err(|e| {
-        let (status, code) = match e.code {
-            ErrorCode::NotFound => (StatusCode::NOT_FOUND, "unknown_endpoint"),
-            ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        reject(status, code, e.message)
-    })?;
+    let ran = match ran {
+        Ok(r) => r,
+        Err(exec::RunError::Busy(message)) => {
+            return Err(reject(StatusCode::SERVICE_UNAVAILABLE, "busy", message));
+        }
+        Err(exec::RunError::Failed(e)) => {
+            let (status, code) = match e.code {
+                ErrorCode::NotFound => (StatusCode::NOT_FOUND, "unknown_endpoint"),
+                ErrorCode::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            };
+            return Err(reject(status, code, e.message));
+        }
+    };
     let execution = json::execution(&ran.execution);
     if ran.execution.error.is_none() {
         return Ok(json_answer(StatusCode::OK, &execution));
     }
     let (status, code) = if ran.deadline_exceeded {
         (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded")
+    } else if ran.crashed {
+        (StatusCode::INTERNAL_SERVER_ERROR, "run_crashed")
     } else {
         (StatusCode::INTERNAL_SERVER_ERROR, "run_failed")
     };

@@ -9,7 +9,8 @@
 //! environment serves, compiled; lock-free lookup), [`http`] (the HTTP ingress), [`tokens`]
 //! (API token secrets), [`events`] (broadcast), [`daemon`] (start-up sequence),
 //! [`detach`] (backgrounding), [`limits`] (connections per user, deadlines), [`paging`]
-//! (byte budget of list answers) and [`rlimit`] (the file descriptor limit).
+//! (byte budget of list answers), [`rlimit`] (the file descriptor limit) and [`worker`]
+//! (pipeline runs in worker processes, admission control, the data plane's runtime).
 
 pub mod auth;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod detach;
 pub mod dispatch;
 pub mod events;
 pub mod exec;
+pub mod execlog;
 pub mod http;
 pub mod limits;
 pub mod live;
@@ -28,7 +30,9 @@ pub mod paging;
 pub mod rlimit;
 pub mod server;
 pub mod socket;
+pub mod store_choice;
 pub mod tokens;
+pub mod worker;
 pub mod transfer;
 
 pub use server::{DaemonInfo, ServeOptions, serve};

@@ -14,6 +14,9 @@ fn colour_wanted() -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.worker {
+        return ExitCode::from(releasd::worker::child::main(cli.worker_memory));
+    }
     if !cli.foreground {
         return match releasd::detach::run(&cli) {
             Ok(msg) => {

@@ -48,6 +48,11 @@ pub struct ServeOptions {
     pub retention: usize,
     /// Serve the HTTP ingress on this listener too (`--http`); `info.http` is set from it.
     pub http: Option<tokio::net::TcpListener>,
+    /// Worker pool and admission limits for pipeline runs.
+    pub runs: crate::worker::RunOptions,
+    /// HTTP connections at once (`--http-connections`); `None` derives it from the
+    /// open-file limit.
+    pub http_connections: Option<usize>,
 }
 
 impl ServeOptions {
@@ -60,6 +65,8 @@ impl ServeOptions {
             page_bytes: crate::paging::DEFAULT_PAGE_BYTES,
             retention: crate::exec::DEFAULT_RETENTION,
             http: None,
+            runs: crate::worker::RunOptions::default(),
+            http_connections: None,
         }
     }
 }
@@ -78,6 +85,14 @@ pub struct Shared {
     /// Who holds which connection slots (Unix socket).
     pub slots: Slots,
     pub page_bytes: usize,
+    /// Notified by a `DaemonStop` request: shut down as on SIGTERM.
+    pub stop: tokio::sync::Notify,
+    /// Pipeline runs: worker processes behind admission control (the data plane).
+    pub pool: Arc<crate::worker::Pool>,
+    /// The data plane's runtime (HTTP ingress, run supervision).
+    pub data: crate::worker::DataPlane,
+    /// Execution logs, written by a thread of their own (off the request path).
+    pub execlog: crate::execlog::ExecLog,
 }
 
 /// Serve `listener` until `shutdown` completes, then finish in-flight work and return.
@@ -91,9 +106,30 @@ pub async fn serve(
     if let Some(l) = &opts.http {
         info.http = l.local_addr().ok().map(|a| a.to_string());
     }
+    // Two threads: the data plane waits on pipes and sockets; the CPU work is in workers.
+    let data = match crate::worker::DataPlane::new(2) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the data plane's runtime; not serving");
+            return;
+        }
+    };
+    let pool = Arc::new(crate::worker::Pool::new(opts.runs));
+    let execlog = match crate::execlog::ExecLog::start(Arc::clone(&store), opts.retention.max(1)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the execution log writer; not serving");
+            return;
+        }
+    };
+    let events = Events::new();
+    {
+        let events = events.clone();
+        store.set_change_sink(Box::new(move |changes| events.publish_changes(changes)));
+    }
     let shared = Arc::new(Shared {
         store,
-        events: Events::new(),
+        events,
         info,
         auth: opts.auth,
         live: Live::new(),
@@ -101,6 +137,10 @@ pub async fn serve(
         retention: opts.retention.max(1),
         slots: Slots::new(opts.limits),
         page_bytes: opts.page_bytes.max(1024),
+        stop: tokio::sync::Notify::new(),
+        pool,
+        data,
+        execlog,
     });
     // What is live is compiled before the first request is accepted.
     let loader = Arc::clone(&shared);
@@ -111,15 +151,25 @@ pub async fn serve(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let http = opts.http.map(|listener| {
-        tokio::spawn(crate::http::serve(
+        shared.data.handle().spawn(crate::http::serve(
             listener,
             Arc::clone(&shared),
             stop_rx.clone(),
+            opts.http_connections,
         ))
     });
+    crate::exec::stop_runs_after_grace(&shared, stop_rx.clone());
     let mut conns = JoinSet::new();
     let mut reserve = Reserve::new();
     let mut backoff = Duration::from_millis(10);
+    // A signal, or an admin's `relctl daemon stop`.
+    let stopper = Arc::clone(&shared);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = stopper.stop.notified() => {}
+        }
+    };
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -168,6 +218,8 @@ pub async fn serve(
     {
         tracing::error!(error = %e, "the HTTP ingress task failed");
     }
+    // Idle workers exit when their stdin closes; kill any straggler now.
+    shared.pool.abort_all();
     drop(listener);
     tracing::info!("all connections closed");
 }

@@ -72,6 +72,7 @@ fn as_other_user_helper() {
             Err(ClientError::Unreachable { reason, .. }) => {
                 return println!("HELPER unreachable {reason}");
             }
+            Err(e @ ClientError::Denied { .. }) => return println!("HELPER denied {e}"),
             Err(e) => return println!("HELPER error {e}"),
         };
         println!(
@@ -87,6 +88,7 @@ fn as_other_user_helper() {
                 expect: None,
                 force_reason: None,
             }),
+            "stop" => Request::DaemonStop,
             other => panic!("unknown action {other}"),
         };
         match c.call(request).await {
@@ -160,7 +162,7 @@ fn without_a_socket_group_other_users_cannot_even_reach_the_socket() {
         .expect("chmod temp dir");
     let lines = as_nobody(d.socket(), "read");
     assert!(
-        lines[0].starts_with("HELPER unreachable") && lines[0].contains("permission denied"),
+        lines[0].starts_with("HELPER denied") && lines[0].contains("permission denied"),
         "{lines:?}"
     );
 }
@@ -187,6 +189,16 @@ async fn a_viewer_reads_but_may_not_deploy() {
             "HELPER welcome user=nobody role=viewer".to_string(),
             "HELPER read ok".to_string()
         ]
+    );
+    let stop = tokio::task::spawn_blocking({
+        let s = socket.clone();
+        move || as_nobody(&s, "stop")
+    })
+    .await
+    .expect("join");
+    assert!(
+        stop[1].starts_with("HELPER stop code=permission_denied") && stop[1].contains("admin"),
+        "a viewer may not stop the daemon: {stop:?}"
     );
     let dep = tokio::task::spawn_blocking(move || as_nobody(&socket, "deploy"))
         .await

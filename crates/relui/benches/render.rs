@@ -80,6 +80,7 @@ fn answer(req: &Request) -> Option<Response> {
             data_dir: "/var/lib/releasd".into(),
             started_at: Timestamp(NOW),
             http: None,
+            log: None,
             store: StoreStatus {
                 releases: TOTAL,
                 environments: 2,

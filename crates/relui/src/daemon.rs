@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rel_domain::Timestamp;
+use rel_domain::{ErrorCode, Timestamp};
 use rel_proto::{Client, ClientError};
 use tokio::sync::{mpsc, watch};
 
@@ -35,16 +35,32 @@ pub fn now() -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
-/// Runs until the receiver of `tx` is gone.
-pub async fn connection_loop(opts: Options, tx: mpsc::UnboundedSender<Msg>, current: Arc<Current>) {
+/// Runs until the receiver of `tx` is gone. `start` asks it to start a daemon now (the
+/// user pressed the key offered after the daemon went away).
+pub async fn connection_loop(
+    opts: Options,
+    tx: mpsc::UnboundedSender<Msg>,
+    current: Arc<Current>,
+    mut start: mpsc::UnboundedReceiver<()>,
+) {
     let mut backoff = BACKOFF_START;
     let mut first = true;
+    let mut start_now = false;
+    // The seq of the last event seen: a reconnect resumes right after it (the daemon replays
+    // what was committed meanwhile, in order), so no event is missed or shown twice.
+    let mut last_seq: Option<u64> = None;
     loop {
+        if start_now {
+            start_now = false;
+            if !spawn_and_report(&opts, &tx, backoff).await {
+                return;
+            }
+        }
         match Client::connect(&opts.socket, &opts.client_name).await {
             Ok(client) => {
                 first = false;
                 let client = Arc::new(client);
-                let mut events = match client.subscribe().await {
+                let mut events = match client.subscribe_since(last_seq).await {
                     Ok(s) => s,
                     Err(e) => {
                         if report(
@@ -66,7 +82,10 @@ pub async fn connection_loop(opts: Options, tx: mpsc::UnboundedSender<Msg>, curr
                 if tx.send(Msg::Connected(client.welcome().clone())).is_err() {
                     return;
                 }
-                while let Some(event) = events.next().await {
+                while let Some((seq, event)) = events.next_seq().await {
+                    if let Some(seq) = seq.filter(|s| *s > 0) {
+                        last_seq = Some(seq);
+                    }
                     if tx.send(Msg::Event { event, at: now() }).is_err() {
                         return;
                     }
@@ -84,36 +103,27 @@ pub async fn connection_loop(opts: Options, tx: mpsc::UnboundedSender<Msg>, curr
                     return;
                 }
             }
-            Err(ClientError::Unreachable { .. }) if first && opts.autostart => {
+            // Someone else's socket (or theirs refusing us): never start a daemon there.
+            Err(ClientError::Denied { reason, .. }) => {
                 first = false;
-                let program = releasd_program();
-                if tx
-                    .send(Msg::StartingDaemon {
-                        program: program.display().to_string(),
-                    })
-                    .is_err()
-                {
+                backoff = BACKOFF_MAX;
+                if tx.send(Msg::Denied { reason }).is_err() {
                     return;
                 }
-                match start_daemon(&program, &opts.socket).await {
-                    Ok(()) => continue,
-                    Err(e) => {
-                        // The reason stays on screen (the app keeps it until a connection
-                        // succeeds) instead of the bare "no socket there" of the retries.
-                        let log = rel_proto::paths::default_data_dir().join("releasd.log");
-                        let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
-                        let reason = format!("{e} (see {})", log.display());
-                        if tx
-                            .send(Msg::StartFailed {
-                                reason,
-                                retry_in_ms,
-                            })
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
+            }
+            Err(ClientError::Rpc(e)) if e.code == ErrorCode::PermissionDenied => {
+                first = false;
+                backoff = BACKOFF_MAX;
+                if tx.send(Msg::Denied { reason: e.message }).is_err() {
+                    return;
                 }
+            }
+            Err(ClientError::Unreachable { .. }) if first && opts.autostart => {
+                first = false;
+                if !spawn_and_report(&opts, &tx, backoff).await {
+                    return;
+                }
+                continue;
             }
             Err(e) => {
                 first = false;
@@ -122,8 +132,51 @@ pub async fn connection_loop(opts: Options, tx: mpsc::UnboundedSender<Msg>, curr
                 }
             }
         }
-        tokio::time::sleep(backoff).await;
+        // Wait for the retry, or start a daemon at once when asked to.
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            asked = start.recv() => match asked {
+                Some(()) => start_now = true,
+                // The app is gone.
+                None => return,
+            },
+        }
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Start a daemon and tell the app how it went; false when the app is gone.
+async fn spawn_and_report(
+    opts: &Options,
+    tx: &mpsc::UnboundedSender<Msg>,
+    backoff: Duration,
+) -> bool {
+    let program = releasd_program();
+    if tx
+        .send(Msg::StartingDaemon {
+            program: program.display().to_string(),
+        })
+        .is_err()
+    {
+        return false;
+    }
+    match start_daemon(&program, &opts.socket).await {
+        Ok(started) => tx
+            .send(Msg::DaemonStarted {
+                pid: started.pid,
+                log: started.log,
+            })
+            .is_ok(),
+        Err(e) => {
+            // The reason stays on screen (the app keeps it until a connection succeeds)
+            // instead of the bare "no socket there" of the retries.
+            let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+            tx.send(Msg::StartFailed {
+                reason: e,
+                retry_in_ms,
+            })
+            .is_ok()
+        }
     }
 }
 
@@ -146,9 +199,32 @@ pub fn releasd_program() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("releasd"))
 }
 
-/// Run `releasd --socket SOCKET` (it detaches itself and exits 0 once ready). Its stderr
-/// goes to a temporary file, quoted if it fails, so it never scribbles on the UI.
-pub async fn start_daemon(program: &Path, socket: &Path) -> Result<(), String> {
+/// What a started daemon said about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Started {
+    pub pid: Option<u32>,
+    pub log: Option<String>,
+}
+
+/// Read `releasd started (pid N) on SOCKET` and `  log: PATH` from releasd's own message.
+pub fn parse_started(stdout: &str) -> Started {
+    let pid = stdout
+        .split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.trim().parse().ok());
+    let log = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("log:"))
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
+    Started { pid, log }
+}
+
+/// Run `releasd --socket SOCKET` (it detaches itself, prints where it runs and exits 0 once
+/// ready). Its stderr goes to a temporary file, quoted if it fails, so it never scribbles on
+/// the UI; its stdout says the pid and the log file.
+pub async fn start_daemon(program: &Path, socket: &Path) -> Result<Started, String> {
     let log = std::env::temp_dir().join(format!("relui-start-releasd-{}.log", std::process::id()));
     let stderr =
         std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
@@ -156,11 +232,11 @@ pub async fn start_daemon(program: &Path, socket: &Path) -> Result<(), String> {
         .arg("--socket")
         .arg(socket)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(stderr)
         .kill_on_drop(false)
         .spawn();
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let _ = std::fs::remove_file(&log);
@@ -170,10 +246,10 @@ pub async fn start_daemon(program: &Path, socket: &Path) -> Result<(), String> {
             ));
         }
     };
-    let status = tokio::time::timeout(START_DEADLINE, child.wait()).await;
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let output = tokio::time::timeout(START_DEADLINE, child.wait_with_output()).await;
+    let errors = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
-    let tail = output
+    let tail = errors
         .lines()
         .rev()
         .take(3)
@@ -182,13 +258,32 @@ pub async fn start_daemon(program: &Path, socket: &Path) -> Result<(), String> {
         .rev()
         .collect::<Vec<_>>()
         .join(" | ");
-    match status {
-        Ok(Ok(s)) if s.success() => Ok(()),
-        Ok(Ok(s)) => Err(format!("{} exited with {s}: {tail}", program.display())),
+    match output {
+        Ok(Ok(o)) if o.status.success() => Ok(parse_started(&String::from_utf8_lossy(&o.stdout))),
+        Ok(Ok(o)) => Err(format!(
+            "{} exited with {}: {tail}",
+            program.display(),
+            o.status
+        )),
         Ok(Err(e)) => Err(format!("waiting for {}: {e}", program.display())),
         Err(_) => Err(format!(
             "{} did not report ready within {START_DEADLINE:?}",
             program.display()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_pid_and_log_from_the_started_message() {
+        let s = parse_started(
+            "releasd started (pid 4242) on /tmp/x/releasd.sock\n  data dir: /d\n  log:      /d/releasd.log\n",
+        );
+        assert_eq!(s.pid, Some(4242));
+        assert_eq!(s.log.as_deref(), Some("/d/releasd.log"));
+        assert_eq!(parse_started(""), Started::default());
     }
 }

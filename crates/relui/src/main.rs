@@ -1,6 +1,6 @@
 //! `relui [--socket PATH] [--no-start]`: the rel terminal UI.
 
-use std::io::{self, Stdout};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,11 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::DefaultTerminal;
 use ratatui::layout::Rect;
 use relui::daemon::{Options, now};
 use relui::runtime::{run, spawn_background, spawn_terminal_input};
@@ -49,7 +45,8 @@ fn main() -> ExitCode {
     let result = rt.block_on(main_async(args));
     rt.shutdown_timeout(Duration::from_millis(200));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        // 5 when the socket was refused, as relctl says for permission denied.
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("relui: {e:#}");
             ExitCode::FAILURE
@@ -88,27 +85,20 @@ impl Drop for TerminalGuard {
 }
 
 fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    ratatui::restore();
+    // ratatui's restore leaves the cursor as the last frame left it (hidden).
+    let _ = execute!(io::stdout(), crossterm::cursor::Show);
 }
 
-fn setup_terminal() -> anyhow::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
-    // A panic must leave a usable shell behind: restore first, then print the panic.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        default_hook(info);
-    }));
-    enable_raw_mode().context("cannot switch the terminal to raw mode (is stdin a terminal?)")?;
-    let guard = TerminalGuard;
-    execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)
-        .context("cannot set up the terminal")?;
+/// `ratatui::try_init`: raw mode, the alternate screen and a panic hook that restores the
+/// terminal before printing the panic (a panic must leave a usable shell behind).
+fn setup_terminal() -> anyhow::Result<(TerminalGuard, DefaultTerminal)> {
     let terminal =
-        Terminal::new(CrosstermBackend::new(io::stdout())).context("cannot set up the terminal")?;
-    Ok((guard, terminal))
+        ratatui::try_init().context("cannot set up the terminal (is stdin a terminal?)")?;
+    Ok((TerminalGuard, terminal))
 }
 
-async fn main_async(args: Args) -> anyhow::Result<()> {
+async fn main_async(args: Args) -> anyhow::Result<u8> {
     let socket = args.socket.unwrap_or_else(rel_proto::paths::default_socket);
     let (_guard, mut terminal) = setup_terminal()?;
     let size = terminal.size().context("cannot read the terminal size")?;
@@ -135,5 +125,5 @@ async fn main_async(args: Args) -> anyhow::Result<()> {
         _ = term.recv() => tracing::info!("SIGTERM: quitting"),
         _ = hangup.recv() => tracing::info!("SIGHUP: quitting"),
     }
-    Ok(())
+    Ok(app.exit_code())
 }

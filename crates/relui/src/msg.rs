@@ -31,6 +31,16 @@ pub enum Msg {
         reason: String,
         retry_in_ms: u64,
     },
+    /// This user may not open the socket (or the daemon refused us): relui never starts a
+    /// daemon then, and says so until access works.
+    Denied {
+        reason: String,
+    },
+    /// relui started releasd itself: its pid and log file (it keeps running after `q`).
+    DaemonStarted {
+        pid: Option<u32>,
+        log: Option<String>,
+    },
     Event {
         event: Event,
         at: Timestamp,
@@ -50,6 +60,8 @@ pub enum Command {
         purpose: Purpose,
         request: Request,
     },
+    /// Start releasd now (the user asked, after it went away).
+    StartDaemon,
     Quit,
 }
 

@@ -1,7 +1,6 @@
 //! The event loop, generic over the ratatui backend: messages in, `update`, commands out,
 //! redraw. Terminal input, daemon events and RPC answers all arrive on one channel.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,21 +20,24 @@ use crate::msg::{Command, Msg};
 pub struct Executor {
     tx: mpsc::UnboundedSender<Msg>,
     current: watch::Receiver<Option<Arc<rel_proto::Client>>>,
+    start: mpsc::UnboundedSender<()>,
 }
 
 impl Executor {
     pub fn run(&self, command: Command) -> bool {
         match command {
             Command::Quit => true,
+            Command::StartDaemon => {
+                let _ = self.start.send(());
+                false
+            }
             Command::Call { purpose, request } => {
                 let client = self.current.borrow().clone();
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let result = match client {
                         Some(c) => c.call(request).await,
-                        None => Err(ClientError::Disconnected(
-                            "not connected to releasd; reconnecting".into(),
-                        )),
+                        None => Err(ClientError::Disconnected(crate::text::NOT_CONNECTED.into())),
                     };
                     let _ = tx.send(Msg::Rpc { purpose, result });
                 });
@@ -49,7 +51,8 @@ impl Executor {
 pub fn spawn_background(opts: Options, tx: mpsc::UnboundedSender<Msg>, ticks: bool) -> Executor {
     let (current, rx) = watch::channel(None);
     let current: Arc<Current> = Arc::new(current);
-    tokio::spawn(connection_loop(opts, tx.clone(), current));
+    let (start, start_rx) = mpsc::unbounded_channel();
+    tokio::spawn(connection_loop(opts, tx.clone(), current, start_rx));
     if ticks {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -62,7 +65,11 @@ pub fn spawn_background(opts: Options, tx: mpsc::UnboundedSender<Msg>, ticks: bo
             }
         });
     }
-    Executor { tx, current: rx }
+    Executor {
+        tx,
+        current: rx,
+        start,
+    }
 }
 
 /// Forward terminal events (keys, resizes) from crossterm.
@@ -102,7 +109,7 @@ pub async fn run<B: Backend>(
     app: &mut App,
     rx: &mut mpsc::UnboundedReceiver<Msg>,
     exec: &Executor,
-) -> io::Result<()> {
+) -> Result<(), B::Error> {
     terminal.draw(|f| app.render(f))?;
     while let Some(msg) = rx.recv().await {
         if step(app, msg, exec) {

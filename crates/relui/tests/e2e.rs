@@ -19,10 +19,37 @@ struct Tui {
     master: Box<dyn MasterPty + Send>,
     writer: Box<dyn Write + Send>,
     parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte relui wrote, for checks on the escape sequences themselves.
+    raw: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Tui {
     fn spawn(args: &[&str], env: &[(&str, &Path)], cols: u16, rows: u16) -> Tui {
+        let mut cmd = CommandBuilder::new(bin("relui"));
+        cmd.args(args);
+        Tui::spawn_cmd(cmd, env, cols, rows)
+    }
+
+    /// relui run as `nobody` (through setpriv): another user than the daemon's owner.
+    fn spawn_as_nobody(args: &[&str], cols: u16, rows: u16) -> Tui {
+        let (uid, gid) = nobody();
+        let mut cmd = CommandBuilder::new("setpriv");
+        cmd.args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".to_string(),
+            "--".to_string(),
+        ]);
+        cmd.arg(bin("relui"));
+        cmd.args(args);
+        // Somewhere nobody may write, should anything try to (nothing must).
+        cmd.env("HOME", "/tmp");
+        cmd.env_remove("XDG_RUNTIME_DIR");
+        cmd.env_remove("XDG_DATA_HOME");
+        Tui::spawn_cmd(cmd, &[], cols, rows)
+    }
+
+    fn spawn_cmd(mut cmd: CommandBuilder, env: &[(&str, &Path)], cols: u16, rows: u16) -> Tui {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -32,10 +59,12 @@ impl Tui {
                 pixel_height: 0,
             })
             .expect("open a pty");
-        let mut cmd = CommandBuilder::new(bin("relui"));
-        cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        // A UTF-8 locale unless the test says otherwise (without one relui draws ASCII).
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
+        cmd.env("LANG", "C.UTF-8");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -45,15 +74,21 @@ impl Tui {
         let writer = pair.master.take_writer().expect("pty writer");
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let p = parser.clone();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let r = raw.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => p
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .process(&buf[..n]),
+                    Ok(n) => {
+                        r.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend_from_slice(&buf[..n]);
+                        p.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .process(&buf[..n])
+                    }
                 }
             }
         });
@@ -62,6 +97,7 @@ impl Tui {
             master: pair.master,
             writer,
             parser,
+            raw,
         }
     }
 
@@ -311,9 +347,8 @@ fn the_whole_workflow_in_the_tui() {
     );
     tui.send("production");
     tui.send(ENTER);
-    tui.wait_for(&["Deploy v1.1.0 to production failed:"]);
-    tui.send(ESC);
-    tui.wait_gone("failed:");
+    // Refused by the plan: nothing is sent; the dialog says why and how to override.
+    tui.wait_for(&["The policy refuses this deploy", "Override"]);
     tui.send(ESC);
     tui.wait_gone("Deploy v1.1.0");
 
@@ -540,13 +575,32 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         120,
         40,
     );
-    let s = tui.wait_for(&["● releasd", "(pid ", "example app config is now the draft"]);
-    let pid: i32 = s
-        .split("(pid ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no pid on screen:\n{s}"));
+    let s = tui.wait_for(&[
+        "● releasd",
+        "(pid ",
+        "example app config is now the draft",
+        "keeps running after q",
+        "releasd.log",
+    ]);
+    let pid_on = |s: &str| -> i32 {
+        s.split("(pid ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid on screen:\n{s}"))
+    };
+    let first = pid_on(&s);
+    // The daemon dies: relui says so and offers to start it again; s does.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill releasd");
+    tui.wait_for(&["DISCONNECTED", "Press s to start releasd again"]);
+    tui.send("s");
+    let s = tui.wait_for(&["● releasd", "relui started releasd"]);
+    let pid = pid_on(&s);
+    assert_ne!(pid, first, "the same daemon?\n{s}");
     // The newcomer path: n, a tag, Enter creates the first release from the example draft.
     tui.send("n");
     tui.wait_for(&["New release"]);
@@ -644,4 +698,90 @@ fn sigterm_and_sighup_quit_and_restore_the_terminal() {
             "{sig}: the terminal was left in the alternate screen"
         );
     }
+}
+
+/// The uid and gid of `nobody`.
+fn nobody() -> (u32, u32) {
+    let u = nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("user nobody");
+    (u.uid.as_raw(), u.gid.as_raw())
+}
+
+/// Running as another user needs root (to drop to `nobody`); elsewhere say so and pass.
+fn can_switch_user() -> bool {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root {
+        eprintln!("skipped: switching to nobody needs root");
+    }
+    root
+}
+
+/// Another user's socket: relui says permission denied, never tries to start a daemon there,
+/// and exits 5 like relctl.
+#[test]
+fn another_users_socket_is_permission_denied_and_starts_nothing() {
+    if !can_switch_user() {
+        return;
+    }
+    let d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    // Autostart on: it must still not try.
+    let mut tui = Tui::spawn_as_nobody(&["--socket", socket.to_str().expect("utf-8")], 80, 24);
+    let s = tui.wait_for(&["PERMISSION DENIED", "does not start a daemon"]);
+    assert!(
+        !s.contains("starting") && !s.contains("could not start"),
+        "relui tried to start a daemon:\n{s}"
+    );
+    tui.send("q");
+    let status = tui.wait_exit();
+    assert_eq!(status.exit_code(), 5, "{status:?}");
+}
+
+/// relctl as another user: exit 5 and no advice to start a daemon (there is one).
+#[test]
+fn relctl_on_another_users_socket_exits_5_without_start_advice() {
+    if !can_switch_user() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let d = TestDaemon::start();
+    let (uid, gid) = nobody();
+    let out = std::process::Command::new(bin("relctl"))
+        .args(["--socket", d.socket().to_str().expect("utf-8"), "status"])
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .expect("run relctl as nobody");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(!stderr.contains("Start it"), "{stderr}");
+}
+
+/// LANG=C and TERM=vt100: relui writes nothing but ASCII (no box drawing, no ✓) and no
+/// 256-colour sequences; at 60x20 the footer still says how to get help and quit.
+#[test]
+fn a_c_locale_and_a_vt100_get_ascii_and_no_colour() {
+    let d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    // spawn_cmd sets a UTF-8 locale and xterm-256color: `env` overrides both for relui.
+    let mut cmd = CommandBuilder::new("env");
+    cmd.args(["LANG=C", "TERM=vt100"]);
+    cmd.arg(bin("relui"));
+    cmd.args(["--socket", socket.to_str().expect("utf-8"), "--no-start"]);
+    let mut tui = Tui::spawn_cmd(cmd, &[], 60, 20);
+    tui.wait_for(&["* connected", "? help", "q quit"]);
+    tui.send("2");
+    tui.wait_for(&["staging", "+-"]);
+    tui.send("q");
+    assert!(tui.wait_exit().success());
+    let raw = tui.raw.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(raw.is_ascii(), "non-ASCII bytes written under LANG=C");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        !text.contains("38;5;"),
+        "256-colour codes written to a vt100"
+    );
 }

@@ -24,21 +24,52 @@ pub async fn status(s: &Session) -> anyhow::Result<()> {
     };
     s.show(
         || table::status(&st, &envs, s.ctx),
-        || json::status(&st, &envs),
+        || json::status(&st, &envs, s.ctx.now),
     )
 }
 
-/// One JSON object per event per line, flushed as it arrives, until the daemon goes away.
-pub async fn watch(s: &Session) -> anyhow::Result<()> {
+/// `relctl daemon stop`: ask releasd to stop (admin only) and wait until its socket is gone,
+/// so a script can start another right after.
+pub async fn daemon_stop(s: &Session) -> anyhow::Result<()> {
     let conn = s.connect().await?;
-    let mut events = conn.client.subscribe().await?;
+    let pid = reply!(conn, Request::Status, Response::Status(st) => st.pid);
+    reply!(conn, Request::DaemonStop, Response::Done => ());
+    drop(conn);
+    let deadline = std::time::Instant::now() + STOP_DEADLINE;
+    while s.socket.exists() {
+        if std::time::Instant::now() >= deadline {
+            return Err(RelError::unavailable(format!(
+                "releasd (pid {pid}) is still finishing its work after {}s; its socket {} is still there. Check its log, or wait and run relctl status",
+                STOP_DEADLINE.as_secs(),
+                s.socket.display()
+            ))
+            .into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    s.show(
+        || format!("releasd (pid {pid}) stopped; {} is gone\n", s.socket.display()),
+        || serde_json::json!({ "stopped": true, "pid": pid, "socket": s.socket.display().to_string() }),
+    )
+}
+
+/// In-flight requests finish before the daemon exits; a verify can take a while.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One JSON object per event per line, flushed as it arrives, until the daemon goes away.
+pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
+    let conn = s.connect().await?;
+    let mut events = conn.client.subscribe_since(since).await?;
     // On stderr, so stdout stays pure JSON lines; scripts can wait for it as a ready signal.
     eprintln!(
         "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
         s.socket.display()
     );
-    while let Some(event) = events.next().await {
-        let mut line = json::line(&json::event(&event));
+    while let Some((seq, event)) = events.next_seq().await {
+        let mut line = json::line(&json::SeqEventJson {
+            seq,
+            event: json::event(&event),
+        });
         line.push('\n');
         let mut stdout = std::io::stdout().lock();
         match stdout

@@ -8,7 +8,7 @@ mod misc;
 mod release;
 mod token;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DaemonCmd};
 use crate::session::Session;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -25,10 +25,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { env } => exec::verify(&s, env).await,
         Command::Logs(args) => exec::logs(&s, args).await,
         Command::Token(cmd) => token::run(&s, cmd).await,
-        Command::Watch => misc::watch(&s).await,
+        Command::Watch(a) => misc::watch(&s, a.since).await,
         Command::Audit(args) => misc::audit(&s, args).await,
         Command::Export { file } => misc::export(&s, &file).await,
         Command::Import { file } => misc::import(&s, &file).await,
         Command::Completions { shell } => misc::completions(shell),
+        Command::Daemon(DaemonCmd::Stop) => misc::daemon_stop(&s).await,
     }
 }

@@ -133,7 +133,12 @@ impl App {
             }
             (Purpose::ApplyExample, Response::DraftApplied { digest, .. }) => {
                 self.data.draft_digest = Some(digest);
-                self.info("Fresh store: rel's example app config is now the draft. Press n to release it.");
+                // Keep the note about the daemon relui started: this message replaces it.
+                let started = self
+                    .started_note()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default();
+                self.info(format!("{started}Fresh store: rel's example app config is now the draft. Press n to release it."));
             }
             (Purpose::Releases { generation, append }, Response::Releases(rows)) => {
                 let page = self.page();

@@ -22,6 +22,19 @@ impl App {
             return vec![];
         }
         if crate::keys::is_ctrl(&key, 'c') {
+            // Like Esc in a shell prompt: Ctrl-C closes what is open (an error, the help, a
+            // dialog, an edited filter) and quits only from the main screen.
+            if self.error.take().is_some() || std::mem::take(&mut self.help) {
+                return vec![];
+            }
+            if self.dialog.take().is_some() {
+                self.info("Cancelled.");
+                return vec![];
+            }
+            if self.releases.filter_editing {
+                self.releases.filter_editing = false;
+                return vec![];
+            }
             return vec![Command::Quit];
         }
         if self.error.is_some() {
@@ -80,6 +93,10 @@ impl App {
         if is_char(&key, 'n') {
             self.open_create();
             return vec![];
+        }
+        if is_char(&key, 's') && matches!(self.conn, super::Conn::Disconnected { .. }) {
+            self.start_error = None;
+            return vec![Command::StartDaemon];
         }
         match self.screen {
             Screen::Releases => self.releases_key(key),

@@ -30,9 +30,25 @@ pub struct Data {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conn {
     Connecting,
-    Starting { program: String },
+    Starting {
+        program: String,
+    },
     Connected(Welcome),
-    Disconnected { reason: String, retry_in_ms: u64 },
+    Disconnected {
+        reason: String,
+        retry_in_ms: u64,
+    },
+    /// This user may not open the socket; relui does not start a daemon there.
+    Denied {
+        reason: String,
+    },
+}
+
+/// A daemon relui started itself: it keeps running after relui quits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedDaemon {
+    pub pid: Option<u32>,
+    pub log: Option<String>,
 }
 
 /// How long an info message stays in the message line.
@@ -68,6 +84,10 @@ pub struct App {
     /// Why relui could not start a daemon; shown instead of the bare connection error until
     /// a connection succeeds.
     pub start_error: Option<String>,
+    /// The daemon this relui started, if it did.
+    pub started: Option<StartedDaemon>,
+    /// Set once a connection worked: a later loss offers to start releasd again.
+    pub ever_connected: bool,
     /// When the info message was set: info messages expire (errors stay).
     message_at: Option<Timestamp>,
     /// The fresh-store check (apply the example draft) runs once per session.
@@ -96,6 +116,8 @@ impl App {
             last_event: None,
             verifying: Vec::new(),
             start_error: None,
+            started: None,
+            ever_connected: false,
             message_at: None,
             example_checked: false,
             generation: 0,
@@ -116,8 +138,19 @@ impl App {
     /// a starting daemon, then the latest message.
     pub fn message_text(&self) -> Option<(String, bool)> {
         match (&self.conn, &self.message) {
+            (Conn::Denied { reason }, _) => Some((
+                format!("Permission denied on {}: {reason}", self.socket),
+                true,
+            )),
             (Conn::Disconnected { reason, .. }, _) => match &self.start_error {
                 Some(e) => Some((format!("could not start releasd: {e}"), true)),
+                None if self.ever_connected => Some((
+                    format!(
+                        "{}. Press s to start releasd again.",
+                        reason.trim_end_matches(['…', '.'])
+                    ),
+                    true,
+                )),
                 None => Some((reason.clone(), true)),
             },
             (Conn::Starting { program }, _) => Some((
@@ -171,6 +204,12 @@ impl App {
                 ));
             }
             Conn::Disconnected { retry_in_ms, .. } => *retry_in_ms,
+            Conn::Denied { reason } => {
+                return Some(format!(
+                    "Permission denied: you may not open the releasd socket at {}.\n\n{reason}.\n\nrelui does not start a daemon there (one belongs to someone else). Run your own with: relui --socket PATH-YOU-OWN\nrelui keeps retrying in case access is granted; q quits.",
+                    self.socket
+                ));
+            }
         };
         let mut text = format!(
             "Not connected to releasd at {}; retrying in {:.1}s.\n\n",
@@ -181,10 +220,36 @@ impl App {
             text.push_str(&format!("relui could not start releasd: {e}\n\n"));
         }
         text.push_str(&format!(
-            "Start one in another shell with: releasd --socket {}\nrelui connects as soon as it answers (relui starts one itself unless --no-start).",
+            "Press s to start releasd now, or start one in another shell with: releasd --socket {}\nrelui connects as soon as it answers.",
             self.socket
         ));
         Some(text)
+    }
+
+    /// What to know about a daemon relui started: where it is, and that it outlives relui.
+    pub fn started_note(&self) -> Option<String> {
+        let started = self.started.as_ref()?;
+        let pid = started
+            .pid
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        let log = started
+            .log
+            .as_deref()
+            .map(|l| format!(", log {l}"))
+            .unwrap_or_default();
+        Some(format!(
+            "relui started releasd{pid}{log}; it keeps running after q (stop it with: relctl daemon stop)."
+        ))
+    }
+
+    /// The process exit code when quitting now: 5 when access was refused (as relctl).
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self.conn, Conn::Denied { .. }) {
+            5
+        } else {
+            0
+        }
     }
 
     pub fn connected(&self) -> bool {
@@ -235,7 +300,19 @@ impl App {
                 self.conn = Conn::Starting { program };
                 vec![]
             }
+            Msg::Denied { reason } => {
+                self.conn = Conn::Denied { reason };
+                vec![]
+            }
+            Msg::DaemonStarted { pid, log } => {
+                self.started = Some(StartedDaemon { pid, log });
+                if let Some(note) = self.started_note() {
+                    self.info(note);
+                }
+                vec![]
+            }
             Msg::Connected(welcome) => {
+                self.ever_connected = true;
                 self.start_error = None;
                 self.data.caller = Some(welcome.caller.clone());
                 self.conn = Conn::Connected(welcome);

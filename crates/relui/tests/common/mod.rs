@@ -298,6 +298,7 @@ impl World {
                 data_dir: "/var/lib/releasd".into(),
                 started_at: ts(600),
                 http: None,
+                log: None,
                 store: StoreStatus {
                     releases: self.releases.len() as u64,
                     environments: self.envs.len() as u64,
@@ -523,7 +524,7 @@ pub fn settle(app: &mut App, world: &World, cmds: Vec<Command>) -> Vec<Command> 
                 })),
                 None => unanswered.push(cmd),
             },
-            Command::Quit => unanswered.push(cmd),
+            Command::Quit | Command::StartDaemon => unanswered.push(cmd),
         }
     }
     unanswered

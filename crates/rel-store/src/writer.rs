@@ -1,0 +1,378 @@
+//! One writer thread owns every write: group commit of transactions.
+//!
+//! Requests queue to it (bounded). It takes every request waiting (up to [`MAX_BATCH`]), runs
+//! each one's rules against an overlay stacked on the batch so far (a request sees what the
+//! earlier ones left; a refused request's writes are dropped), appends the whole batch to the
+//! write-ahead log as one record, syncs it once, applies it to sled once, and only then
+//! answers every request in the batch. Refusals are answered after the same sync, so even a
+//! refusal never reports state a crash could undo. While it syncs, the next batch queues up.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rel_domain::RelError;
+
+use crate::trees::{Trees, Tx, WriteSet};
+use crate::wal::{self, Wal};
+
+/// Requests per batch at most (bounds the latency of the last one in a batch).
+pub const MAX_BATCH: usize = 512;
+/// Requests waiting for the writer at most; beyond that, callers block (back-pressure).
+pub const QUEUE: usize = 4096;
+/// A write that does not wait for a sync (execution logs) is synced within this.
+pub const LOGGED_SYNC_EVERY: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answered after the batch is synced to disk (survives power loss).
+    Durable,
+    /// Answered once the batch is written to the log (survives kill -9), synced within
+    /// [`LOGGED_SYNC_EVERY`] or by the next durable batch.
+    Logged,
+    /// Run alone, after the batch before it is committed: for writes that scan (prune, import).
+    Exclusive,
+}
+
+/// Called once the batch holding the request is committed (`None`) or failed (`Some`).
+pub type Finish = Box<dyn FnOnce(Option<RelError>) + Send>;
+/// Runs the rules; returns whether to keep the transaction's writes, and how to answer.
+pub type Run = Box<dyn FnOnce(&Tx<'_>) -> (bool, Finish) + Send>;
+
+pub struct Job {
+    pub mode: Mode,
+    pub run: Run,
+}
+
+/// What the writer shares with the store's readers.
+pub struct Shared {
+    pub trees: Arc<Trees>,
+    /// Readers hold it shared for a whole read; the writer takes it only to apply a batch
+    /// (in memory, microseconds), so a read never sees half a batch.
+    pub gate: Arc<RwLock<()>>,
+    /// sled flush + fdatasync of its log file, for checkpoints.
+    pub sync_sled: Arc<dyn Fn() -> Result<(), RelError> + Send + Sync>,
+    pub data_dir: PathBuf,
+    /// Where each durable batch's change events go, in seq order.
+    pub sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
+}
+
+pub struct Writer {
+    tx: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start(shared: Shared, wal: Wal) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("rel-store-writer".into())
+            .spawn(move || Loop::new(shared, wal).run(rx))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn submit(&self, job: Job) -> Result<(), RelError> {
+        let stopped = || {
+            RelError::unavailable(
+                "store: the writer has stopped (the daemon is shutting down); retry against the restarted daemon",
+            )
+        };
+        self.tx
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue lets the thread finish what is queued, sync, and exit.
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Loop {
+    s: Shared,
+    wal: Wal,
+    /// Written to the log since the last sync.
+    unsynced: bool,
+    /// After a disk failure that left the log in an unknown state, every write is refused.
+    poisoned: Option<String>,
+    checkpoint: Checkpointer,
+}
+
+impl Loop {
+    fn new(s: Shared, wal: Wal) -> Loop {
+        let checkpoint = Checkpointer::start(Arc::clone(&s.sync_sled), wal.dir().to_path_buf());
+        Loop {
+            s,
+            wal,
+            unsynced: false,
+            poisoned: None,
+            checkpoint,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Job>) {
+        let mut carry: Option<Job> = None;
+        loop {
+            let first = match carry.take() {
+                Some(j) => j,
+                None => {
+                    let got = if self.unsynced {
+                        rx.recv_timeout(LOGGED_SYNC_EVERY)
+                    } else {
+                        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                    };
+                    match got {
+                        Ok(j) => j,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.sync_logged();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => {
+                            self.shutdown();
+                            return;
+                        }
+                    }
+                }
+            };
+            let mut jobs = vec![first];
+            if jobs[0].mode != Mode::Exclusive {
+                while jobs.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(j) if j.mode == Mode::Exclusive => {
+                            carry = Some(j);
+                            break;
+                        }
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.batch(jobs);
+        }
+    }
+
+    /// A clean stop: everything is applied, so flush sled and leave no log to replay.
+    fn shutdown(self) {
+        let Loop {
+            s,
+            mut wal,
+            checkpoint,
+            poisoned,
+            ..
+        } = self;
+        drop(checkpoint);
+        if poisoned.is_some() {
+            // Keep the log: it may hold a batch sled did not fully apply.
+            return;
+        }
+        let segs = match wal.rotate() {
+            Ok(old) => old,
+            Err(e) => {
+                tracing::warn!(error = %e, "write-ahead log: cannot close the current segment at shutdown");
+                return;
+            }
+        };
+        match (s.sync_sled)() {
+            Ok(()) => {
+                let mut all = segs;
+                all.push(wal.path());
+                drop(wal);
+                if let Err(e) = wal::remove(&s.data_dir.join("wal"), &all) {
+                    tracing::warn!(error = %e, "write-ahead log: cannot delete segments at shutdown");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "shutdown: sled flush failed; the log replays on the next start")
+            }
+        }
+    }
+
+    /// Sync writes that did not wait for one (execution logs).
+    fn sync_logged(&mut self) {
+        if !self.unsynced {
+            return;
+        }
+        match self.wal.sync() {
+            Ok(()) => self.unsynced = false,
+            Err(e) => {
+                tracing::error!(error = %e, "write-ahead log: sync of execution logs failed; refusing further writes");
+                self.poisoned = Some(format!("syncing the write-ahead log failed ({e})"));
+            }
+        }
+    }
+
+    fn batch(&mut self, jobs: Vec<Job>) {
+        let mut set = WriteSet::default();
+        let mut finishes = Vec::with_capacity(jobs.len());
+        let mut must_sync = false;
+        for job in jobs {
+            let tx = Tx::new(&self.s.trees, &set);
+            let (keep, finish) = (job.run)(&tx);
+            let writes = tx.into_writes();
+            if keep {
+                set.merge(writes);
+            }
+            must_sync |= job.mode != Mode::Logged;
+            finishes.push(finish);
+        }
+        let err = self.commit(&set, must_sync).err();
+        if err.is_none() {
+            // Published before anyone in the batch is answered, in commit order, from this
+            // one thread: a subscriber never gets an older event after a newer one.
+            let evs = crate::events::in_batch(&set);
+            if !evs.is_empty()
+                && let Some(sink) = self
+                    .s
+                    .sink
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+            {
+                sink(&evs);
+            }
+        }
+        for f in finishes {
+            f(err.clone());
+        }
+        if self.wal.is_full() && self.poisoned.is_none() {
+            self.rotate();
+        }
+    }
+
+    fn commit(&mut self, set: &WriteSet, must_sync: bool) -> Result<(), RelError> {
+        if let Some(why) = &self.poisoned {
+            return Err(RelError::unavailable(format!(
+                "store: writes are refused since an earlier disk failure ({why}); nothing was changed. Check the disk under {}, then restart releasd",
+                self.s.data_dir.display()
+            )));
+        }
+        let before = self.wal.len();
+        if !set.is_empty() {
+            if let Err((e, partial)) = self.wal.append(set) {
+                if partial {
+                    self.poisoned = Some(format!(
+                        "writing the write-ahead log failed ({e}) and could not be undone"
+                    ));
+                }
+                return Err(RelError::unavailable(format!(
+                    "store: writing the change to disk failed ({e}); nothing was changed. Check free space and the disk under {}, then retry",
+                    self.s.data_dir.display()
+                )));
+            }
+            self.unsynced = true;
+        }
+        if must_sync && self.unsynced {
+            if let Err(e) = self.wal.sync() {
+                // The record may or may not be on disk. Cut it off so the store stays
+                // consistent with what sled holds; if even that fails, stop writing.
+                if let Err(e2) = self.wal.cut_to(before) {
+                    self.poisoned =
+                        Some(format!("sync failed ({e}), then undoing it failed ({e2})"));
+                }
+                return Err(RelError::durability_unknown(format!(
+                    "store: the change was written but syncing it to disk failed ({e}); whether it survives a crash is unknown. Check the disk under {}, then look (relctl env show / status) before retrying",
+                    self.s.data_dir.display()
+                )));
+            }
+            self.unsynced = false;
+        }
+        if !set.is_empty() {
+            let _g = self.s.gate.write().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = self.s.trees.apply(set) {
+                // The batch is in the log (and replays on restart) but sled is half-applied:
+                // stop writing so nothing is decided on that state.
+                self.poisoned = Some(format!("applying a logged batch failed ({e})"));
+                return Err(RelError::durability_unknown(format!(
+                    "store: the change is in the write-ahead log but applying it failed ({e}); restart releasd to replay it"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self) {
+        if self.checkpoint.busy() {
+            return;
+        }
+        match self.wal.rotate() {
+            Ok(old) => self.checkpoint.request(old),
+            Err(e) => {
+                tracing::warn!(error = %e, "write-ahead log: cannot start a new segment; keeping the current one")
+            }
+        }
+    }
+}
+
+/// Flushes sled in the background and deletes the log segments the flush covers.
+struct Checkpointer {
+    tx: Option<SyncSender<Vec<PathBuf>>>,
+    busy: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(
+        sync_sled: Arc<dyn Fn() -> Result<(), RelError> + Send + Sync>,
+        dir: PathBuf,
+    ) -> Checkpointer {
+        let (tx, rx) = mpsc::sync_channel::<Vec<PathBuf>>(1);
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let b = Arc::clone(&busy);
+        let thread = std::thread::Builder::new()
+            .name("rel-store-checkpoint".into())
+            .spawn(move || {
+                for old in rx {
+                    // Everything in `old` was applied to sled before this flush started.
+                    match sync_sled() {
+                        Ok(()) => {
+                            if let Err(e) = wal::remove(&dir, &old) {
+                                tracing::warn!(error = %e, "checkpoint: cannot delete old log segments");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "checkpoint: sled flush failed; keeping the log segments"),
+                    }
+                    b.store(false, std::sync::atomic::Ordering::Release);
+                }
+            })
+            .ok();
+        Checkpointer {
+            tx: Some(tx),
+            busy,
+            thread,
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.thread.is_none() || self.busy.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn request(&self, old: Vec<PathBuf>) {
+        if let Some(tx) = &self.tx {
+            self.busy.store(true, std::sync::atomic::Ordering::Release);
+            if tx.try_send(old).is_err() {
+                self.busy.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! What the supervisor and a worker say to each other over the worker's stdin and stdout:
+//! JSON messages, each preceded by its length as a big-endian `u32`. Both ends are this
+//! binary, so the format only has to be simple, not stable across versions.
+
+use std::io::{Read, Write};
+
+use rel_domain::config::AppConfig;
+use rel_domain::model::Execution;
+use rel_domain::{Digest, ErrorCode};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Largest message accepted from either side. Run inputs are at most 1 MiB (the HTTP
+/// ingress's limit) or a frame of the Unix socket; outputs are bounded by the worker's
+/// memory limit long before this.
+pub const MAX_FRAME: usize = 256 << 20;
+
+/// Supervisor → worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Compile and keep this release's app (answered only on failure, with `Failed`).
+    Load {
+        digest: Digest,
+        tag: String,
+        config: Box<AppConfig>,
+    },
+    /// Run an endpoint of an app loaded earlier (`Missing` if it is not, or no longer, there).
+    Run {
+        digest: Digest,
+        endpoint: String,
+        env: String,
+        input: Value,
+    },
+    /// Run check number `index` of an app loaded earlier.
+    Check {
+        digest: Digest,
+        env: String,
+        index: usize,
+    },
+}
+
+/// Worker → supervisor.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// A step is starting: what to record should the supervisor have to stop it.
+    Step {
+        name: String,
+        kind: String,
+        limit_ms: u64,
+        by_deadline: bool,
+        timeout_reason: String,
+    },
+    /// The app is not loaded: send `Load`, then the request again.
+    Missing,
+    Ran {
+        execution: Box<Execution>,
+        deadline_exceeded: bool,
+        /// A step ran past its limit and may still be computing: kill this worker.
+        tainted: bool,
+    },
+    Checked {
+        name: String,
+        endpoint: String,
+        passed: bool,
+        message: String,
+        execution: Box<Execution>,
+        tainted: bool,
+    },
+    /// The request could not start (unknown endpoint, an app that does not compile).
+    Failed { code: ErrorCode, message: String },
+}
+
+/// The frame for `msg`: length, then JSON.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = vec![0u8; 4];
+    // Serialising these types cannot fail (no maps with non-string keys, no custom impls
+    // that error); should it, the peer gets an empty message and reports a broken frame.
+    let _ = serde_json::to_writer(&mut out, msg);
+    let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// Read one frame (blocking; the worker side). `Ok(None)` at a clean end of input.
+pub fn read_blocking<T: for<'de> Deserialize<'de>>(
+    r: &mut impl Read,
+) -> std::io::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = checked_len(len)?;
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf)?;
+    serde_json::from_slice(&buf).map(Some).map_err(invalid)
+}
+
+/// Write one frame and flush (blocking; the worker side).
+pub fn write_blocking<T: Serialize>(w: &mut impl Write, msg: &T) -> std::io::Result<()> {
+    w.write_all(&encode(msg))?;
+    w.flush()
+}
+
+/// Read one frame (the supervisor side). An end of input is an `UnexpectedEof` error: a
+/// worker never closes its stdout while it is asked something.
+pub async fn read<T: for<'de> Deserialize<'de>>(
+    r: &mut (impl AsyncRead + Unpin),
+) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).await?;
+    let len = checked_len(len)?;
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf).await?;
+    serde_json::from_slice(&buf).map_err(invalid)
+}
+
+fn checked_len(len: [u8; 4]) -> std::io::Result<usize> {
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a worker frame of {len} bytes is over the limit of {MAX_FRAME}"),
+        ));
+    }
+    Ok(len)
+}
+
+fn invalid(e: serde_json::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+}
