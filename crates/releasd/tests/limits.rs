@@ -254,11 +254,23 @@ async fn idle_tcp_connections_under_a_low_fd_limit_do_not_lock_out_the_unix_sock
         "the daemon never ran out of descriptors: {}",
         d.stderr_log()
     );
-    // The admin still gets in on the Unix socket and is served.
+    // The admin still gets in on the Unix socket and is served, on a descriptor the daemon
+    // kept in reserve...
     let c = connect(d.socket()).await;
     assert!(matches!(
         c.call(Request::Status).await.expect("status"),
         Response::Status(_)
     ));
+    assert!(
+        d.stderr_log().contains("using one kept in reserve"),
+        "{}",
+        d.stderr_log()
+    );
+    // ...while the idle TCP connections are still held (not after they timed out).
+    tcp[0].set_nonblocking(true).expect("nonblocking");
+    let mut b = [0u8; 1];
+    let still_open =
+        matches!(tcp[0].read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(still_open, "the first TCP connection was already closed");
     drop(tcp);
 }
