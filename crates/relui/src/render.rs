@@ -273,6 +273,15 @@ impl App {
 
     fn render_footer(&self, f: &mut Frame, area: Rect) {
         let t = self.theme;
+        if let Some(input) = &self.palette {
+            let hint = format!("  {}", self.palette_hint());
+            let room = usize::from(area.width).saturating_sub(crate::text::width(&hint) + 2);
+            let mut spans = vec![Span::styled(":", t.key())];
+            spans.extend(input.line(true, room.clamp(10, 40), t).spans);
+            spans.push(Span::styled(hint, t.dim()));
+            f.render_widget(Paragraph::new(Line::from(spans)), area);
+            return;
+        }
         let hints = fit_hints(footer(self.footer_context()), usize::from(area.width));
         let mut spans = vec![Span::raw(" ")];
         for (k, what) in hints {
