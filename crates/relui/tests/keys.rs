@@ -1416,3 +1416,27 @@ fn copy_jumps_and_unknown_keys() {
         assert_eq!(app.update(ch('y')), [Command::Copy(run.to_string())]);
     }
 }
+
+/// Every Actions menu item has a letter; pressing it chooses the item.
+#[test]
+fn the_actions_menu_has_letter_shortcuts() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // v1.29.0 is live in staging: deploy, rollback, verify and diffs.
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('a')]);
+    let s = screen(&app, 80, 24);
+    for item in [
+        "[d] Deploy",
+        "[r] Rollback",
+        "[v] Verify",
+        "[p] Diff",
+        "[f] Diff against the draft",
+    ] {
+        assert!(s.contains(item), "{item} missing:\n{s}");
+    }
+    press(&mut app, &world, vec![ch('r')]);
+    match &app.dialog {
+        Some(Dialog::Rollback(d)) => assert_eq!(d.env(), "staging"),
+        _ => panic!("r did not open the rollback confirmation"),
+    }
+}
