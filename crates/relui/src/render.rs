@@ -177,7 +177,17 @@ impl App {
         let verifying = if self.verifying.is_empty() {
             String::new()
         } else {
-            format!("│ ⟳ verifying {}… ", self.verifying.join(", "))
+            // A spinner that moves with the clock, the elapsed time and what is running.
+            const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+            let secs = self
+                .verifying_since
+                .map(|t| self.now.0.saturating_sub(t.0).max(0) / 1000)
+                .unwrap_or(0);
+            let frame = FRAMES[usize::try_from(secs).unwrap_or(0) % FRAMES.len()];
+            format!(
+                "│ {frame} verifying {}: running the checks, {secs} s ",
+                self.verifying.join(", ")
+            )
         };
         let user_long = match &self.data.caller {
             Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),

@@ -900,8 +900,18 @@ fn v_verifies_the_selected_environment_and_shows_every_check() {
     );
     // In progress: the status bar and the VERIFIED column say so.
     let s = screen(&app, 80, 24);
-    assert!(s.contains("verifying staging…"), "{s}");
+    assert!(
+        s.contains("⠋ verifying staging: running the checks, 0 s"),
+        "{s}"
+    );
     assert!(s.contains("verifying…"), "{s}");
+    // The clock moves the spinner and the elapsed time.
+    app.update(Msg::Tick(rel_domain::Timestamp(NOW + 3_000)));
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("⠸ verifying staging: running the checks, 3 s"),
+        "{s}"
+    );
     // A second v while it runs sends nothing more.
     assert!(app.update(ch('v')).is_empty());
     assert!(

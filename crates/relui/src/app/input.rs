@@ -274,6 +274,9 @@ impl App {
             ));
             return vec![];
         }
+        if self.verifying.is_empty() {
+            self.verifying_since = Some(self.now);
+        }
         self.verifying.push(env.clone());
         vec![Command::call(
             Purpose::Verify { env: env.clone() },

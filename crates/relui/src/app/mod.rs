@@ -85,6 +85,8 @@ pub struct App {
     /// Why relui could not start a daemon; shown instead of the bare connection error until
     /// a connection succeeds.
     pub start_error: Option<String>,
+    /// When the oldest running verification started (spinner and elapsed time).
+    pub verifying_since: Option<Timestamp>,
     /// The `:` command palette while it is open.
     pub palette: Option<crate::widgets::TextInput>,
     /// The daemon this relui started, if it did.
@@ -122,6 +124,7 @@ impl App {
             started: None,
             ever_connected: false,
             palette: None,
+            verifying_since: None,
             message_at: None,
             example_checked: false,
             generation: 0,
