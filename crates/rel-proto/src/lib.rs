@@ -7,6 +7,7 @@ pub mod codec;
 pub mod json;
 pub mod messages;
 pub mod paths;
+pub mod present;
 
 pub use client::{Client, ClientError, EventStream, ResponseStream};
 pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};

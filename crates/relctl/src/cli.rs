@@ -95,6 +95,12 @@ pub enum Command {
     /// The daemon itself: `daemon stop` stops it gracefully (admin only)
     #[command(subcommand)]
     Daemon(DaemonCmd),
+    /// Write man pages (relctl.1 and one per subcommand) into DIR, for packaging
+    #[command(hide = true)]
+    Man {
+        /// Where to write the pages (created if missing)
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

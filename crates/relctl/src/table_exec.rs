@@ -12,13 +12,9 @@ fn status_word(s: ExecStatus) -> &'static str {
     rel_proto::json::status_str(s)
 }
 
-/// `3 ms`, `2.4 s`: milliseconds are what matter for a pipeline, seconds once they are many.
+/// One wording for relctl and relui (rel_proto::present).
 pub fn duration(ms: u64) -> String {
-    if ms < 10_000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
+    rel_proto::present::duration(ms)
 }
 
 /// Stored JSON text pretty-printed (text that is not JSON is shown as it is).

@@ -62,6 +62,8 @@ pub enum Command {
     },
     /// Start releasd now (the user asked, after it went away).
     StartDaemon,
+    /// Put the text on the clipboard (OSC 52, `y`).
+    Copy(String),
     Quit,
 }
 

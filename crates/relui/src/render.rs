@@ -177,7 +177,17 @@ impl App {
         let verifying = if self.verifying.is_empty() {
             String::new()
         } else {
-            format!("│ ⟳ verifying {}… ", self.verifying.join(", "))
+            // A spinner that moves with the clock, the elapsed time and what is running.
+            const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+            let secs = self
+                .verifying_since
+                .map(|t| self.now.0.saturating_sub(t.0).max(0) / 1000)
+                .unwrap_or(0);
+            let frame = FRAMES[usize::try_from(secs).unwrap_or(0) % FRAMES.len()];
+            format!(
+                "│ {frame} verifying {}: running the checks, {secs} s ",
+                self.verifying.join(", ")
+            )
         };
         let user_long = match &self.data.caller {
             Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
@@ -273,6 +283,15 @@ impl App {
 
     fn render_footer(&self, f: &mut Frame, area: Rect) {
         let t = self.theme;
+        if let Some(input) = &self.palette {
+            let hint = format!("  {}", self.palette_hint());
+            let room = usize::from(area.width).saturating_sub(crate::text::width(&hint) + 2);
+            let mut spans = vec![Span::styled(":", t.key())];
+            spans.extend(input.line(true, room.clamp(10, 40), t).spans);
+            spans.push(Span::styled(hint, t.dim()));
+            f.render_widget(Paragraph::new(Line::from(spans)), area);
+            return;
+        }
         let hints = fit_hints(footer(self.footer_context()), usize::from(area.width));
         let mut spans = vec![Span::raw(" ")];
         for (k, what) in hints {

@@ -31,6 +31,15 @@ impl Executor {
                 let _ = self.start.send(());
                 false
             }
+            Command::Copy(text) => {
+                // Between frames, on the terminal relui draws on: it reaches the user's own
+                // terminal even over SSH.
+                use std::io::Write as _;
+                let seq = crate::clipboard::osc52(&text, crate::clipboard::in_tmux());
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(seq.as_bytes()).and_then(|()| out.flush());
+                false
+            }
             Command::Call { purpose, request } => {
                 let client = self.current.borrow().clone();
                 let tx = self.tx.clone();

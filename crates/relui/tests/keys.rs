@@ -21,7 +21,7 @@ fn requests(cmds: &[Command]) -> Vec<Request> {
     cmds.iter()
         .filter_map(|c| match c {
             Command::Call { request, .. } => Some(request.clone()),
-            Command::Quit | Command::StartDaemon => None,
+            Command::Quit | Command::StartDaemon | Command::Copy(_) => None,
         })
         .collect()
 }
@@ -900,8 +900,18 @@ fn v_verifies_the_selected_environment_and_shows_every_check() {
     );
     // In progress: the status bar and the VERIFIED column say so.
     let s = screen(&app, 80, 24);
-    assert!(s.contains("verifying staging…"), "{s}");
+    assert!(
+        s.contains("⠋ verifying staging: running the checks, 0 s"),
+        "{s}"
+    );
     assert!(s.contains("verifying…"), "{s}");
+    // The clock moves the spinner and the elapsed time.
+    app.update(Msg::Tick(rel_domain::Timestamp(NOW + 3_000)));
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("⠸ verifying staging: running the checks, 3 s"),
+        "{s}"
+    );
     // A second v while it runs sends nothing more.
     assert!(app.update(ch('v')).is_empty());
     assert!(
@@ -1326,4 +1336,117 @@ fn a_refused_deploy_is_not_resubmitted_and_space_does_not_switch_the_target() {
         ),
         "{cmds:?}"
     );
+}
+
+/// `:` palette: commands open the same confirmations as their keys; unknown ones say so.
+#[test]
+fn the_command_palette() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch(':')]);
+    assert!(app.palette.is_some());
+    for c in "dep".chars() {
+        app.update(ch(c));
+    }
+    assert!(
+        app.palette_hint().contains("deploy TAG [ENV]"),
+        "{}",
+        app.palette_hint()
+    );
+    // Tab completes the command; the hint then offers tags.
+    app.update(key(KeyCode::Tab));
+    for c in "v1.30.0 production".chars() {
+        app.update(ch(c));
+    }
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert!(app.palette.is_none());
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => {
+            assert_eq!((d.tag.as_str(), d.env()), ("v1.30.0", "production"))
+        }
+        _ => panic!("no deploy dialog"),
+    }
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    // :rollback staging opens the rollback confirmation for staging.
+    press(&mut app, &world, vec![ch(':')]);
+    for c in "rollback staging".chars() {
+        app.update(ch(c));
+    }
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    match &app.dialog {
+        Some(Dialog::Rollback(d)) => assert_eq!(d.env(), "staging"),
+        _ => panic!("no rollback dialog"),
+    }
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    // Unknown command and unknown environment: a clear message, nothing opens.
+    press(&mut app, &world, vec![ch(':')]);
+    for c in "frobnicate".chars() {
+        app.update(ch(c));
+    }
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert!(app.dialog.is_none());
+    let m = app.message.clone().expect("message");
+    assert!(
+        m.error && m.text.contains("Unknown command :frobnicate"),
+        "{m:?}"
+    );
+    press(&mut app, &world, vec![ch(':')]);
+    for c in "rollback prod".chars() {
+        app.update(ch(c));
+    }
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("No environment named prod"), "{m:?}");
+    // :q quits.
+    press(&mut app, &world, vec![ch(':'), ch('q')]);
+    assert_eq!(app.update(key(KeyCode::Enter)), [Command::Quit]);
+}
+
+/// `y` copies the selected tag (OSC 52 bytes checked in relui::clipboard), g/G jump, and an
+/// unknown key says how to get help.
+#[test]
+fn copy_jumps_and_unknown_keys() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    assert_eq!(app.update(ch('y')), [Command::Copy("v1.30.0".into())]);
+    assert_eq!(
+        relui::clipboard::osc52("v1.30.0", false),
+        "\x1b]52;c;djEuMzAuMA==\x07"
+    );
+    press(&mut app, &world, vec![key(KeyCode::Char('G'))]);
+    assert_eq!(selected_tag(&app), "v1.1.0");
+    press(&mut app, &world, vec![ch('g')]);
+    assert_eq!(selected_tag(&app), "v1.30.0");
+    app.update(ch('x'));
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("Unknown key x — press ? for help"), "{m:?}");
+    // Logs: y copies the run id.
+    press(&mut app, &world, vec![ch('3')]);
+    if let Some(run) = app.logs.rows.first().map(|e| e.id) {
+        assert_eq!(app.update(ch('y')), [Command::Copy(run.to_string())]);
+    }
+}
+
+/// Every Actions menu item has a letter; pressing it chooses the item.
+#[test]
+fn the_actions_menu_has_letter_shortcuts() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // v1.29.0 is live in staging: deploy, rollback, verify and diffs.
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('a')]);
+    let s = screen(&app, 80, 24);
+    for item in [
+        "[d] Deploy",
+        "[r] Rollback",
+        "[v] Verify",
+        "[p] Diff",
+        "[f] Diff against the draft",
+    ] {
+        assert!(s.contains(item), "{item} missing:\n{s}");
+    }
+    press(&mut app, &world, vec![ch('r')]);
+    match &app.dialog {
+        Some(Dialog::Rollback(d)) => assert_eq!(d.env(), "staging"),
+        _ => panic!("r did not open the rollback confirmation"),
+    }
 }

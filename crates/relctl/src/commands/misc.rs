@@ -232,8 +232,65 @@ pub async fn import(s: &Session, file: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// `relctl man DIR`: relctl.1 plus relctl-SUB.1 for every subcommand (and their own
+/// subcommands), generated from the same clap definitions as `--help`.
+pub fn man(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RelError::invalid(format!("cannot create {}: {e}", dir.display())))?;
+    let mut written = Vec::new();
+    write_pages(Cli::command(), "relctl", dir, &mut written)?;
+    out(&format!(
+        "wrote {} man pages to {}\n",
+        written.len(),
+        dir.display()
+    ))
+}
+
+fn write_pages(
+    cmd: clap::Command,
+    name: &str,
+    dir: &Path,
+    written: &mut Vec<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    // The page name (relctl-release-list) and the command line as typed (relctl release list).
+    let cmd = cmd
+        .display_name(name.to_string())
+        .bin_name(name.replace('-', " "));
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        write_pages(sub.clone(), &sub_name, dir, written)?;
+    }
+    let path = dir.join(format!("{name}.1"));
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| RelError::internal(format!("cannot render {name}.1: {e}")))?;
+    std::fs::write(&path, buf)
+        .map_err(|e| RelError::invalid(format!("cannot write {}: {e}", path.display())))?;
+    written.push(path);
+    Ok(())
+}
+
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "relctl", &mut buf);
     out(&String::from_utf8_lossy(&buf))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn man_pages_for_every_visible_command() {
+        let dir = std::env::temp_dir().join(format!("relctl-man-{}", std::process::id()));
+        super::man(&dir).expect("man pages");
+        for page in ["relctl.1", "relctl-daemon-stop.1", "relctl-release-list.1"] {
+            let text = std::fs::read_to_string(dir.join(page)).expect(page);
+            assert!(text.contains(".SH SYNOPSIS"), "{page}: {text}");
+        }
+        let list = std::fs::read_to_string(dir.join("relctl-release-list.1")).expect("page");
+        assert!(list.contains("relctl release list"), "{list}");
+        // The hidden man command itself gets no page.
+        assert!(!dir.join("relctl-man.1").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -31,5 +31,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { file } => misc::import(&s, &file).await,
         Command::Completions { shell } => misc::completions(shell),
         Command::Daemon(DaemonCmd::Stop) => misc::daemon_stop(&s).await,
+        Command::Man { dir } => misc::man(&dir),
     }
 }

@@ -35,6 +35,9 @@ impl App {
                 self.releases.filter_editing = false;
                 return vec![];
             }
+            if self.palette.take().is_some() {
+                return vec![];
+            }
             return vec![Command::Quit];
         }
         if self.error.is_some() {
@@ -62,6 +65,18 @@ impl App {
                 FilterOutcome::Done | FilterOutcome::Nothing => vec![],
             };
         }
+        if self.palette.is_some() {
+            return self.palette_key(key);
+        }
+        if is_char(&key, ':') {
+            self.palette = Some(crate::widgets::TextInput::new());
+            return vec![];
+        }
+        if is_char(&key, 'y') {
+            return self.copy_selected();
+        }
+        let key = super::habits::alias(key);
+        self.unknown_key(&key);
         if is_char(&key, 'q') {
             return vec![Command::Quit];
         }
@@ -258,6 +273,9 @@ impl App {
                 "Already verifying {env}: the result will show when the checks finish."
             ));
             return vec![];
+        }
+        if self.verifying.is_empty() {
+            self.verifying_since = Some(self.now);
         }
         self.verifying.push(env.clone());
         vec![Command::call(

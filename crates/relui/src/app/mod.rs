@@ -4,6 +4,7 @@
 //! `answers.rs` handles daemon events and RPC answers, `input.rs` keys.
 
 mod answers;
+pub mod habits;
 mod input;
 
 use ratatui::layout::Rect;
@@ -84,6 +85,10 @@ pub struct App {
     /// Why relui could not start a daemon; shown instead of the bare connection error until
     /// a connection succeeds.
     pub start_error: Option<String>,
+    /// When the oldest running verification started (spinner and elapsed time).
+    pub verifying_since: Option<Timestamp>,
+    /// The `:` command palette while it is open.
+    pub palette: Option<crate::widgets::TextInput>,
     /// The daemon this relui started, if it did.
     pub started: Option<StartedDaemon>,
     /// Set once a connection worked: a later loss offers to start releasd again.
@@ -118,6 +123,8 @@ impl App {
             start_error: None,
             started: None,
             ever_connected: false,
+            palette: None,
+            verifying_since: None,
             message_at: None,
             example_checked: false,
             generation: 0,

@@ -90,8 +90,38 @@ impl ActionsMenu {
         match key.code {
             KeyCode::Esc => Action::Close,
             KeyCode::Enter => self.choose(),
+            KeyCode::Char(c) => match self.shortcuts().iter().position(|k| *k == c) {
+                Some(i) => {
+                    self.selected = i;
+                    self.choose()
+                }
+                None => Action::None,
+            },
             _ => Action::None,
         }
+    }
+
+    /// One key per item, shown in brackets: a mnemonic letter where it is free (d deploy,
+    /// r rollback, v verify, p previous, l live, f draft), else the next free digit.
+    pub fn shortcuts(&self) -> Vec<char> {
+        let mut used: Vec<char> = Vec::new();
+        for (_, item) in &self.items {
+            let want = match item {
+                Item::Deploy => 'd',
+                Item::Rollback { .. } => 'r',
+                Item::Verify { .. } => 'v',
+                Item::DiffPrevious => 'p',
+                Item::DiffLive { .. } => 'l',
+                Item::DiffDraft => 'f',
+            };
+            let key = if used.contains(&want) {
+                ('1'..='9').find(|d| !used.contains(d)).unwrap_or(' ')
+            } else {
+                want
+            };
+            used.push(key);
+        }
+        used
     }
 
     fn choose(&self) -> Action {
@@ -134,18 +164,20 @@ impl ActionsMenu {
             .map(|(l, _)| l.chars().count())
             .max()
             .unwrap_or(20) as u16
-            + 8;
+            + 12;
         let height = self.items.len() as u16 + 2;
         let rect = crate::layout::centered(area, width.max(36), height);
         let inner = frame(f, rect, &format!("Actions: {}", self.tag), theme);
+        let keys = self.shortcuts();
         let lines: Vec<Line> = self
             .items
             .iter()
             .enumerate()
             .map(|(i, (label, _))| {
                 let sel = i == self.selected;
+                let key = keys.get(i).copied().unwrap_or(' ');
                 Line::from(Span::styled(
-                    format!("{} {label}", if sel { "▶" } else { " " }),
+                    format!("{} [{key}] {label}", if sel { "▶" } else { " " }),
                     if sel {
                         theme.selected()
                     } else {

@@ -251,7 +251,7 @@ impl LogsScreen {
                         status_text(r.status),
                         status_style(r.status, theme),
                     )),
-                    Cell::from(format!("{}ms", r.duration_ms)),
+                    Cell::from(rel_proto::present::duration(r.duration_ms)),
                     Cell::from(r.started_at.age(now)),
                     Cell::from(r.input.clone()),
                 ]);
@@ -284,7 +284,10 @@ fn render_detail(
         Line::from(vec![
             label("Status"),
             Span::styled(status_text(e.status), status_style(e.status, theme)),
-            Span::raw(format!("  in {} ms", e.duration_ms)),
+            Span::raw(format!(
+                "  in {}",
+                rel_proto::present::duration(e.duration_ms)
+            )),
         ]),
         Line::from(vec![
             label("Endpoint"),
@@ -322,7 +325,10 @@ fn render_detail(
                 format!("{:<6}", status_text(s.status)),
                 status_style(s.status, theme),
             ),
-            Span::raw(format!("{:>6} ms", s.duration_ms)),
+            Span::raw(format!(
+                "{:>8}",
+                rel_proto::present::duration(s.duration_ms)
+            )),
         ]));
         match &s.error {
             Some(err) => lines.extend(crate::text::labeled(

@@ -258,11 +258,19 @@ impl ReleasesScreen {
         let mut title = vec![Span::styled(" Releases ", theme.title())];
         let count = match total {
             Some(t) if !self.filter_active() => format!("{} ", thousands(t)),
-            _ if self.filter_active() => format!(
-                "{}{} match ",
-                thousands(self.rows.len() as u64),
-                if self.exhausted { "" } else { "+" }
-            ),
+            _ if self.filter_active() => {
+                let n = self.rows.len();
+                format!(
+                    "{}{} {} ",
+                    thousands(n as u64),
+                    if self.exhausted { "" } else { "+" },
+                    if n == 1 && self.exhausted {
+                        "match"
+                    } else {
+                        "matches"
+                    }
+                )
+            }
             _ => String::new(),
         };
         title.push(Span::styled(count, theme.dim()));

@@ -94,7 +94,17 @@ impl TextInput {
         let chars: Vec<char> = self.text.chars().collect();
         let width = width.max(2);
         let start = (self.cursor + 1).saturating_sub(width);
-        let visible: String = chars.iter().skip(start).take(width).collect();
+        let mut vis: Vec<char> = chars.iter().skip(start).take(width).copied().collect();
+        // Text scrolled out of view on either side is marked with '…'.
+        if start > 0 {
+            vis[0] = '…';
+        }
+        let rel_cursor = self.cursor - start;
+        if start + width < chars.len() && rel_cursor + 1 < vis.len() {
+            let last = vis.len() - 1;
+            vis[last] = '…';
+        }
+        let visible: String = vis.into_iter().collect();
         if !focused {
             return Line::raw(visible);
         }
@@ -138,6 +148,18 @@ mod tests {
         assert!(!t.handle(&key(KeyCode::Delete)));
         assert!(t.handle(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
         assert_eq!(t.text(), "");
+    }
+
+    #[test]
+    fn text_out_of_view_is_marked() {
+        let t = TextInput::with("a-very-long-reason");
+        let shown: String = t
+            .line(false, 8, Theme::plain())
+            .spans
+            .iter()
+            .map(|s| s.content.to_string())
+            .collect();
+        assert_eq!(shown, "…reason");
     }
 
     #[test]

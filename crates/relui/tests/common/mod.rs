@@ -524,7 +524,7 @@ pub fn settle(app: &mut App, world: &World, cmds: Vec<Command>) -> Vec<Command> 
                 })),
                 None => unanswered.push(cmd),
             },
-            Command::Quit | Command::StartDaemon => unanswered.push(cmd),
+            Command::Quit | Command::StartDaemon | Command::Copy(_) => unanswered.push(cmd),
         }
     }
     unanswered
