@@ -93,8 +93,8 @@ fn restore_terminal() {
 /// `ratatui::try_init`: raw mode, the alternate screen and a panic hook that restores the
 /// terminal before printing the panic (a panic must leave a usable shell behind).
 fn setup_terminal() -> anyhow::Result<(TerminalGuard, DefaultTerminal)> {
-    let terminal = ratatui::try_init()
-        .context("cannot set up the terminal (is stdin a terminal?)")?;
+    let terminal =
+        ratatui::try_init().context("cannot set up the terminal (is stdin a terminal?)")?;
     Ok((TerminalGuard, terminal))
 }
 
