@@ -150,6 +150,37 @@ fn seed_workflow() {
             .contains(&json!("v3.0.0")),
         "{held}"
     );
+    // ... and release list/show say so: v3 is still live in staging, and held in production,
+    // with held_in beside state (§3.2).
+    let list = json(&d, &["release", "list"]);
+    let v3 = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| r["tag"] == "v3.0.0")
+        .expect("v3 listed");
+    assert_eq!(
+        (&v3["state"], &v3["live_in"], &v3["held_in"]),
+        (
+            &json!("deployed"),
+            &json!(["staging"]),
+            &json!(["production"])
+        ),
+        "{v3}"
+    );
+    let show = json(&d, &["release", "show", "v3.0.0"]);
+    assert_eq!(show["held_in"], json!(["production"]), "{show}");
+    let table = d
+        .relctl()
+        .args(["release", "list"])
+        .output()
+        .expect("relctl");
+    let table = String::from_utf8_lossy(&table.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("v3.0.0"))
+        .expect("v3 row");
+    assert!(row.contains("staging; HELD in production"), "{row}");
     let stderr = fails(
         &d,
         &["deploy", "v3.0.0", "--env", "production", "--yes"],

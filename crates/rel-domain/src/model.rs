@@ -334,3 +334,52 @@ pub struct TokenInfo {
     pub created_at: Timestamp,
     pub created_by: String,
 }
+
+/// A committed change, as the store records it: in commit order, with a store-wide sequence
+/// number, written in the same transaction as the change itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    ReleaseCreated {
+        release: Release,
+        /// Where it was deployed in the same transaction (`release create --deploy`).
+        live_in: Vec<String>,
+        actor: String,
+    },
+    Deployed(Deployment),
+    RolledBack(Deployment),
+    VerificationFinished {
+        env: String,
+        deployment_id: u64,
+        release: String,
+        passed: bool,
+    },
+    ExecutionFinished {
+        id: u64,
+        env: String,
+        endpoint: String,
+        release: String,
+        status: ExecStatus,
+    },
+    DraftApplied {
+        digest: Digest,
+        actor: String,
+    },
+    EnvironmentCreated {
+        name: String,
+        actor: String,
+    },
+    ReleasesPruned {
+        removed: Vec<String>,
+        actor: String,
+    },
+    Imported {
+        actor: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// Store-wide, strictly increasing in commit order, never reused.
+    pub seq: u64,
+    pub change: Change,
+}

@@ -9,6 +9,10 @@ use crate::model::*;
 use crate::snapshot::{Digest, Snapshot};
 use crate::timestamp::Timestamp;
 
+/// Receives committed changes, in commit order, once they are durable (called on the
+/// store's writer thread: it must not block).
+pub type ChangeSink = Box<dyn Fn(&[ChangeEvent]) + Send + Sync>;
+
 /// Whole-store dump for `export` / `import` (a versioned, self-describing JSON document).
 pub type Dump = String;
 
@@ -84,6 +88,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- moving stores -----------------------------------------------------------------
     fn export(&self) -> RelResult<Dump>;
+    /// The same document as [`Store::export`], written to `out` piece by piece, so that a
+    /// store of any size exports in bounded memory. The default builds it whole.
+    fn export_to(&self, out: &mut dyn std::io::Write) -> RelResult<()> {
+        let dump = self.export()?;
+        out.write_all(dump.as_bytes())
+            .map_err(|e| crate::RelError::internal(format!("export: cannot write: {e}")))
+    }
     /// Only into a store with no releases; refuses otherwise.
     fn import(&self, dump: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus>;
 
@@ -110,4 +121,13 @@ pub trait Store: Send + Sync + 'static {
     fn tokens(&self) -> RelResult<Vec<TokenInfo>>;
     fn revoke_token(&self, name: &str, caller: &Caller, now: Timestamp) -> RelResult<()>;
     fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>>;
+
+    // --- change events (§9: in commit order, durable) ----------------------------------
+    /// Where committed changes go from now on (one sink; the daemon's publisher).
+    fn set_change_sink(&self, sink: ChangeSink);
+    /// Changes with `seq > after`, oldest first, at most `limit`. The store keeps the most
+    /// recent ones only (see the store's docs): asking for older ones starts at the oldest kept.
+    fn changes_since(&self, after: u64, limit: usize) -> RelResult<Vec<ChangeEvent>>;
+    /// The seq of the newest committed change (0: none yet).
+    fn last_change(&self) -> RelResult<u64>;
 }

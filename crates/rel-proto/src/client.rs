@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::PROTOCOL_VERSION;
-use crate::codec::{self, CodecError, read_frame};
+use crate::codec::{self, CodecError, FrameReader, read_frame};
 use crate::messages::{ClientFrame, Event, Hello, Request, Response, ServerFrame, Welcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +60,46 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// the subscriber gets `Event::Lagged` (it must refresh), rather than stalling responses.
 const EVENT_BUFFER: usize = 4096;
 
-type Reply = oneshot::Sender<Result<Response, RelError>>;
+/// An event and its seq (`None` on a plain `Subscribe`).
+type SeqEvent = (Option<u64>, Event);
+
+/// Where an answer goes: the one `call` waiting for it, or a stream of answers
+/// ([`Client::call_stream`]).
+enum Reply {
+    Once(oneshot::Sender<Result<Response, RelError>>),
+    Stream(mpsc::Sender<Result<Response, RelError>>),
+}
+
+/// Answers to one streamed request, in order ([`Client::call_stream`]).
+pub struct ResponseStream {
+    rx: mpsc::Receiver<Result<Response, RelError>>,
+}
+
+impl ResponseStream {
+    /// The next answer; `Err(Disconnected)` if the connection went away before the end.
+    pub async fn next(&mut self) -> Result<Response, ClientError> {
+        match self.rx.recv().await {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(e)) => Err(ClientError::Rpc(e)),
+            None => Err(ClientError::Disconnected(
+                "releasd closed the connection in the middle of a streamed answer".to_string(),
+            )),
+        }
+    }
+}
+
+/// Answers buffered for a streamed request before the reader waits for its consumer.
+const STREAM_BUFFER: usize = 4;
+
+/// A streamed answer goes on after a piece (`Export`); anything else ends it.
+fn ends_stream(result: &Result<Response, RelError>) -> bool {
+    !matches!(result, Ok(Response::Export { .. }))
+}
 
 /// State shared between the `Client` handle and its reader task.
 struct Shared {
     pending: Mutex<Pending>,
-    events: Mutex<Option<mpsc::Sender<Event>>>,
+    events: Mutex<Option<mpsc::Sender<SeqEvent>>>,
 }
 
 struct Pending {
@@ -84,7 +118,7 @@ pub struct Client {
 }
 
 pub struct EventStream {
-    rx: mpsc::Receiver<Event>,
+    rx: mpsc::Receiver<SeqEvent>,
 }
 
 impl Client {
@@ -176,7 +210,7 @@ impl Client {
             if let Some(why) = &p.closed {
                 return Err(ClientError::Disconnected(why.clone()));
             }
-            p.replies.insert(id, tx);
+            p.replies.insert(id, Reply::Once(tx));
         }
         if self.frames.send(bytes).is_err() {
             lock(&self.shared.pending).replies.remove(&id);
@@ -189,13 +223,45 @@ impl Client {
         }
     }
 
+    /// Send a request answered by several responses (`ExportStream`: `Export` pieces, then
+    /// `Done`) and return them as a stream. The reader waits for the consumer (the daemon
+    /// then waits for us): memory stays bounded whatever the answer's size.
+    pub async fn call_stream(&self, request: Request) -> Result<ResponseStream, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = codec::frame(&ClientFrame::Request { id, request })
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        {
+            let mut p = lock(&self.shared.pending);
+            if let Some(why) = &p.closed {
+                return Err(ClientError::Disconnected(why.clone()));
+            }
+            p.replies.insert(id, Reply::Stream(tx));
+        }
+        if self.frames.send(bytes).is_err() {
+            lock(&self.shared.pending).replies.remove(&id);
+            return Err(ClientError::Disconnected(self.closed_reason()));
+        }
+        Ok(ResponseStream { rx })
+    }
+
     /// Start receiving events on this connection. A second call replaces the first stream
     /// (which then ends). Requests keep working on a subscribed client.
     pub async fn subscribe(&self) -> Result<EventStream, ClientError> {
+        self.subscribe_with(Request::Subscribe).await
+    }
+
+    /// Events with their store-wide seq: with `after: Some(SEQ)`, first the stored events
+    /// after SEQ, then live ones, with no gap and no repeat (resume after a reconnect).
+    pub async fn subscribe_since(&self, after: Option<u64>) -> Result<EventStream, ClientError> {
+        self.subscribe_with(Request::SubscribeSince { after }).await
+    }
+
+    async fn subscribe_with(&self, request: Request) -> Result<EventStream, ClientError> {
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         // Installed before asking, so no event sent right after `Subscribed` can be missed.
         *lock(&self.shared.events) = Some(tx);
-        match self.call(Request::Subscribe).await {
+        match self.call(request).await {
             Ok(Response::Subscribed) => Ok(EventStream { rx }),
             Ok(other) => {
                 *lock(&self.shared.events) = None;
@@ -229,6 +295,12 @@ impl Drop for Client {
 impl EventStream {
     /// The next event, or `None` when the connection is gone.
     pub async fn next(&mut self) -> Option<Event> {
+        self.rx.recv().await.map(|(_, e)| e)
+    }
+
+    /// The next event with its seq (`None` for a plain `subscribe`, and for a `Lagged` the
+    /// client itself reports because this stream was not read fast enough).
+    pub async fn next_seq(&mut self) -> Option<SeqEvent> {
         self.rx.recv().await
     }
 }
@@ -290,17 +362,30 @@ async fn write_loop(
 
 async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
     // Buffered: a frame's length prefix and payload usually arrive in one read.
-    let mut r = tokio::io::BufReader::new(&*stream);
+    let mut r = FrameReader::new(tokio::io::BufReader::new(&*stream));
     // Events dropped because the subscriber is not reading; reported as one `Lagged`.
     let mut missed: u64 = 0;
     let why = loop {
-        match read_frame::<_, ServerFrame>(&mut r).await {
+        match r.next::<ServerFrame>().await {
             Ok(ServerFrame::Response { id, result }) => {
-                let reply = lock(&shared.pending).replies.remove(&id);
+                let reply = {
+                    let mut p = lock(&shared.pending);
+                    match p.replies.get(&id) {
+                        Some(Reply::Stream(tx)) if !ends_stream(&result) => {
+                            Some(Reply::Stream(tx.clone()))
+                        }
+                        _ => p.replies.remove(&id),
+                    }
+                };
                 match reply {
                     // The caller may have given up (dropped its future): nothing to do.
-                    Some(tx) => {
+                    Some(Reply::Once(tx)) => {
                         let _ = tx.send(result);
+                    }
+                    Some(Reply::Stream(tx)) => {
+                        if tx.send(result).await.is_err() {
+                            lock(&shared.pending).replies.remove(&id);
+                        }
                     }
                     None => tracing::debug!(id, "response for a request nobody waits for"),
                 }
@@ -308,7 +393,13 @@ async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
             Ok(ServerFrame::Event(event)) => {
                 let tx = lock(&shared.events).clone();
                 if let Some(tx) = tx {
-                    missed = deliver(&tx, event, missed);
+                    missed = deliver(&tx, (None, event), missed);
+                }
+            }
+            Ok(ServerFrame::SeqEvent { seq, event }) => {
+                let tx = lock(&shared.events).clone();
+                if let Some(tx) = tx {
+                    missed = deliver(&tx, (Some(seq), event), missed);
                 }
             }
             Ok(ServerFrame::Welcome(_)) => {
@@ -325,8 +416,12 @@ async fn read_loop(stream: Arc<Stream>, shared: Arc<Shared>) {
 
 /// Hand `event` to the subscriber without ever blocking the reader (responses must keep
 /// flowing). Returns the new count of missed events.
-fn deliver(tx: &mpsc::Sender<Event>, event: Event, missed: u64) -> u64 {
-    if missed > 0 && tx.try_send(Event::Lagged { missed }).is_err() {
+fn deliver(
+    tx: &mpsc::Sender<(Option<u64>, Event)>,
+    event: (Option<u64>, Event),
+    missed: u64,
+) -> u64 {
+    if missed > 0 && tx.try_send((None, Event::Lagged { missed })).is_err() {
         return missed + 1;
     }
     match tx.try_send(event) {

@@ -8,7 +8,7 @@ pub mod json;
 pub mod messages;
 pub mod paths;
 
-pub use client::{Client, ClientError, EventStream};
+pub use client::{Client, ClientError, EventStream, ResponseStream};
 pub use codec::{CodecError, MAX_FRAME_BYTES, decode, encode};
 pub use messages::*;
 

@@ -36,6 +36,9 @@ pub enum ServerFrame {
     },
     /// Only after `Request::Subscribe`.
     Event(Event),
+    /// Only after `Request::SubscribeSince`: the event and its store-wide sequence number
+    /// (commit order; `Lagged` carries the seq of the last event before the gap).
+    SeqEvent { seq: u64, event: Event },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +124,22 @@ pub enum Request {
     },
     /// Stop the daemon gracefully (admin only), as SIGTERM does; answers `Done` first.
     DaemonStop,
+    /// Like `Subscribe`, but every event comes with its seq (`ServerFrame::SeqEvent`), and
+    /// with `after: Some(SEQ)` the daemon first replays the stored events after SEQ, then
+    /// continues live without a gap or a repeat. `None`: live from now.
+    SubscribeSince {
+        after: Option<u64>,
+    },
+    /// `Export` without the one-frame limit: answered by a sequence of `Response::Export`
+    /// pieces of the document (in order, each well inside a frame), then `Response::Done`.
+    ExportStream,
+    /// `Import` without the one-frame limit: the document in pieces, in order, on one
+    /// connection; each is answered `Done`. Nothing is imported until `ImportCommit`.
+    ImportChunk {
+        data: String,
+    },
+    /// Import the pieces this connection sent (answered `Imported`).
+    ImportCommit,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -277,7 +277,13 @@ fn request_after(prev: Option<&Request>) -> Option<Request> {
         Request::TokenCreate { .. } => Request::TokenList,
         Request::TokenList => Request::TokenRevoke { name: "ci".into() },
         Request::TokenRevoke { .. } => Request::DaemonStop,
-        Request::DaemonStop => return None,
+        Request::DaemonStop => Request::SubscribeSince { after: Some(41) },
+        Request::SubscribeSince { .. } => Request::ExportStream,
+        Request::ExportStream => Request::ImportChunk {
+            data: "{\"format\":".into(),
+        },
+        Request::ImportChunk { .. } => Request::ImportCommit,
+        Request::ImportCommit => return None,
     })
 }
 
@@ -494,7 +500,13 @@ fn server_frame_after(prev: Option<&ServerFrame>) -> Option<ServerFrame> {
         ServerFrame::Response { result: Err(_), .. } => {
             ServerFrame::Event(Event::Lagged { missed: 1 })
         }
-        ServerFrame::Event(_) => return None,
+        ServerFrame::Event(_) => ServerFrame::SeqEvent {
+            seq: 42,
+            event: Event::Imported {
+                actor: "alice".into(),
+            },
+        },
+        ServerFrame::SeqEvent { .. } => return None,
     })
 }
 
@@ -593,13 +605,13 @@ fn every_frame_roundtrips() {
     assert_roundtrips(&c);
     // ServerFrame samples Ok and Err of Welcome and Response: two per variant index there.
     let s = chain(server_frame_after);
-    assert_eq!(s.len(), 5);
+    assert_eq!(s.len(), 6);
     assert_roundtrips(&s);
-    let mut past_last = vec![3u8];
+    let mut past_last = vec![4u8];
     past_last.extend_from_slice(&[0u8; 64]);
     assert!(
         matches!(decode::<ServerFrame>(&past_last), Err(CodecError::Decode(m)) if m.to_lowercase().contains("variant")),
-        "ServerFrame has a 4th variant without a sample"
+        "ServerFrame has a 5th variant without a sample"
     );
 }
 
@@ -882,4 +894,64 @@ async fn frames_roundtrip_through_a_stream() {
         read_frame::<_, ClientFrame>(&mut r).await,
         Err(CodecError::Closed)
     ));
+}
+
+#[tokio::test]
+async fn the_frame_reader_is_cancel_safe_and_never_allocates_by_the_claim() {
+    use tokio::io::AsyncWriteExt;
+    let (mut tx, rx) = tokio::io::duplex(64);
+    let mut reader = codec::FrameReader::new(rx);
+    let bytes = codec::frame(&ClientFrame::Request {
+        id: 7,
+        request: Request::Ping,
+    })
+    .expect("frame");
+    // Half the frame, then a read that is cancelled (nothing more comes in time)...
+    tx.write_all(&bytes[..3]).await.expect("write");
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(20),
+        reader.next::<ClientFrame>(),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    assert_eq!(reader.partial(), 3);
+    // ...loses nothing: the rest completes the same frame.
+    tx.write_all(&bytes[3..]).await.expect("write");
+    let frame: ClientFrame = reader.next().await.expect("frame");
+    assert_eq!(
+        frame,
+        ClientFrame::Request {
+            id: 7,
+            request: Request::Ping
+        }
+    );
+    // A 16 MiB claim with 10 bytes behind it holds about what arrived, not the claim.
+    let mut claim = u32::try_from(MAX_FRAME_BYTES)
+        .expect("fits")
+        .to_be_bytes()
+        .to_vec();
+    claim.extend_from_slice(&[0u8; 10]);
+    tx.write_all(&claim).await.expect("write");
+    let pending = tokio::time::timeout(
+        std::time::Duration::from_millis(20),
+        reader.next::<ClientFrame>(),
+    )
+    .await;
+    assert!(pending.is_err());
+    assert!(reader.held() <= 256 * 1024, "{} bytes held", reader.held());
+}
+
+#[tokio::test]
+async fn a_started_frame_must_finish_within_its_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let (mut tx, rx) = tokio::io::duplex(64);
+    let mut reader =
+        codec::FrameReader::new(rx).with_frame_timeout(std::time::Duration::from_millis(100));
+    tx.write_all(&[0, 0, 0, 9, 1]).await.expect("write");
+    match reader.next::<ClientFrame>().await {
+        Err(CodecError::FrameTimeout { expected, got, .. }) => {
+            assert_eq!((expected, got), (13, 5))
+        }
+        other => panic!("expected FrameTimeout, got {other:?}"),
+    }
 }

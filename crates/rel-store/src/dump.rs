@@ -6,6 +6,7 @@
 //! ids and the audit chain are preserved; import appends one `store.import` entry.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,15 +89,6 @@ pub struct TokenDoc {
     pub hash: String,
 }
 
-fn values<V: serde::de::DeserializeOwned>(trees: &Trees, t: T, what: &str) -> RelResult<Vec<V>> {
-    let mut out = Vec::new();
-    for item in trees.tree(t).iter() {
-        let (_, v) = item.map_err(storage_error)?;
-        out.push(dec(what, &v)?);
-    }
-    Ok(out)
-}
-
 fn prefixed_keys(trees: &Trees, t: T, prefix: &[u8]) -> RelResult<Vec<(sled::IVec, sled::IVec)>> {
     trees
         .tree(t)
@@ -107,89 +99,163 @@ fn prefixed_keys(trees: &Trees, t: T, prefix: &[u8]) -> RelResult<Vec<(sled::IVe
 
 /// Called under the read gate, so the document is one consistent state.
 pub fn export(trees: &Trees, now: Timestamp) -> RelResult<String> {
-    let releases: Vec<Release> = values(trees, T::Releases, "release")?;
-    let mut pruned_tags = Vec::new();
-    for item in trees.tree(T::Tags).iter() {
-        let (k, v) = item.map_err(storage_error)?;
-        if let TagEntry::Pruned(seq) = dec("tag", &v)? {
-            pruned_tags.push(PrunedTag {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                seq,
-            });
-        }
-    }
-    let digests: BTreeSet<Digest> = releases.iter().map(|r| r.digest).collect();
-    let mut snapshots = Vec::new();
-    for d in digests {
-        let snap = read::snapshot(trees, &d)?;
-        snapshots.push(SnapshotDoc {
-            digest: d.hex(),
-            config: snap.config.to_canonical_json(),
-        });
-    }
-    let mut environments = Vec::new();
-    for rec in values::<EnvRecord>(trees, T::Envs, "environment")? {
-        let name = rec.env.name.clone();
-        let prefix = env_prefix(&name);
-        let stack = prefixed_keys(trees, T::Stack, &prefix)?
-            .into_iter()
-            .filter_map(|(_, v)| read_u64(&v))
-            .collect();
-        let mut holds = Vec::new();
-        for (k, v) in prefixed_keys(trees, T::Holds, &prefix)? {
-            if let Some(seq) = env_u64_tail(&k) {
-                holds.push((seq, dec("hold", &v)?));
-            }
-        }
-        let was_live = prefixed_keys(trees, T::WasLiveIn, &prefix)?
-            .into_iter()
-            .filter_map(|(k, _)| env_u64_tail(&k))
-            .collect();
-        let verified = prefixed_keys(trees, T::VerifiedIn, &prefix)?
-            .into_iter()
-            .filter_map(|(k, v)| env_u64_tail(&k).map(|s| (s, v.first() == Some(&1))))
-            .collect();
-        environments.push(EnvDoc {
-            state: read::env_state(trees, &name)?,
-            env: rec.env,
-            order: rec.order,
-            stack,
-            holds,
-            was_live,
-            verified,
-        });
-    }
+    let mut out = Vec::new();
+    export_to(trees, now, &mut out)?;
+    String::from_utf8(out).map_err(|e| RelError::internal(format!("export: not UTF-8: {e}")))
+}
+
+/// The [`Document`] written field by field and item by item straight from the trees (same
+/// JSON as serialising a `Document`), so memory stays bounded whatever the store's size.
+/// Called under the read gate, so the document is one consistent state.
+pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResult<()> {
+    let mut w = Json { out };
+    w.raw("{\"format\":")?;
+    w.value(&FORMAT)?;
+    w.raw(",\"version\":")?;
+    w.value(&VERSION)?;
+    w.raw(",\"exported_at\":")?;
+    w.value(&now)?;
+    w.raw(",\"counters\":")?;
+    w.value(&Counters {
+        last_release: read::meta_u64(trees, meta::LAST_RELEASE)?,
+        last_deployment: read::meta_u64(trees, meta::LAST_DEPLOYMENT)?,
+        last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?,
+        last_env_order: read::meta_u64(trees, meta::LAST_ENV_ORDER)?,
+    })?;
     let draft = trees
         .get(T::Meta, meta::DRAFT)?
         .map(|v| String::from_utf8_lossy(&v).into_owned());
-    let doc = Document {
-        format: FORMAT.to_string(),
-        version: VERSION,
-        exported_at: now,
-        counters: Counters {
-            last_release: read::meta_u64(trees, meta::LAST_RELEASE)?,
-            last_deployment: read::meta_u64(trees, meta::LAST_DEPLOYMENT)?,
-            last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?,
-            last_env_order: read::meta_u64(trees, meta::LAST_ENV_ORDER)?,
-        },
-        draft,
-        releases,
-        pruned_tags,
-        snapshots,
-        environments,
-        deployments: values(trees, T::Deployments, "deployment")?,
-        audit: values(trees, T::Audit, "audit")?,
-        executions: values(trees, T::Executions, "execution")?,
-        tokens: values::<TokenRecord>(trees, T::Tokens, "token")?
-            .into_iter()
-            .map(|t| TokenDoc {
-                info: t.info,
-                hash: t.hash.hex(),
-            })
-            .collect(),
-    };
-    serde_json::to_string(&doc)
-        .map_err(|e| RelError::internal(format!("export: cannot encode: {e}")))
+    w.raw(",\"draft\":")?;
+    w.value(&draft)?;
+
+    // Releases, remembering which snapshots they need (32 bytes per distinct digest).
+    let mut digests: BTreeSet<Digest> = BTreeSet::new();
+    w.raw(",\"releases\":")?;
+    w.list(trees.tree(T::Releases).iter(), |_, v| {
+        let r: Release = dec("release", &v)?;
+        digests.insert(r.digest);
+        Ok(Some(r))
+    })?;
+    w.raw(",\"pruned_tags\":")?;
+    w.list(trees.tree(T::Tags).iter(), |k, v| {
+        Ok(match dec("tag", &v)? {
+            TagEntry::Pruned(seq) => Some(PrunedTag {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                seq,
+            }),
+            TagEntry::Live(_) => None,
+        })
+    })?;
+    w.raw(",\"snapshots\":[")?;
+    for (i, d) in digests.iter().enumerate() {
+        if i > 0 {
+            w.raw(",")?;
+        }
+        let snap = read::snapshot(trees, d)?;
+        w.value(&SnapshotDoc {
+            digest: d.hex(),
+            config: snap.config.to_canonical_json(),
+        })?;
+    }
+    w.raw("]")?;
+    w.raw(",\"environments\":")?;
+    w.list(trees.tree(T::Envs).iter(), |_, v| {
+        let rec: EnvRecord = dec("environment", &v)?;
+        env_doc(trees, rec).map(Some)
+    })?;
+    w.raw(",\"deployments\":")?;
+    w.list(trees.tree(T::Deployments).iter(), |_, v| {
+        dec::<Deployment>("deployment", &v).map(Some)
+    })?;
+    w.raw(",\"audit\":")?;
+    w.list(trees.tree(T::Audit).iter(), |_, v| {
+        dec::<AuditEntry>("audit", &v).map(Some)
+    })?;
+    w.raw(",\"executions\":")?;
+    w.list(trees.tree(T::Executions).iter(), |_, v| {
+        dec::<Execution>("execution", &v).map(Some)
+    })?;
+    w.raw(",\"tokens\":")?;
+    w.list(trees.tree(T::Tokens).iter(), |_, v| {
+        let t: TokenRecord = dec("token", &v)?;
+        Ok(Some(TokenDoc {
+            info: t.info,
+            hash: t.hash.hex(),
+        }))
+    })?;
+    w.raw("}")?;
+    Ok(())
+}
+
+fn env_doc(trees: &Trees, rec: EnvRecord) -> RelResult<EnvDoc> {
+    let name = rec.env.name.clone();
+    let prefix = env_prefix(&name);
+    let stack = prefixed_keys(trees, T::Stack, &prefix)?
+        .into_iter()
+        .filter_map(|(_, v)| read_u64(&v))
+        .collect();
+    let mut holds = Vec::new();
+    for (k, v) in prefixed_keys(trees, T::Holds, &prefix)? {
+        if let Some(seq) = env_u64_tail(&k) {
+            holds.push((seq, dec("hold", &v)?));
+        }
+    }
+    let was_live = prefixed_keys(trees, T::WasLiveIn, &prefix)?
+        .into_iter()
+        .filter_map(|(k, _)| env_u64_tail(&k))
+        .collect();
+    let verified = prefixed_keys(trees, T::VerifiedIn, &prefix)?
+        .into_iter()
+        .filter_map(|(k, v)| env_u64_tail(&k).map(|s| (s, v.first() == Some(&1))))
+        .collect();
+    Ok(EnvDoc {
+        state: read::env_state(trees, &name)?,
+        env: rec.env,
+        order: rec.order,
+        stack,
+        holds,
+        was_live,
+        verified,
+    })
+}
+
+/// A JSON writer over any `Write`, with the error mapping every export write needs.
+struct Json<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl Json<'_> {
+    fn raw(&mut self, s: &str) -> RelResult<()> {
+        self.out
+            .write_all(s.as_bytes())
+            .map_err(|e| RelError::internal(format!("export: cannot write: {e}")))
+    }
+
+    fn value<V: Serialize + ?Sized>(&mut self, v: &V) -> RelResult<()> {
+        serde_json::to_writer(&mut *self.out, v)
+            .map_err(|e| RelError::internal(format!("export: cannot write: {e}")))
+    }
+
+    /// A JSON array of what `item` makes of each entry of a tree (`None`: skip it).
+    fn list<V: Serialize>(
+        &mut self,
+        entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        mut item: impl FnMut(sled::IVec, sled::IVec) -> RelResult<Option<V>>,
+    ) -> RelResult<()> {
+        self.raw("[")?;
+        let mut first = true;
+        for entry in entries {
+            let (k, v) = entry.map_err(storage_error)?;
+            if let Some(value) = item(k, v)? {
+                if !first {
+                    self.raw(",")?;
+                }
+                first = false;
+                self.value(&value)?;
+            }
+        }
+        self.raw("]")
+    }
 }
 
 /// A document checked for internal consistency, with its snapshots parsed.

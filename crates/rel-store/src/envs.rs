@@ -9,7 +9,7 @@ use rel_domain::{RelError, RelResult, Timestamp};
 use crate::keys::*;
 use crate::read::{self, KvStack};
 use crate::records::*;
-use crate::trees::{T, Trees, Tx, TxError, storage_error};
+use crate::trees::{Kv, T, Trees, Tx, TxError, storage_error};
 use crate::write;
 
 pub fn create_tx(
@@ -116,10 +116,43 @@ pub fn view(trees: &Trees, rec: EnvRecord) -> RelResult<EnvironmentView> {
         since: state.since,
         by: state.by,
         deployment_id: state.deployment_id,
-        verification: dep.and_then(|d| d.verification),
+        verification: match dep {
+            Some(d) if d.verification.is_some() => d.verification,
+            Some(d) => earlier_verification(trees, &name, d.release_seq)?,
+            None => None,
+        },
         held,
         env: rec.env,
     })
+}
+
+/// How far back [`earlier_verification`] looks: the release was live there recently.
+const EARLIER_VERIFICATION_SCAN: usize = 1000;
+
+/// The newest verification recorded in `env` on an earlier deployment of release `seq`: a
+/// release rolled back to (or redeployed) is the same content, so what its checks said then
+/// still describes it (§3.6). Read side only; only looked up when `VerifiedIn` says there is
+/// one, and bounded.
+fn earlier_verification(trees: &Trees, env: &str, seq: u64) -> RelResult<Option<Verification>> {
+    if trees.get(T::VerifiedIn, &env_u64(env, seq))?.is_none() {
+        return Ok(None);
+    }
+    for item in trees
+        .tree(T::DepByEnv)
+        .scan_prefix(env_prefix(env))
+        .rev()
+        .take(EARLIER_VERIFICATION_SCAN)
+    {
+        let (k, _) = item.map_err(storage_error)?;
+        let Some(id) = env_u64_tail(&k) else { continue };
+        if let Some(d) = read::deployment(trees, id)?
+            && d.release_seq == seq
+            && d.verification.is_some()
+        {
+            return Ok(d.verification);
+        }
+    }
+    Ok(None)
 }
 
 /// Deployments in one environment, newest first, below `before_id`.

@@ -23,6 +23,7 @@
 //! | `audit` | seq → `AuditEntry` (hash-chained) |
 //! | `executions`, `exec_by_env`, `exec_window` | id → `Execution`; (env, n) → id; env → `ExecWindow` (retention) |
 //! | `tokens`, `token_hash` | name → `TokenRecord` (hash only); hash → name |
+//! | `events` | seq → `Change`: the newest [`events::KEEP`] committed changes, in commit order |
 //!
 //! # Writes
 //!
@@ -51,8 +52,10 @@ mod deploy;
 mod dump;
 mod envs;
 pub mod etcd;
+pub mod events;
 mod exec;
 mod keys;
+mod migrate;
 mod prune;
 mod read;
 mod records;
@@ -89,6 +92,12 @@ pub enum OpenError {
     },
     #[error("cannot open the store in {}: {source}", dir.display())]
     Sled { dir: PathBuf, source: sled::Error },
+    #[error("cannot migrate the store in {} from schema {from}: {reason}", dir.display())]
+    Migrate {
+        dir: PathBuf,
+        from: u64,
+        reason: String,
+    },
     #[error("cannot recover the store in {}: {source}", dir.display())]
     Wal { dir: PathBuf, source: wal::WalError },
     #[error("cannot initialise the store in {}: {source}", dir.display())]
@@ -100,6 +109,7 @@ pub struct SledStore {
     trees: Arc<Trees>,
     /// Readers share it for a whole read; the writer takes it only to apply a committed batch.
     gate: Arc<RwLock<()>>,
+    sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
     /// Declared before nothing that it uses: dropping it drains the queue and joins the thread.
     writer: Writer,
     dir: PathBuf,
@@ -124,12 +134,61 @@ impl SledStore {
                 }
             }
         };
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(sled_err)?;
-        let trees = Arc::new(Trees::open(db).map_err(sled_err)?);
+        let open_trees = || -> Result<Trees, OpenError> {
+            let db = sled::Config::new()
+                .path(&dir)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+                .map_err(sled_err)?;
+            Trees::open(db).map_err(sled_err)
+        };
+        let mut trees = open_trees()?;
+        // Before anything else (the log's format is part of the schema): refuse a newer
+        // store untouched; migrate an older one after keeping a copy.
+        let found = {
+            use crate::trees::Kv;
+            trees
+                .get(T::Meta, meta::SCHEMA)
+                .map_err(|source| OpenError::Init {
+                    dir: dir.clone(),
+                    source,
+                })?
+                .map(|v| keys::read_u64(&v).unwrap_or(u64::MAX))
+        };
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(OpenError::Schema {
+                    dir,
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Some(v) if v < SCHEMA_VERSION => {
+                // sled must be closed for the copy to be a consistent store.
+                drop(trees);
+                let copy = migrate::keep_copy(&dir, v).map_err(|e| OpenError::Migrate {
+                    dir: dir.clone(),
+                    from: v,
+                    reason: format!(
+                        "cannot keep a copy of the data dir first ({e}); free some space next to it"
+                    ),
+                })?;
+                trees = open_trees()?;
+                migrate::run(&trees, v, SCHEMA_VERSION).map_err(|e| OpenError::Migrate {
+                    dir: dir.clone(),
+                    from: v,
+                    reason: format!("{e}; the untouched copy is at {}", copy.display()),
+                })?;
+                tracing::warn!(
+                    from = v,
+                    to = SCHEMA_VERSION,
+                    copy = %copy.display(),
+                    "migrated the store to the current schema; the data dir as it was is kept at the copy"
+                );
+            }
+            _ => {}
+        }
+        let trees = Arc::new(trees);
         let log_file = std::fs::File::open(dir.join("db")).map_err(|e| OpenError::Sled {
             dir: dir.clone(),
             source: sled::Error::Io(e),
@@ -157,12 +216,14 @@ impl SledStore {
                 }
             })?;
         let gate = Arc::new(RwLock::new(()));
+        let sink = Arc::new(RwLock::new(None));
         let writer = Writer::start(
             writer::Shared {
                 trees: Arc::clone(&trees),
                 gate: Arc::clone(&gate),
                 sync_sled,
                 data_dir: dir.clone(),
+                sink: Arc::clone(&sink),
             },
             wal,
         )
@@ -173,30 +234,10 @@ impl SledStore {
         let store = SledStore {
             trees,
             gate,
+            sink,
             writer,
             dir: dir.clone(),
         };
-        let found = {
-            use crate::trees::Kv;
-            store
-                .trees
-                .as_ref()
-                .get(T::Meta, meta::SCHEMA)
-                .map_err(|source| OpenError::Init {
-                    dir: dir.clone(),
-                    source,
-                })?
-        };
-        if let Some(v) = found {
-            let found = keys::read_u64(&v).unwrap_or(u64::MAX);
-            if found != SCHEMA_VERSION {
-                return Err(OpenError::Schema {
-                    dir,
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-        }
         store
             .seed(now())
             .map_err(|source| OpenError::Init { dir, source })?;
@@ -292,7 +333,9 @@ impl SledStore {
         retention: usize,
     ) -> RelResult<u64> {
         let e = e.clone();
-        self.submit(Mode::Logged, move |tx| exec::append_tx(tx, &e, retention))
+        self.submit(Mode::Logged, move |tx| {
+            events::append_execution(tx, &e, retention)
+        })
     }
 
     fn read_gate(&self) -> RwLockReadGuard<'_, ()> {

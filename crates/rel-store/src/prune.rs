@@ -121,6 +121,13 @@ impl SledStore {
                 "release.prune",
                 &format!("kept the newest {keep}; removed {}{more}", tags.join(", ")),
             )?;
+            crate::events::append(
+                tx,
+                &Change::ReleasesPruned {
+                    removed: p.removed.iter().map(|r| r.tag.clone()).collect(),
+                    actor: caller.actor.name.clone(),
+                },
+            )?;
             Ok(p)
         })?;
         Ok(report(&p))

@@ -8,7 +8,7 @@ use rel_domain::snapshot::Manifest;
 use rel_domain::{Digest, Environment, RelError, RelResult, Timestamp, TokenInfo};
 
 /// Bumped when the layout changes; `open` refuses a store it does not understand.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const MAX_RECORD: usize = 256 << 20;
 
@@ -90,4 +90,6 @@ pub mod meta {
     pub const DRAFT_DIGEST: &[u8] = b"draft_digest";
     /// Environment names in creation order (point-readable inside a transaction).
     pub const ENV_NAMES: &[u8] = b"env_names";
+    /// The seq of the newest change event.
+    pub const LAST_EVENT: &[u8] = b"last_event";
 }

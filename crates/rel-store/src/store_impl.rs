@@ -6,14 +6,14 @@ use rel_domain::diff::{Diff, diff};
 use rel_domain::model::*;
 use rel_domain::policy::{self, Action};
 use rel_domain::snapshot::{Digest, Snapshot};
-use rel_domain::store::{Dump, Store};
+use rel_domain::store::{ChangeSink, Dump, Store};
 use rel_domain::{RelError, RelResult, Timestamp};
 
 use crate::deploy::{self, RollbackPrep};
 use crate::records::*;
 use crate::trees::{Kv, T};
 use crate::writer::Mode;
-use crate::{SledStore, audit_log, dump, envs, exec, read, releases, write};
+use crate::{SledStore, audit_log, dump, envs, events, exec, read, releases, write};
 
 impl SledStore {
     fn diff_digests(&self, from: Option<&Digest>, to: &Digest) -> RelResult<Diff> {
@@ -72,6 +72,13 @@ impl Store for SledStore {
                 config.checks.len()
             );
             write::audit(tx, now, &caller.actor.name, "draft.apply", &detail)?;
+            events::append(
+                tx,
+                &Change::DraftApplied {
+                    digest,
+                    actor: caller.actor.name.clone(),
+                },
+            )?;
             Ok(digest)
         })
     }
@@ -87,8 +94,22 @@ impl Store for SledStore {
             None => None,
         };
         let (r, c) = (req.clone(), caller.clone());
-        let (release, deployment) =
-            self.mutate(move |tx| releases::create_tx(tx, &r, given.as_ref(), &c, now))?;
+        let (release, deployment) = self.mutate(move |tx| {
+            let (release, dep) = releases::create_tx(tx, &r, given.as_ref(), &c, now)?;
+            let live_in = dep.iter().map(|d| d.deployment.env.clone()).collect();
+            events::append(
+                tx,
+                &Change::ReleaseCreated {
+                    release: release.clone(),
+                    live_in,
+                    actor: c.actor.name.clone(),
+                },
+            )?;
+            if let Some(d) = dep.as_ref().filter(|d| d.changed) {
+                events::append(tx, &Change::Deployed(d.deployment.clone()))?;
+            }
+            Ok((release, dep))
+        })?;
         let _g = self.read_gate();
         let order = releases::order_names(&self.trees)?;
         let same_content_as = releases::same_content(&self.trees, &release)?;
@@ -152,7 +173,17 @@ impl Store for SledStore {
         now: Timestamp,
     ) -> RelResult<EnvironmentView> {
         let (e, c) = (env.clone(), caller.clone());
-        let rec = self.mutate(move |tx| envs::create_tx(tx, &e, &c, now))?;
+        let rec = self.mutate(move |tx| {
+            let rec = envs::create_tx(tx, &e, &c, now)?;
+            events::append(
+                tx,
+                &Change::EnvironmentCreated {
+                    name: rec.env.name.clone(),
+                    actor: c.actor.name.clone(),
+                },
+            )?;
+            Ok(rec)
+        })?;
         let _g = self.read_gate();
         envs::view(&self.trees, rec)
     }
@@ -201,7 +232,13 @@ impl Store for SledStore {
         now: Timestamp,
     ) -> RelResult<DeployOutcome> {
         let (r, c) = (req.clone(), caller.clone());
-        self.mutate(move |tx| deploy::deploy_tx(tx, &r, &c, now))
+        self.mutate(move |tx| {
+            let out = deploy::deploy_tx(tx, &r, &c, now)?;
+            if out.changed {
+                events::append(tx, &Change::Deployed(out.deployment.clone()))?;
+            }
+            Ok(out)
+        })
     }
 
     fn plan_rollback(&self, req: &RollbackRequest) -> RelResult<RollbackPlan> {
@@ -243,7 +280,13 @@ impl Store for SledStore {
         now: Timestamp,
     ) -> RelResult<DeployOutcome> {
         let (r, c) = (req.clone(), caller.clone());
-        self.mutate(move |tx| deploy::rollback_tx(tx, &r, &c, now))
+        self.mutate(move |tx| {
+            let out = deploy::rollback_tx(tx, &r, &c, now)?;
+            if out.changed {
+                events::append(tx, &Change::RolledBack(out.deployment.clone()))?;
+            }
+            Ok(out)
+        })
     }
 
     fn audit(&self, limit: usize, before_seq: Option<u64>) -> RelResult<Vec<AuditEntry>> {
@@ -261,6 +304,11 @@ impl Store for SledStore {
         dump::export(&self.trees, crate::now())
     }
 
+    fn export_to(&self, out: &mut dyn std::io::Write) -> RelResult<()> {
+        let _g = self.read_gate();
+        dump::export_to(&self.trees, crate::now(), out)
+    }
+
     fn import(&self, text: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus> {
         policy::authorize(caller, &Action::Import)?;
         let parsed = dump::parse(text)?;
@@ -268,7 +316,14 @@ impl Store for SledStore {
         self.submit(Mode::Exclusive, move |tx| {
             // Run alone: the scan of what exists and the writes are one decision.
             let old = dump::existing_keys(tx.committed())?;
-            dump::import_tx(tx, &parsed, &old, &caller, now)
+            dump::import_tx(tx, &parsed, &old, &caller, now)?;
+            events::append(
+                tx,
+                &Change::Imported {
+                    actor: caller.actor.name.clone(),
+                },
+            )?;
+            Ok(())
         })?;
         self.status()
     }
@@ -281,12 +336,24 @@ impl Store for SledStore {
         caller: &Caller,
     ) -> RelResult<Deployment> {
         let (e, v, c) = (env.to_string(), verification.clone(), caller.clone());
-        self.mutate(move |tx| exec::record_verification_tx(tx, &e, deployment_id, &v, &c))
+        self.mutate(move |tx| {
+            let d = exec::record_verification_tx(tx, &e, deployment_id, &v, &c)?;
+            events::append(
+                tx,
+                &Change::VerificationFinished {
+                    env: e.clone(),
+                    deployment_id,
+                    release: d.release.clone(),
+                    passed: v.passed,
+                },
+            )?;
+            Ok(d)
+        })
     }
 
     fn append_execution(&self, e: &Execution, retention: usize) -> RelResult<u64> {
         let e = e.clone();
-        self.mutate(move |tx| exec::append_tx(tx, &e, retention))
+        self.mutate(move |tx| events::append_execution(tx, &e, retention))
     }
 
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>> {
@@ -327,5 +394,19 @@ impl Store for SledStore {
     fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>> {
         let _g = self.read_gate();
         exec::token_by_hash(&self.trees, secret_hash)
+    }
+
+    fn set_change_sink(&self, sink: ChangeSink) {
+        *self.sink.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    fn changes_since(&self, after: u64, limit: usize) -> RelResult<Vec<ChangeEvent>> {
+        let _g = self.read_gate();
+        events::since(&self.trees, after, limit)
+    }
+
+    fn last_change(&self) -> RelResult<u64> {
+        let _g = self.read_gate();
+        events::last(&self.trees)
     }
 }

@@ -44,9 +44,10 @@ pub enum T {
     ExecWindow,
     Tokens,
     TokenHash,
+    Events,
 }
 
-pub const ALL: [T; 25] = [
+pub const ALL: [T; 26] = [
     T::Meta,
     T::Releases,
     T::Tags,
@@ -72,6 +73,7 @@ pub const ALL: [T; 25] = [
     T::ExecWindow,
     T::Tokens,
     T::TokenHash,
+    T::Events,
 ];
 
 impl T {
@@ -107,6 +109,7 @@ impl T {
             T::ExecWindow => "exec_window",
             T::Tokens => "tokens",
             T::TokenHash => "token_hash",
+            T::Events => "events",
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Shared {
     /// sled flush + fdatasync of its log file, for checkpoints.
     pub sync_sled: Arc<dyn Fn() -> Result<(), RelError> + Send + Sync>,
     pub data_dir: PathBuf,
+    /// Where each durable batch's change events go, in seq order.
+    pub sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
 }
 
 pub struct Writer {
@@ -226,6 +228,21 @@ impl Loop {
             finishes.push(finish);
         }
         let err = self.commit(&set, must_sync).err();
+        if err.is_none() {
+            // Published before anyone in the batch is answered, in commit order, from this
+            // one thread: a subscriber never gets an older event after a newer one.
+            let evs = crate::events::in_batch(&set);
+            if !evs.is_empty()
+                && let Some(sink) = self
+                    .s
+                    .sink
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+            {
+                sink(&evs);
+            }
+        }
         for f in finishes {
             f(err.clone());
         }

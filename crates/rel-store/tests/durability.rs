@@ -174,3 +174,58 @@ fn tokens_keep_only_the_hash() {
     let export = s.export().expect("export");
     assert!(!export.contains("secret"));
 }
+
+/// The serving path's logs skip the sync wait but not the log: they are readable at once,
+/// interleave with durable ones without reusing an id, survive a reopen, and come with their
+/// change events in order.
+#[test]
+fn logged_executions_are_visible_ordered_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = || Execution {
+        id: 0,
+        env: "staging".into(),
+        endpoint: "chat".into(),
+        release: "v1".into(),
+        digest: rel_domain::Digest::of(b"x"),
+        status: ExecStatus::Ok,
+        input: "{}".into(),
+        output: "{}".into(),
+        error: None,
+        steps: vec![],
+        started_at: t(0),
+        duration_ms: 1,
+    };
+    let ids: Vec<u64> = {
+        let s = rel_store::SledStore::open(dir.path()).expect("open");
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let id = if i % 2 == 0 {
+                s.append_execution_logged(&exec(), 100).expect("logged")
+            } else {
+                s.append_execution(&exec(), 100).expect("durable")
+            };
+            assert_eq!(s.execution(id).expect("readable at once").id, id);
+            ids.push(id);
+        }
+        ids
+    };
+    assert_eq!(
+        ids,
+        (1..=6).collect::<Vec<u64>>(),
+        "one id sequence, no reuse"
+    );
+    let s = rel_store::SledStore::open(dir.path()).expect("reopen");
+    for id in &ids {
+        assert_eq!(s.execution(*id).expect("survives").id, *id);
+    }
+    let finished: Vec<u64> = s
+        .changes_since(0, 100)
+        .expect("events")
+        .into_iter()
+        .filter_map(|e| match e.change {
+            rel_domain::Change::ExecutionFinished { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, ids, "ExecutionFinished events in commit order");
+}

@@ -273,3 +273,32 @@ fn a_tampered_export_is_refused() {
         "the untouched export still imports"
     );
 }
+
+#[test]
+fn the_streamed_export_is_a_whole_document() {
+    let (_d, a) = rich_store();
+    let mut streamed = Vec::new();
+    a.export_to(&mut streamed).expect("export_to");
+    // Written piece by piece from the trees, it is still one JSON document with every
+    // section (and `export_then_import_gives_equal_views` imports it).
+    let v: serde_json::Value = serde_json::from_slice(&streamed).expect("one JSON document");
+    for key in [
+        "format",
+        "version",
+        "exported_at",
+        "counters",
+        "draft",
+        "releases",
+        "pruned_tags",
+        "snapshots",
+        "environments",
+        "deployments",
+        "audit",
+        "executions",
+        "tokens",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert!(!v["releases"].as_array().expect("array").is_empty());
+    assert!(!v["snapshots"].as_array().expect("array").is_empty());
+}

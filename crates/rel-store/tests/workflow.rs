@@ -604,3 +604,24 @@ fn a_release_rolled_back_out_of_staging_is_not_promoted() {
             .forced
     );
 }
+
+/// A release rolled back to was verified when it was live before: the environment shows that
+/// verification again (the new rollback deployment has none of its own); another release
+/// that was never verified shows none.
+#[test]
+fn rolling_back_to_a_verified_release_shows_its_verification_again() {
+    let (_d, s) = open();
+    release_with(&s, "v1", config("a"), 1);
+    release_with(&s, "v2", config("b"), 2);
+    deploy(&s, "v1", "staging", &deployer(), 3).expect("deploy v1");
+    verify_pass(&s, "staging", 4);
+    deploy(&s, "v2", "staging", &deployer(), 5).expect("deploy v2");
+    assert_eq!(s.environment("staging").expect("env").verification, None);
+    s.rollback(&rollback_req("staging"), &deployer(), t(6))
+        .expect("rollback");
+    let view = s.environment("staging").expect("env");
+    assert_eq!(view.live.as_deref(), Some("v1"));
+    let v = view.verification.expect("v1's earlier verification");
+    assert!(v.passed);
+    assert_eq!(v.at, t(4));
+}

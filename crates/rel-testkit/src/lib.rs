@@ -145,6 +145,8 @@ pub struct TestDaemon {
     socket: PathBuf,
     data_dir: PathBuf,
     config: Option<PathBuf>,
+    /// More releasd flags (limits, --http) for tests that need them.
+    extra_args: Vec<std::ffi::OsString>,
     child: Option<Child>,
     ready_line: String,
 }
@@ -169,6 +171,14 @@ impl TestDaemon {
     /// Like [`TestDaemon::start`] / [`TestDaemon::start_with_config`], but a daemon that
     /// refuses to start is an `Err` (for tests of start-up failures).
     pub fn try_start(config_toml: Option<&str>) -> Result<TestDaemon, StartError> {
+        Self::try_start_with_args(config_toml, &[])
+    }
+
+    /// Like [`TestDaemon::try_start`], with more releasd flags (e.g. `--idle-timeout 1`).
+    pub fn try_start_with_args(
+        config_toml: Option<&str>,
+        extra_args: &[&str],
+    ) -> Result<TestDaemon, StartError> {
         let dir = make_tempdir();
         let socket = dir.path().join("run").join("releasd.sock");
         let data_dir = dir.path().join("data");
@@ -189,6 +199,7 @@ impl TestDaemon {
             socket,
             data_dir,
             config,
+            extra_args: extra_args.iter().map(Into::into).collect(),
             child: None,
             ready_line: String::new(),
         };
@@ -209,6 +220,7 @@ impl TestDaemon {
             args.push("--config".into());
             args.push(c.clone().into());
         }
+        args.extend(self.extra_args.iter().cloned());
         args
     }
 

@@ -73,7 +73,7 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCmd),
     /// Print every event (releases, deploys, rollbacks, ...) as one JSON object per line
-    Watch,
+    Watch(WatchArgs),
     /// The hash-chained audit log (newest first); `audit verify` checks the chain
     #[command(args_conflicts_with_subcommands = true)]
     Audit(AuditArgs),
@@ -218,6 +218,14 @@ pub struct TriggerArgs {
     /// Read the JSON input from FILE ("-" for stdin)
     #[arg(long, value_name = "FILE")]
     pub data_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Start after this event seq (the `seq` of the last line you saw): replays the stored
+    /// events after it, then continues live, with no gap and no repeat
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,8 @@ use rel_domain::{
     PruneReport, ReleaseView, RollbackPlan, StoreStatus, Verification,
 };
 use rel_proto::{DaemonStatus, DiffView, Event, ReleaseDetail};
+
+use crate::holds::Holds;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -31,6 +33,8 @@ pub struct ReleaseJson {
     pub tag: String,
     pub description: String,
     pub state: &'static str,
+    /// Environments it was rolled back out of (§3.2): redeploying there needs --force.
+    pub held_in: Vec<String>,
     pub live_in: Vec<String>,
     pub digest: String,
     pub created_at: String,
@@ -44,6 +48,7 @@ pub fn release(v: &ReleaseView) -> ReleaseJson {
         tag: r.tag.clone(),
         description: r.description.clone(),
         state: v.state.as_str(),
+        held_in: Vec::new(),
         live_in: v.live_in.clone(),
         digest: r.digest.short(),
         created_at: r.created_at.rfc3339(),
@@ -51,8 +56,16 @@ pub fn release(v: &ReleaseView) -> ReleaseJson {
     }
 }
 
-pub fn releases(list: &[ReleaseView]) -> Vec<ReleaseJson> {
-    list.iter().map(release).collect()
+/// A release with where it is held filled in.
+pub fn release_held(v: &ReleaseView, holds: &Holds) -> ReleaseJson {
+    ReleaseJson {
+        held_in: holds.held_in(&v.release.tag).to_vec(),
+        ..release(v)
+    }
+}
+
+pub fn releases(list: &[ReleaseView], holds: &Holds) -> Vec<ReleaseJson> {
+    list.iter().map(|v| release_held(v, holds)).collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -250,9 +263,9 @@ pub struct ReleaseDetailJson {
     pub config: Value,
 }
 
-pub fn release_detail(d: &ReleaseDetail) -> ReleaseDetailJson {
+pub fn release_detail(d: &ReleaseDetail, holds: &Holds) -> ReleaseDetailJson {
     ReleaseDetailJson {
-        release: release(&d.view),
+        release: release_held(&d.view, holds),
         previous: d.previous.clone(),
         diff_from_previous: changes(&d.diff_from_previous),
         history: history(&d.history),
@@ -514,6 +527,16 @@ pub fn error<'a>(code: &'a str, message: &'a str) -> ErrorJson<'a> {
     ErrorJson {
         error: ErrorBody { code, message },
     }
+}
+
+/// One `watch` line with its store-wide seq: `{"seq":12,"event":"deployed", ...}` (`seq` is
+/// what `relctl watch --since` takes; absent only on a `lagged` line relctl itself reports).
+#[derive(Debug, Serialize)]
+pub struct SeqEventJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(flatten)]
+    pub event: EventJson,
 }
 
 /// One `watch` line: `{"event":"deployed", ...}`.

@@ -55,6 +55,11 @@ fn rel(
     }
 }
 
+/// v1.1.0 is held in production (the fixture's envs).
+fn holds() -> crate::holds::Holds {
+    crate::holds::Holds::from_envs(&envs())
+}
+
 fn releases() -> Vec<ReleaseView> {
     vec![
         rel(
@@ -338,12 +343,12 @@ fn release_list() {
     let list = releases();
     both(
         "release_list",
-        table::releases(&list, 50, ctx()),
-        pretty(&json::releases(&list)),
+        table::releases(&list, 50, &holds(), ctx()),
+        pretty(&json::releases(&list, &holds())),
     );
     assert_snapshot!(
         "release_list_limited_table",
-        table::releases(&list[..2], 2, ctx())
+        table::releases(&list[..2], 2, &holds(), ctx())
     );
 }
 
@@ -360,8 +365,8 @@ fn release_show() {
     };
     both(
         "release_show",
-        table::release_detail(&d, ctx()),
-        pretty(&json::release_detail(&d)),
+        table::release_detail(&d, &holds(), ctx()),
+        pretty(&json::release_detail(&d, &holds())),
     );
 }
 
@@ -645,7 +650,7 @@ fn watch_events_and_errors() {
 fn tables_fit_80_columns() {
     let c = ctx();
     let outputs = [
-        table::releases(&releases(), 50, c),
+        table::releases(&releases(), 50, &holds(), c),
         table::environments(&envs(), c),
         table::history(&history(), table::HistoryOf::Env, c),
         table::history(&history(), table::HistoryOf::Release, c),

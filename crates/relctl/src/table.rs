@@ -11,6 +11,8 @@ use rel_domain::{
 };
 use rel_proto::{DaemonStatus, DiffView, ReleaseDetail};
 
+use crate::holds::Holds;
+
 /// What rendering depends on besides the data.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx {
@@ -389,17 +391,37 @@ fn live_in(v: &ReleaseView) -> String {
     }
 }
 
-pub fn releases(list: &[ReleaseView], limit: usize, ctx: Ctx) -> String {
+/// The STATE cell: `held` for a release live nowhere and rolled back out somewhere (the
+/// JSON `state` stays `superseded`, with `held_in` beside it).
+fn state_cell(v: &ReleaseView, held_in: &[String]) -> String {
+    if v.state == rel_domain::ReleaseState::Superseded && !held_in.is_empty() {
+        "HELD".to_string()
+    } else {
+        v.state.as_str().to_string()
+    }
+}
+
+/// The LIVE IN cell, with where it is held: `staging; HELD in production`.
+fn live_and_held(v: &ReleaseView, held_in: &[String]) -> String {
+    match (v.live_in.is_empty(), held_in.is_empty()) {
+        (_, true) => live_in(v),
+        (true, false) => format!("HELD in {}", held_in.join(",")),
+        (false, false) => format!("{}; HELD in {}", live_in(v), held_in.join(",")),
+    }
+}
+
+pub fn releases(list: &[ReleaseView], limit: usize, holds: &Holds, ctx: Ctx) -> String {
     let mut t = Table::new(
         &["TAG", "STATE", "LIVE IN", "AGE", "AUTHOR", "DESCRIPTION"],
         &[5, 2, 4, 0],
     );
     for v in list {
         let r = &v.release;
+        let held = holds.held_in(&r.tag);
         t.row(vec![
             r.tag.clone(),
-            v.state.as_str().to_string(),
-            live_in(v),
+            state_cell(v, held),
+            live_and_held(v, held),
             r.created_at.age(ctx.now),
             r.created_by.clone(),
             first_line(&r.description).to_string(),
@@ -412,13 +434,20 @@ pub fn releases(list: &[ReleaseView], limit: usize, ctx: Ctx) -> String {
     out
 }
 
-pub fn release_detail(d: &ReleaseDetail, ctx: Ctx) -> String {
+pub fn release_detail(d: &ReleaseDetail, holds: &Holds, ctx: Ctx) -> String {
     let v = &d.view;
     let r = &v.release;
-    let state = match v.live_in.is_empty() {
+    let mut state = match v.live_in.is_empty() {
         true => v.state.as_str().to_string(),
         false => format!("{} in {}", v.state.as_str(), v.live_in.join(", ")),
     };
+    let held = holds.held_in(&r.tag);
+    if !held.is_empty() {
+        state.push_str(&format!(
+            "; HELD in {} (rolled back out; redeploying there needs --force --reason)",
+            held.join(", ")
+        ));
+    }
     let mut pairs = vec![
         ("release", format!("{} (seq {})", r.tag, r.seq)),
         ("state", state),

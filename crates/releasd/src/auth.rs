@@ -158,6 +158,7 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Audit { .. }
         | Request::AuditVerify
         | Request::Subscribe
+        | Request::SubscribeSince { .. }
         | Request::Logs(_)
         | Request::LogShow { .. }
         | Request::TokenList => Role::Viewer,
@@ -166,6 +167,7 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Deploy(_)
         | Request::Rollback(_)
         | Request::Export
+        | Request::ExportStream
         | Request::Trigger { .. }
         | Request::Verify { .. } => Role::Deployer,
         // Even a dry run: the store's policy treats pruning as admin-only.
@@ -174,7 +176,9 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Import { .. }
         | Request::TokenCreate { .. }
         | Request::TokenRevoke { .. }
-        | Request::DaemonStop => Role::Admin,
+        | Request::DaemonStop
+        | Request::ImportChunk { .. }
+        | Request::ImportCommit => Role::Admin,
     }
 }
 

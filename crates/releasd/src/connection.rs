@@ -156,6 +156,7 @@ async fn session(
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut forwarder: Option<JoinHandle<()>> = None;
+    let mut upload = crate::transfer::Upload::default();
     let user = caller.actor.name.clone();
     let mut idle_since = Instant::now();
     loop {
@@ -188,7 +189,7 @@ async fn session(
         match frame {
             Ok(ClientFrame::Request {
                 id,
-                request: Request::Subscribe,
+                request: request @ (Request::Subscribe | Request::SubscribeSince { .. }),
             }) => {
                 let sub_slot = match shared.slots.subscribe(caller.actor.uid, &user, admin) {
                     Ok(s) => s,
@@ -204,8 +205,9 @@ async fn session(
                         continue;
                     }
                 };
-                // Subscribe before answering so no event after `Subscribed` is missed.
-                let mut sub = shared.events.subscribe();
+                // Subscribe before answering (and before any replay from the store) so no
+                // event committed meanwhile is missed.
+                let sub = shared.events.subscribe();
                 if out_tx
                     .send(ServerFrame::Response {
                         id,
@@ -220,18 +222,62 @@ async fn session(
                     f.abort();
                 }
                 let tx = out_tx.clone();
-                forwarder = Some(tokio::spawn(async move {
-                    let _slot = sub_slot;
-                    while let Some(event) = sub.next().await {
-                        if tx.send(ServerFrame::Event(event)).await.is_err() {
-                            break;
-                        }
+                forwarder = Some(match request {
+                    Request::SubscribeSince { after } => {
+                        let store = Arc::clone(&shared.store);
+                        tokio::spawn(async move {
+                            let _slot = sub_slot;
+                            crate::events::forward_since(store, sub, after, tx).await
+                        })
                     }
-                }));
+                    _ => tokio::spawn(async move {
+                        let _slot = sub_slot;
+                        crate::events::forward_plain(sub, tx).await
+                    }),
+                });
+            }
+            Ok(ClientFrame::Request {
+                id,
+                request: Request::ExportStream,
+            }) => {
+                let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+                    break;
+                };
+                let (tx, shared, caller) = (out_tx.clone(), Arc::clone(&shared), caller.clone());
+                tasks.spawn(async move {
+                    crate::transfer::export(shared, caller, id, tx).await;
+                    drop(permit);
+                });
+            }
+            Ok(ClientFrame::Request {
+                id,
+                request: Request::ImportChunk { data },
+            }) => {
+                // In order, on this connection: appended before the next frame is read.
+                let result = upload.append(&shared, &caller, data).await;
+                if out_tx
+                    .send(ServerFrame::Response { id, result })
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
             }
             Ok(ClientFrame::Request { id, request }) => {
                 let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
                     break;
+                };
+                let request = match request {
+                    Request::ImportCommit => match upload.take().await {
+                        Ok(dump) => Request::Import { dump },
+                        Err(e) => {
+                            let _ = out_tx
+                                .send(ServerFrame::Response { id, result: Err(e) })
+                                .await;
+                            continue;
+                        }
+                    },
+                    other => other,
                 };
                 let (tx, shared, caller) = (out_tx.clone(), Arc::clone(&shared), caller.clone());
                 tasks.spawn(async move {

@@ -22,6 +22,9 @@ const RELEASE_HISTORY_LIMIT: usize = 100;
 const MAX_PAGE: u64 = 10_000;
 /// A page size of 0 means "the default".
 const DEFAULT_PAGE: u64 = 50;
+/// Longest release description: every list of releases carries it, so it must stay small
+/// (long notes belong in a linked document).
+pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
 
 pub fn now() -> Timestamp {
     let ms = std::time::SystemTime::now()
@@ -99,9 +102,8 @@ pub async fn handle(
             tracing::info!(request = what, actor = %caller.actor.name, code = %e.code, error = %e.message, "refused")
         }
     }
-    for e in events {
-        shared.events.publish(e);
-    }
+    // The events themselves are published by the store, in commit order, once durable
+    // (events.rs); `events` only decides the log level above.
     result
 }
 
@@ -131,6 +133,7 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::Export => "export",
         Request::Import { .. } => "import",
         Request::Subscribe => "subscribe",
+        Request::SubscribeSince { .. } => "subscribe",
         Request::Trigger { .. } => "trigger",
         Request::Verify { .. } => "verify",
         Request::Logs(_) => "logs",
@@ -139,6 +142,9 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::TokenList => "token.list",
         Request::TokenRevoke { .. } => "token.revoke",
         Request::DaemonStop => "daemon.stop",
+        Request::ExportStream => "export.stream",
+        Request::ImportChunk { .. } => "import.chunk",
+        Request::ImportCommit => "import.commit",
     }
 }
 
@@ -215,6 +221,12 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             digest: Snapshot::of(c).digest,
         })),
         Request::ReleaseCreate(new) => {
+            if new.description.len() > MAX_DESCRIPTION_BYTES {
+                return no_events(Err(RelError::invalid(format!(
+                    "description: {} bytes is over the limit of {MAX_DESCRIPTION_BYTES} bytes (64 KiB); shorten it and link to longer notes",
+                    new.description.len()
+                ))));
+            }
             // Parse at the boundary for the path-precise message; the store snapshots it.
             if let Some(Err(e)) = new.config.as_ref().map(parse_and_validate) {
                 return (Err(e), vec![]);
@@ -328,7 +340,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             Err(e) => (Err(e), vec![]),
         },
         // Turned into a stream by the connection before it gets here.
-        Request::Subscribe => no_events(Ok(Response::Subscribed)),
+        Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
         Request::Trigger { .. }
         | Request::Verify { .. }
         | Request::Logs(_)
@@ -336,7 +348,12 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         | Request::TokenCreate { .. }
         | Request::TokenList
         | Request::TokenRevoke { .. }
-        | Request::DaemonStop => no_events(Err(RelError::internal("routed to the wrong handler"))),
+        | Request::DaemonStop
+        | Request::ExportStream
+        | Request::ImportChunk { .. }
+        | Request::ImportCommit => {
+            no_events(Err(RelError::internal("routed to the wrong handler")))
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rel_domain::model::{CheckResult, ExecQuery, Execution, Verification};
 use rel_domain::{Caller, ErrorCode, RelError, RelResult};
 use rel_pipeline::CompiledApp;
-use rel_proto::{Event, Request, Response, VerifyOutcome};
+use rel_proto::{Request, Response, VerifyOutcome};
 use serde_json::Value;
 
 use crate::dispatch::now;
@@ -213,13 +213,7 @@ async fn log_run(shared: &Arc<Shared>, exec: Execution) -> RelResult<Execution> 
         )
     })?;
     let exec = Execution { id, ..exec };
-    shared.events.publish(Event::ExecutionFinished {
-        id: exec.id,
-        env: exec.env.clone(),
-        endpoint: exec.endpoint.clone(),
-        release: exec.release.clone(),
-        status: exec.status,
-    });
+    // ExecutionFinished is published by the store with the log (in commit order).
     Ok(exec)
 }
 
@@ -268,12 +262,7 @@ async fn verify(shared: &Arc<Shared>, caller: &Caller, env: &str) -> RelResult<V
     );
     let deployment =
         blocking(move || s.store.record_verification(&e, deployment_id, &v, &c)).await?;
-    shared.events.publish(Event::VerificationFinished {
-        env: env.to_string(),
-        deployment_id,
-        release: tag.clone(),
-        passed: verification.passed,
-    });
+    // VerificationFinished is published by the store with the record (in commit order).
     tracing::info!(
         env, release = %tag, deployment_id, passed = verification.passed,
         checks = verification.checks.len(), actor = %caller.actor.name, "verified"

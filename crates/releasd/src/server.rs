@@ -122,9 +122,14 @@ pub async fn serve(
             return;
         }
     };
+    let events = Events::new();
+    {
+        let events = events.clone();
+        store.set_change_sink(Box::new(move |changes| events.publish_changes(changes)));
+    }
     let shared = Arc::new(Shared {
         store,
-        events: Events::new(),
+        events,
         info,
         auth: opts.auth,
         live: Live::new(),

@@ -46,6 +46,9 @@ pub async fn connection_loop(
     let mut backoff = BACKOFF_START;
     let mut first = true;
     let mut start_now = false;
+    // The seq of the last event seen: a reconnect resumes right after it (the daemon replays
+    // what was committed meanwhile, in order), so no event is missed or shown twice.
+    let mut last_seq: Option<u64> = None;
     loop {
         if start_now {
             start_now = false;
@@ -57,7 +60,7 @@ pub async fn connection_loop(
             Ok(client) => {
                 first = false;
                 let client = Arc::new(client);
-                let mut events = match client.subscribe().await {
+                let mut events = match client.subscribe_since(last_seq).await {
                     Ok(s) => s,
                     Err(e) => {
                         if report(
@@ -79,7 +82,10 @@ pub async fn connection_loop(
                 if tx.send(Msg::Connected(client.welcome().clone())).is_err() {
                     return;
                 }
-                while let Some(event) = events.next().await {
+                while let Some((seq, event)) = events.next_seq().await {
+                    if let Some(seq) = seq.filter(|s| *s > 0) {
+                        last_seq = Some(seq);
+                    }
                     if tx.send(Msg::Event { event, at: now() }).is_err() {
                         return;
                     }

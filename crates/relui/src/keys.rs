@@ -119,8 +119,9 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         ],
         FooterContext::Menu => &[("↑↓", "move"), ("Enter", "choose"), ("Esc", "cancel")],
         FooterContext::Modal => &[("Enter/Esc", "dismiss")],
+        FooterContext::Info => &[("Enter/Esc", "close")],
         FooterContext::VerifyResult => &[("↑↓", "scroll"), ("Enter/Esc", "close")],
-        FooterContext::Help => &[("any key", "close help")],
+        FooterContext::Help => &[("any key", "closes help")],
     }
 }
 
@@ -135,6 +136,8 @@ pub enum FooterContext {
     Dialog,
     Menu,
     Modal,
+    /// A dialog that only informs (a refused rollback plan): closing is all there is.
+    Info,
     VerifyResult,
     Help,
 }

@@ -7,6 +7,7 @@
 //! `TestBackend`.
 
 pub mod app;
+pub mod ascii;
 pub mod daemon;
 pub mod dialogs;
 pub mod keys;

@@ -13,14 +13,49 @@ use crate::keys::{FooterContext, footer};
 use crate::layout::{chrome, dialog_area};
 use crate::screens::Screen;
 
+/// The smallest terminal relui lays out; below it, a "terminal too small" screen.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 20;
+
+/// The footer hints that fit in `width` columns: drop from the middle so the first (how to
+/// move) and the last ones (`? help`, `q quit`) always stay.
+pub fn fit_hints(
+    hints: &[(&'static str, &'static str)],
+    width: usize,
+) -> Vec<(&'static str, &'static str)> {
+    let cost = |h: &[(&str, &str)]| -> usize {
+        1 + h
+            .iter()
+            .map(|(k, w)| k.chars().count() + w.chars().count() + 3)
+            .sum::<usize>()
+    };
+    let mut v = hints.to_vec();
+    // The last two are the ones to keep (help and quit) when there are more than three.
+    while cost(&v) > width && v.len() > 3 {
+        v.remove(v.len() - 3);
+    }
+    v
+}
+
 impl App {
     pub fn render(&self, f: &mut Frame) {
+        self.render_unicode(f);
+        if self.theme.ascii {
+            crate::ascii::asciify(f.buffer_mut());
+        }
+    }
+
+    fn render_unicode(&self, f: &mut Frame) {
         let area = f.area();
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            self.render_too_small(f, area);
+            return;
+        }
         let c = chrome(area, self.message_rows());
         self.render_tabs(f, c.tabs);
         match self.screen {
             Screen::Releases => match &self.detail {
-                Some(d) => d.render(f, c.main, self.theme, self.now),
+                Some(d) => d.render(f, c.main, self.theme, self.now, &self.data.envs),
                 None => self.releases.render(
                     f,
                     c.main,
@@ -28,6 +63,7 @@ impl App {
                     self.now,
                     self.data.release_total,
                     self.offline_text().as_deref(),
+                    &self.data.envs,
                 ),
             },
             Screen::Environments => self.envs.render(
@@ -60,6 +96,20 @@ impl App {
         if let Some(e) = &self.error {
             e.render(f, area, self.theme);
         }
+    }
+
+    /// Below 60×20 nothing fits honestly: say so (q still quits, resizing brings it back).
+    fn render_too_small(&self, f: &mut Frame, area: Rect) {
+        let w = usize::from(area.width.max(1));
+        let text = format!(
+            "Terminal too small: {}x{}. relui needs at least {MIN_WIDTH}x{MIN_HEIGHT}. Enlarge the window, or press q to quit.",
+            area.width, area.height
+        );
+        let lines: Vec<Line> = crate::text::wrap_words(&text, w)
+            .into_iter()
+            .map(Line::raw)
+            .collect();
+        f.render_widget(Paragraph::new(lines).style(self.theme.warn()), area);
     }
 
     fn render_tabs(&self, f: &mut Frame, area: Rect) {
@@ -161,7 +211,9 @@ impl App {
                     )
                 }
             }
-            None => (user_long, "│ no events yet ".to_string()),
+            // Nothing happened since relui started: the newest change it knows of instead
+            // of "no events yet" on a store with history.
+            None => (user_long, self.last_change_text()),
         };
         let line = Line::from(vec![
             Span::styled(conn, style),
@@ -170,6 +222,28 @@ impl App {
             Span::styled(last, t.status_bar()),
         ]);
         f.render_widget(Paragraph::new(line).style(t.status_bar()), area);
+    }
+
+    /// `│ 5m ago: v1.2.0 live in staging (alice) `, from the environments; or nothing yet.
+    fn last_change_text(&self) -> String {
+        let newest = self
+            .data
+            .envs
+            .iter()
+            .filter_map(|e| Some((e.since?, e.live.as_deref()?, e)))
+            .max_by_key(|(since, _, _)| since.0);
+        match newest {
+            Some((since, live, e)) => format!(
+                "│ {} ago: {live} live in {}{} ",
+                since.age(self.now),
+                e.env.name,
+                e.by.as_deref()
+                    .map(|b| format!(" ({b})"))
+                    .unwrap_or_default()
+            ),
+            None if self.data.envs_loaded => "│ nothing deployed yet ".to_string(),
+            None => String::new(),
+        }
     }
 
     pub fn footer_context(&self) -> FooterContext {
@@ -182,6 +256,7 @@ impl App {
                 Dialog::Actions(_) => FooterContext::Menu,
                 Dialog::Diff(_) => FooterContext::Modal,
                 Dialog::Verify(_) => FooterContext::VerifyResult,
+                Dialog::Rollback(r) if r.refused() => FooterContext::Info,
                 _ => FooterContext::Dialog,
             }
         } else {
@@ -198,9 +273,10 @@ impl App {
 
     fn render_footer(&self, f: &mut Frame, area: Rect) {
         let t = self.theme;
+        let hints = fit_hints(footer(self.footer_context()), usize::from(area.width));
         let mut spans = vec![Span::raw(" ")];
-        for (k, what) in footer(self.footer_context()) {
-            spans.push(Span::styled(*k, t.key()));
+        for (k, what) in hints {
+            spans.push(Span::styled(k, t.key()));
             spans.push(Span::raw(format!(" {what}  ")));
         }
         f.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -263,6 +263,72 @@ pub fn checks_count(v: &Verification) -> String {
     format!("{passed}/{} checks passed", v.checks.len())
 }
 
+/// Columns `s` takes on a terminal: CJK and emoji count two.
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// A daemon message as relui shows it: without the relctl commands it suggests (relui has
+/// its own keys and fields for those). Parenthesised `(relctl …)` asides go, and so do
+/// sentences and clauses that tell the reader to run relctl or pass `--force`.
+pub fn tui_message(message: &str) -> String {
+    let mut text = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(" (relctl ") {
+        text.push_str(&rest[..i]);
+        // Skip to the matching ')' (asides do not nest further than one level).
+        let aside = &rest[i + 2..];
+        let mut depth = 1usize;
+        let mut end = aside.len();
+        for (j, c) in aside.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &aside[end..];
+    }
+    text.push_str(rest);
+    // "(…; relctl env show staging lists them)": keep the aside, drop its relctl part.
+    while let Some(i) = text.find("; relctl ") {
+        let end = text[i..].find(')').map_or(text.len(), |j| i + j);
+        text.replace_range(i..end, "");
+    }
+    let cli = |s: &str| s.contains("relctl") || s.contains("--force");
+    let sentences: Vec<String> = text
+        .split(". ")
+        .filter(|sentence| {
+            // A sentence that is only CLI advice goes entirely.
+            let t = sentence.trim_start();
+            !(cli(t) && (t.contains(" run") || t.starts_with("To ") || t.starts_with("If ")))
+        })
+        .map(|sentence| {
+            sentence
+                .split(", ")
+                .filter(|clause| !cli(clause))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let mut out = sentences.join(". ");
+    if out == message {
+        return out;
+    }
+    // Something was cut from the end: close the sentence.
+    if !out.ends_with(['.', '!', '?']) && !out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
 /// A policy message without the daemon's own "policy: " lead-in (the UI already says
 /// "Policy denied").
 pub fn policy_message(message: &str) -> &str {
@@ -301,7 +367,7 @@ pub fn code_title(code: ErrorCode) -> &'static str {
 /// The message exactly as the daemon (or the client library) said it.
 pub fn error_message(e: &ClientError) -> String {
     match e {
-        ClientError::Rpc(r) => r.message.clone(),
+        ClientError::Rpc(r) => tui_message(&r.message),
         // One sentence, not the client library's chain of "lost: not connected: …".
         ClientError::Disconnected(why) if why == NOT_CONNECTED => {
             "relui is not connected to releasd right now; it reconnects by itself, so try again once the status bar says connected.".to_string()
@@ -323,38 +389,24 @@ pub fn wrapped_height(lines: &[Line], width: u16) -> u16 {
 
 /// Word-wrap `text` to `width` columns (chars); over-long words are split.
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = vec![];
-    for para in text.split('\n') {
-        let mut line = String::new();
-        let mut len = 0;
-        for word in para.split(' ') {
-            let mut word: Vec<char> = word.chars().collect();
-            loop {
-                let wl = word.len();
-                let need = if len == 0 { wl } else { len + 1 + wl };
-                if need <= width {
-                    if len > 0 {
-                        line.push(' ');
-                    }
-                    line.extend(word.iter());
-                    len = need;
-                    break;
-                }
-                if len > 0 {
-                    out.push(std::mem::take(&mut line));
-                    len = 0;
-                    continue;
-                }
-                // A word longer than the line: split it.
-                let rest = word.split_off(width);
-                out.push(word.iter().collect());
-                word = rest;
+    // textwrap measures display width (a CJK tag takes two columns) and splits words longer
+    // than a line; each '\n' starts a new line, and an empty paragraph stays an empty line.
+    // Break only at spaces (not inside paths or dates at '-' or '/'), greedily.
+    let opts = textwrap::Options::new(width.max(1))
+        .break_words(true)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .wrap_algorithm(textwrap::WrapAlgorithm::FirstFit);
+    text.split('\n')
+        .flat_map(|para| {
+            let lines = textwrap::wrap(para, &opts);
+            if lines.is_empty() {
+                vec![String::new()]
+            } else {
+                lines.into_iter().map(|l| l.into_owned()).collect()
             }
-        }
-        out.push(line);
-    }
-    out
+        })
+        .collect()
 }
 
 /// `label` then `text` wrapped to `width`, continuation lines indented under the text.
@@ -393,17 +445,63 @@ pub fn render_diff_pane(
     let total = wrapped_height(&lines, area.width);
     let max = total.saturating_sub(area.height);
     let scroll = u16::try_from(scroll).unwrap_or(u16::MAX).min(max);
+    // Clipped below: the last row says so (and how to see the rest) instead of a diff that
+    // silently looks complete.
+    let clipped = total > scroll.saturating_add(area.height) && area.height > 1;
+    let text_area = if clipped {
+        ratatui::layout::Rect {
+            height: area.height - 1,
+            ..area
+        }
+    } else {
+        area
+    };
     f.render_widget(
         ratatui::widgets::Paragraph::new(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .scroll((scroll, 0)),
-        area,
+        text_area,
     );
+    if clipped {
+        let below = total - scroll - text_area.height;
+        let marker = ratatui::layout::Rect {
+            y: area.y + area.height - 1,
+            height: 1,
+            ..area
+        };
+        f.render_widget(
+            ratatui::widgets::Paragraph::new(format!(
+                "  ↓ {below} more line{} (PgDn)",
+                if below == 1 { "" } else { "s" }
+            ))
+            .style(ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM)),
+            marker,
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tui_messages_drop_relctl_advice() {
+        let held = "v3 was rolled back out of production by alice at 2026-01-01 (deployment #6), so it is held there. If it is fixed and must go back, an admin can run: relctl deploy v3 --env production --force --reason TEXT";
+        assert_eq!(
+            tui_message(held),
+            "v3 was rolled back out of production by alice at 2026-01-01 (deployment #6), so it is held there."
+        );
+        let policy = "policy: v1.1.0 has not been live in staging, which production requires. Deploy it to staging first (relctl deploy v1.1.0 --env staging), or override as an admin with --force --reason TEXT";
+        assert_eq!(
+            tui_message(policy),
+            "policy: v1.1.0 has not been live in staging, which production requires. Deploy it to staging first."
+        );
+        let nothing = "nothing to roll back to: v1 was the first release staging ran, so there is nothing older (the releases deployed after it were rolled back out and are held; relctl env show staging lists them). To run another release, deploy it: relctl deploy TAG --env staging";
+        assert_eq!(
+            tui_message(nothing),
+            "nothing to roll back to: v1 was the first release staging ran, so there is nothing older (the releases deployed after it were rolled back out and are held)."
+        );
+    }
 
     #[test]
     fn wraps_words_and_long_words() {

@@ -19,6 +19,8 @@ struct Tui {
     master: Box<dyn MasterPty + Send>,
     writer: Box<dyn Write + Send>,
     parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte relui wrote, for checks on the escape sequences themselves.
+    raw: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Tui {
@@ -59,6 +61,10 @@ impl Tui {
             .expect("open a pty");
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        // A UTF-8 locale unless the test says otherwise (without one relui draws ASCII).
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
+        cmd.env("LANG", "C.UTF-8");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -68,15 +74,21 @@ impl Tui {
         let writer = pair.master.take_writer().expect("pty writer");
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let p = parser.clone();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let r = raw.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => p
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .process(&buf[..n]),
+                    Ok(n) => {
+                        r.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend_from_slice(&buf[..n]);
+                        p.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .process(&buf[..n])
+                    }
                 }
             }
         });
@@ -85,6 +97,7 @@ impl Tui {
             master: pair.master,
             writer,
             parser,
+            raw,
         }
     }
 
@@ -334,9 +347,8 @@ fn the_whole_workflow_in_the_tui() {
     );
     tui.send("production");
     tui.send(ENTER);
-    tui.wait_for(&["Deploy v1.1.0 to production failed:"]);
-    tui.send(ESC);
-    tui.wait_gone("failed:");
+    // Refused by the plan: nothing is sent; the dialog says why and how to override.
+    tui.wait_for(&["The policy refuses this deploy", "Override"]);
     tui.send(ESC);
     tui.wait_gone("Deploy v1.1.0");
 
@@ -746,4 +758,30 @@ fn relctl_on_another_users_socket_exits_5_without_start_advice() {
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("permission denied"), "{stderr}");
     assert!(!stderr.contains("Start it"), "{stderr}");
+}
+
+/// LANG=C and TERM=vt100: relui writes nothing but ASCII (no box drawing, no ✓) and no
+/// 256-colour sequences; at 60x20 the footer still says how to get help and quit.
+#[test]
+fn a_c_locale_and_a_vt100_get_ascii_and_no_colour() {
+    let d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    // spawn_cmd sets a UTF-8 locale and xterm-256color: `env` overrides both for relui.
+    let mut cmd = CommandBuilder::new("env");
+    cmd.args(["LANG=C", "TERM=vt100"]);
+    cmd.arg(bin("relui"));
+    cmd.args(["--socket", socket.to_str().expect("utf-8"), "--no-start"]);
+    let mut tui = Tui::spawn_cmd(cmd, &[], 60, 20);
+    tui.wait_for(&["* connected", "? help", "q quit"]);
+    tui.send("2");
+    tui.wait_for(&["staging", "+-"]);
+    tui.send("q");
+    assert!(tui.wait_exit().success());
+    let raw = tui.raw.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(raw.is_ascii(), "non-ASCII bytes written under LANG=C");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        !text.contains("38;5;"),
+        "256-colour codes written to a vt100"
+    );
 }

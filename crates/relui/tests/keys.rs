@@ -207,7 +207,7 @@ fn filtering_asks_the_daemon_and_esc_clears() {
     let cmds = app.update(key(KeyCode::Esc));
     match &requests(&cmds)[..] {
         [Request::ReleaseList(q)] => assert_eq!(q.filter, None),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
     settle(&mut app, &world, cmds);
     assert_eq!(app.releases.rows.len(), 30);
@@ -275,7 +275,7 @@ fn release_and_deploy_sends_the_environment() {
     match &requests(&cmds)[..] {
         // Create and deploy stay one request.
         [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("production")),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
 }
 
@@ -290,7 +290,7 @@ fn release_and_deploy_to_an_unprotected_environment_needs_no_name() {
     assert!(!screen(&app, 80, 24).contains("type staging"));
     match &requests(&app.update(ctrl('s')))[..] {
         [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("staging")),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
 }
 
@@ -329,7 +329,7 @@ fn an_environment_created_meanwhile_shows_up_in_the_open_create_dialog() {
     press(&mut app, &world, typed("prod2"));
     match &requests(&app.update(ctrl('s')))[..] {
         [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("prod2")),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
 }
 
@@ -370,7 +370,7 @@ fn created_release_is_selected_and_the_dialog_closes() {
     };
     let purpose = match &cmds[..] {
         [Command::Call { purpose, .. }] => purpose.clone(),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     };
     let view = {
         let mut r = release(31, ReleaseState::Ready, &[]);
@@ -406,7 +406,7 @@ fn deploy_offers_the_first_environment_not_serving_the_release() {
         [Request::PlanDeploy(r)] => {
             assert_eq!((r.tag.as_str(), r.env.as_str()), ("v1.30.0", "staging"))
         }
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
     press(&mut app, &world, vec![key(KeyCode::Esc)]);
     // v1.29.0 is live in staging: production is offered.
@@ -416,7 +416,7 @@ fn deploy_offers_the_first_environment_not_serving_the_release() {
         [Request::PlanDeploy(r)] => {
             assert_eq!((r.tag.as_str(), r.env.as_str()), ("v1.29.0", "production"))
         }
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
 }
 
@@ -453,7 +453,7 @@ fn changing_the_target_environment_asks_for_a_new_plan() {
     let cmds = app.update(key(KeyCode::Right));
     match &requests(&cmds)[..] {
         [Request::PlanDeploy(r)] => assert_eq!(r.env, "production"),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
     // A stale plan (for staging) arriving late is ignored.
     settle(&mut app, &world, cmds);
@@ -473,7 +473,7 @@ fn a_daemon_error_is_shown_as_said_and_the_dialog_stays() {
     let cmds = app.update(key(KeyCode::Enter));
     let purpose = match &cmds[..] {
         [Command::Call { purpose, .. }] => purpose.clone(),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     };
     let said = "staging: expected v1.29.0 to be live but v1.31.0 is (deployed by bob 3s ago); review and retry";
     let cmds = app.update(Msg::Rpc {
@@ -517,7 +517,7 @@ fn promote_deploys_what_is_live_to_the_next_environment() {
         [Request::PlanDeploy(r)] => {
             assert_eq!((r.tag.as_str(), r.env.as_str()), ("v1.29.0", "production"))
         }
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
     press(&mut app, &world, vec![key(KeyCode::Esc)]);
     // From production there is nowhere further to go: a message, no request.
@@ -788,7 +788,7 @@ fn requests_while_disconnected_answer_with_the_connection_error() {
     press(&mut app, &world, vec![ch('d')]);
     let purpose = match &app.update(key(KeyCode::Enter))[..] {
         [Command::Call { purpose, .. }] => purpose.clone(),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     };
     assert!(matches!(purpose, Purpose::Deploy { .. }));
     app.update(Msg::Rpc {
@@ -823,7 +823,7 @@ fn logs_screen_loads_filters_and_follows_runs() {
     let cmds = app.update(ch('/'));
     match &requests(&cmds)[..] {
         [Request::Logs(q)] => assert_eq!(q.env.as_deref(), Some("staging")),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
     settle(&mut app, &world, cmds);
     assert!(app.logs.rows.iter().all(|e| e.env == "staging"));
@@ -990,7 +990,11 @@ fn a_verify_error_is_shown_as_the_daemon_said_it() {
     );
     assert!(app.verifying.is_empty());
     let modal = app.error.clone().expect("an error modal");
-    assert_eq!(modal.message, said);
+    // The daemon's words, without the relctl command (relui has its own keys for that).
+    assert_eq!(
+        modal.message,
+        "nothing is live in staging, so there is nothing to verify: deploy a release first."
+    );
     assert_eq!(modal.context, "Verify staging");
     let s = screen(&app, 120, 40);
     assert!(s.contains("Verify staging failed:"), "{s}");
@@ -1115,7 +1119,11 @@ fn an_unverified_promotion_hints_at_v() {
         s.contains("✗ Policy denied: v1.29.0 has not passed verification in staging"),
         "the daemon's words, without a second \"policy:\":\n{s}"
     );
-    assert!(s.contains("Run the checks there (relctl"), "{s}");
+    assert!(s.contains("Run the checks there."), "{s}");
+    assert!(
+        !s.contains("relctl") && !s.contains("--force"),
+        "relctl talk in a relui dialog:\n{s}"
+    );
     assert!(
         s.contains("Press v on the Environments screen (2) to verify staging"),
         "{s}"
@@ -1210,7 +1218,7 @@ fn rolling_back_an_unprotected_environment_needs_only_enter() {
     assert!(!screen(&app, 80, 24).contains("type staging"));
     match &requests(&app.update(key(KeyCode::Enter)))[..] {
         [Request::Rollback(r)] => assert_eq!(r.env, "staging"),
-        other => panic!("{other:?}"),
+        _ => panic!("no deploy dialog"),
     }
 }
 
@@ -1264,4 +1272,58 @@ fn info_messages_expire_and_errors_stay() {
 
 fn relui_ts(ms: i64) -> rel_domain::Timestamp {
     rel_domain::Timestamp(ms)
+}
+
+/// A deploy the policy refused is not sent again until something changes (here: an admin's
+/// override reason); a space typed on the environment selector does not switch the target.
+#[test]
+fn a_refused_deploy_is_not_resubmitted_and_space_does_not_switch_the_target() {
+    let mut world = World::new(30);
+    world.verdict = Err(RelError::policy(
+        "policy: v1.29.0 has not passed verification in staging, which production requires because the app defines checks. Run the checks there (relctl verify --env staging), or override as an admin with --force --reason TEXT",
+    ));
+    let mut app = connected(&world, 120, 40);
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
+    let env = |app: &relui::App| match &app.dialog {
+        Some(Dialog::Deploy(d)) => d.env().to_string(),
+        _ => panic!("no deploy dialog"),
+    };
+    assert_eq!(env(&app), "production");
+    // Protected: type the name, then submit. Refused by the plan: nothing is sent.
+    for c in "production".chars() {
+        app.update(ch(c));
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(
+        requests(&cmds)
+            .iter()
+            .all(|r| !matches!(r, Request::Deploy(_))),
+        "a refused deploy was sent: {cmds:?}"
+    );
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("The policy refuses this deploy"), "{s}");
+    // The refusal put the focus on the override field; Shift-Tab back to the environment
+    // selector and type a space: still production.
+    for _ in 0..2 {
+        app.update(key(KeyCode::BackTab));
+    }
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => assert_eq!(d.focus, relui::dialogs::deploy::Focus::Env),
+        _ => panic!("no deploy dialog"),
+    }
+    app.update(ch(' '));
+    assert_eq!(env(&app), "production");
+    // An override reason changes things: now it is sent, with the reason.
+    app.update(key(KeyCode::Tab)); // → Confirm
+    app.update(key(KeyCode::Tab)); // → Override reason
+    for c in "hotfix".chars() {
+        app.update(ch(c));
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(
+        requests(&cmds).iter().any(
+            |r| matches!(r, Request::Deploy(d) if d.force_reason.as_deref() == Some("hotfix"))
+        ),
+        "{cmds:?}"
+    );
 }

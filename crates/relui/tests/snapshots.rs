@@ -10,13 +10,22 @@ use rel_domain::{ErrorCode, RelError};
 use rel_proto::ClientError;
 use relui::{Msg, Purpose, Theme};
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+/// 80×24 (the SSH default), 120×40, 60×20 (the smallest honest layout) and 30×10 (the
+/// "terminal too small" screen).
+const SIZES: [(u16, u16); 4] = [(80, 24), (120, 40), (60, 20), (30, 10)];
 
 /// Snapshot `build()` at both sizes.
 fn snap(name: &str, build: impl Fn(u16, u16) -> relui::App) {
     for (w, h) in SIZES {
-        let app = build(w, h);
+        let mut app = build(w, h);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(&app, w, h));
+        // The same in ASCII mode (a locale that is not UTF-8): nothing but ASCII on screen.
+        if (w, h) != (120, 40) {
+            app.theme = app.theme.in_ascii();
+            let s = screen(&app, w, h);
+            assert!(s.is_ascii(), "{name} {w}x{h} in ASCII mode:\n{s}");
+            insta::assert_snapshot!(format!("{name}_{w}x{h}_ascii"), s);
+        }
     }
 }
 
@@ -599,7 +608,9 @@ fn diff_without_changes_says_so_once() {
         d.set("v1.30.0 → draft".into(), rel_domain::diff::Diff::default());
         app.dialog = Some(relui::dialogs::Dialog::Diff(d));
         let s = screen(&app, w, h);
-        assert_eq!(s.matches("no changes").count(), 1, "{s}");
+        if w >= 60 {
+            assert_eq!(s.matches("no changes").count(), 1, "{s}");
+        }
         app
     });
 }
@@ -651,6 +662,23 @@ fn rollback_refused_plan_offers_no_button() {
                     ))),
                 });
             }
+        }
+        app
+    });
+}
+
+/// v1.27.0 was rolled back out of production: HELD there, not just SUPERSEDED (§3.2).
+#[test]
+fn releases_with_a_held_release() {
+    snap("releases_held", |w, h| {
+        let mut world = World::new(30);
+        if let Some(p) = world.envs.iter_mut().find(|e| e.env.name == "production") {
+            p.held = vec!["v1.27.0".into()];
+        }
+        let app = connected(&world, w, h);
+        let s = screen(&app, w, h);
+        if w >= 80 {
+            assert!(s.contains("HELD") && s.contains("held: production"), "{s}");
         }
         app
     });

@@ -48,7 +48,16 @@ pub async fn run(s: &Session, cmd: EnvCmd) -> anyhow::Result<()> {
             )
         }
         EnvCmd::History { env, limit } => {
-            let list = reply!(conn, Request::EnvHistory { env: env.clone(), limit, before_id: None }, Response::History(l) => l);
+            let fetch = async |before_id, limit: usize| {
+                let req = Request::EnvHistory {
+                    env: env.clone(),
+                    limit: limit as u64,
+                    before_id,
+                };
+                Ok(reply!(conn, req, Response::History(l) => l))
+            };
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let list = crate::paging::collect(limit, fetch, |d| d.id).await?;
             if list.is_empty() && !s.json() {
                 return out(&format!(
                     "nothing was ever deployed to {env}: relctl deploy TAG --env {env}\n"

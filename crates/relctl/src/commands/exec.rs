@@ -97,13 +97,16 @@ pub async fn logs(s: &Session, args: LogsArgs) -> anyhow::Result<()> {
     if args.follow {
         return follow(s, &conn, &args).await;
     }
-    let query = ExecQuery {
-        env: args.env,
-        endpoint: args.endpoint,
-        before_id: None,
-        limit: args.limit,
+    let fetch = async |before_id, limit| {
+        let query = ExecQuery {
+            env: args.env.clone(),
+            endpoint: args.endpoint.clone(),
+            before_id,
+            limit,
+        };
+        Ok(reply!(conn, Request::Logs(query), Response::Executions(l) => l))
     };
-    let list = reply!(conn, Request::Logs(query), Response::Executions(l) => l);
+    let list = crate::paging::collect(args.limit, fetch, |e| e.id).await?;
     s.show(
         || table_exec::executions(&list, args.limit, s.ctx),
         || json::executions(&list),

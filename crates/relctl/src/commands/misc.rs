@@ -8,7 +8,7 @@ use rel_domain::RelError;
 use rel_proto::{Request, Response};
 
 use crate::cli::{AuditArgs, AuditCmd, Cli};
-use crate::session::{Session, out, read_input};
+use crate::session::{Session, out};
 use crate::{json, reply, table};
 
 pub async fn status(s: &Session) -> anyhow::Result<()> {
@@ -57,16 +57,19 @@ pub async fn daemon_stop(s: &Session) -> anyhow::Result<()> {
 const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One JSON object per event per line, flushed as it arrives, until the daemon goes away.
-pub async fn watch(s: &Session) -> anyhow::Result<()> {
+pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
     let conn = s.connect().await?;
-    let mut events = conn.client.subscribe().await?;
+    let mut events = conn.client.subscribe_since(since).await?;
     // On stderr, so stdout stays pure JSON lines; scripts can wait for it as a ready signal.
     eprintln!(
         "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
         s.socket.display()
     );
-    while let Some(event) = events.next().await {
-        let mut line = json::line(&json::event(&event));
+    while let Some((seq, event)) = events.next_seq().await {
+        let mut line = json::line(&json::SeqEventJson {
+            seq,
+            event: json::event(&event),
+        });
         line.push('\n');
         let mut stdout = std::io::stdout().lock();
         match stdout
@@ -90,7 +93,15 @@ pub async fn audit(s: &Session, args: AuditArgs) -> anyhow::Result<()> {
     let conn = s.connect().await?;
     match args.command {
         None => {
-            let list = reply!(conn, Request::Audit { limit: args.limit, before_seq: None }, Response::Audit(l) => l);
+            let fetch = async |before_seq, limit: usize| {
+                let req = Request::Audit {
+                    limit: limit as u64,
+                    before_seq,
+                };
+                Ok(reply!(conn, req, Response::Audit(l) => l))
+            };
+            let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+            let list = crate::paging::collect(limit, fetch, |a| a.seq).await?;
             s.show(|| table::audit(&list, s.ctx), || json::audit(&list))
         }
         Some(AuditCmd::Verify) => {
@@ -107,25 +118,65 @@ pub async fn audit(s: &Session, args: AuditArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Pieces of the file sent per `ImportChunk`: well inside a frame.
+const IMPORT_CHUNK: usize = 1024 * 1024;
+
 pub async fn export(s: &Session, file: &Path) -> anyhow::Result<()> {
     let conn = s.connect().await?;
-    let dump = reply!(conn, Request::Export, Response::Export { dump } => dump);
-    let bytes = dump.len();
-    if file.as_os_str() == "-" {
-        return out(&dump);
-    }
+    let to_stdout = file.as_os_str() == "-";
     // Write beside the target and rename, so an interrupted export never leaves half a dump.
     let mut partial = file.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
-    std::fs::write(&partial, dump.as_bytes())
+    let cannot_write = |e: std::io::Error| {
+        RelError::invalid(format!(
+            "cannot write {}: {e}; check the directory exists and is writable",
+            file.display()
+        ))
+    };
+    let mut sink: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(&partial).map_err(cannot_write)?,
+        ))
+    };
+    // The export streams in pieces: any store size, bounded memory on both sides.
+    let mut pieces = conn.client.call_stream(Request::ExportStream).await?;
+    let mut bytes = 0usize;
+    let streamed = async {
+        loop {
+            match pieces.next().await? {
+                Response::Export { dump } => {
+                    bytes += dump.len();
+                    match sink.write_all(dump.as_bytes()) {
+                        Ok(()) => {}
+                        Err(e) if to_stdout && e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            return Ok(());
+                        }
+                        Err(e) => return Err(cannot_write(e).into()),
+                    }
+                }
+                Response::Done => return Ok(()),
+                other => return Err(crate::session::unexpected(&other)),
+            }
+        }
+    };
+    let result: anyhow::Result<()> = streamed.await;
+    let flushed = sink.flush();
+    drop(sink);
+    if let Err(e) = result {
+        if !to_stdout {
+            let _ = std::fs::remove_file(&partial);
+        }
+        return Err(e);
+    }
+    if to_stdout {
+        return Ok(());
+    }
+    flushed
         .and_then(|()| std::fs::rename(&partial, file))
-        .map_err(|e| {
-            RelError::invalid(format!(
-                "cannot write {}: {e}; check the directory exists and is writable",
-                file.display()
-            ))
-        })?;
+        .map_err(cannot_write)?;
     let name = file.display().to_string();
     s.show(
         || format!("exported the store to {name} ({bytes} bytes)\nmove it with: relctl import {name} (into a daemon with no releases)\n"),
@@ -134,9 +185,47 @@ pub async fn export(s: &Session, file: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn import(s: &Session, file: &Path) -> anyhow::Result<()> {
-    let dump = read_input(file)?;
+    let mut input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(file).map_err(|e| {
+            RelError::invalid(format!(
+                "cannot read {}: {e}; check the path",
+                file.display()
+            ))
+        })?)
+    };
     let conn = s.connect().await?;
-    let st = reply!(conn, Request::Import { dump }, Response::Imported(st) => st);
+    // In pieces on one connection; the daemon imports them all at once on commit.
+    let mut buf = vec![0u8; IMPORT_CHUNK];
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| RelError::invalid(format!("cannot read {}: {e}", file.display())))?;
+        carry.extend_from_slice(&buf[..n]);
+        if carry.is_empty() {
+            break;
+        }
+        let valid = match std::str::from_utf8(&carry) {
+            Ok(_) => carry.len(),
+            Err(e) if e.error_len().is_none() && n > 0 => e.valid_up_to(),
+            Err(e) => {
+                return Err(RelError::invalid(format!(
+                    "{} is not a rel export: it is not UTF-8 text ({e})",
+                    file.display()
+                ))
+                .into());
+            }
+        };
+        let rest = carry.split_off(valid);
+        let data = String::from_utf8(std::mem::replace(&mut carry, rest)).unwrap_or_default();
+        reply!(conn, Request::ImportChunk { data }, Response::Done => ());
+        if n == 0 && carry.is_empty() {
+            break;
+        }
+    }
+    let st = reply!(conn, Request::ImportCommit, Response::Imported(st) => st);
     s.show(
         || format!("imported {}: {}", file.display(), table::store(&st)),
         || json::store(&st),

@@ -25,7 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify { env } => exec::verify(&s, env).await,
         Command::Logs(args) => exec::logs(&s, args).await,
         Command::Token(cmd) => token::run(&s, cmd).await,
-        Command::Watch => misc::watch(&s).await,
+        Command::Watch(a) => misc::watch(&s, a.since).await,
         Command::Audit(args) => misc::audit(&s, args).await,
         Command::Export { file } => misc::export(&s, &file).await,
         Command::Import { file } => misc::import(&s, &file).await,

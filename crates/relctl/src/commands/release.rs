@@ -6,6 +6,7 @@ use rel_proto::{Request, Response};
 use super::app::{config_text, name_file};
 use crate::cli::{CreateArgs, ReleaseCmd, StateArg};
 use crate::confirm;
+use crate::holds::Holds;
 use crate::session::{Session, out};
 use crate::{json, reply, table};
 
@@ -15,10 +16,18 @@ pub async fn run(s: &Session, cmd: ReleaseCmd) -> anyhow::Result<()> {
         ReleaseCmd::List { state, limit } => list(s, state, limit).await,
         ReleaseCmd::Show { tag } => {
             let conn = s.connect().await?;
-            let d = reply!(conn, Request::ReleaseShow { tag }, Response::Release(d) => d);
+            let (d, envs) = tokio::join!(
+                conn.call(Request::ReleaseShow { tag }),
+                conn.call(Request::EnvList)
+            );
+            let d = match d? {
+                Response::Release(d) => d,
+                other => return Err(crate::session::unexpected(&other)),
+            };
+            let holds = holds(envs?)?;
             s.show(
-                || table::release_detail(&d, s.ctx),
-                || json::release_detail(&d),
+                || table::release_detail(&d, &holds, s.ctx),
+                || json::release_detail(&d, &holds),
             )
         }
         ReleaseCmd::Prune { keep, dry_run } => {
@@ -81,13 +90,18 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
         StateArg::Superseded => ReleaseState::Superseded,
     });
     let conn = s.connect().await?;
-    let query = ReleaseQuery {
-        state,
-        filter: None,
-        before_seq: None,
-        limit,
+    let fetch = async |before_seq, limit| {
+        let query = ReleaseQuery {
+            state,
+            filter: None,
+            before_seq,
+            limit,
+        };
+        Ok(reply!(conn, Request::ReleaseList(query), Response::Releases(l) => l))
     };
-    let list = reply!(conn, Request::ReleaseList(query), Response::Releases(l) => l);
+    let list = crate::paging::collect(limit, fetch, |r| r.release.seq).await?;
+    let envs = conn.call(Request::EnvList).await;
+    let holds = holds(envs?)?;
     if list.is_empty() && !s.json() {
         return out(&match state {
             Some(st) => format!("no {} releases\n", st.as_str()),
@@ -95,7 +109,15 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
         });
     }
     s.show(
-        || table::releases(&list, limit, s.ctx),
-        || json::releases(&list),
+        || table::releases(&list, limit, &holds, s.ctx),
+        || json::releases(&list, &holds),
     )
+}
+
+/// Where releases are held, from an `EnvList` answer.
+fn holds(envs: Response) -> anyhow::Result<Holds> {
+    match envs {
+        Response::Environments(l) => Ok(Holds::from_envs(&l)),
+        other => Err(crate::session::unexpected(&other)),
+    }
 }

@@ -286,12 +286,13 @@ impl CreateDialog {
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let inner = frame(f, area, "New release", theme);
         let w = usize::from(inner.width.saturating_sub(16)).max(8);
+        // Labels read as labels (dim looks disabled); the focused one is marked and reversed.
         let label = |name: &str, field: Field| {
-            let focused = self.focus == field;
-            Span::styled(
-                format!("{} {name:<12}", if focused { "›" } else { " " }),
-                if focused { theme.focus() } else { theme.dim() },
-            )
+            if self.focus == field {
+                Span::styled(format!("› {name:<11} "), theme.focus_label())
+            } else {
+                Span::raw(format!("  {name:<12}"))
+            }
         };
         let mut lines = vec![Line::raw(match &self.draft {
             Some(d) => format!(" Freezes the current draft ({d}) as an immutable release."),

@@ -14,7 +14,7 @@ use super::{Action, confirm_hint, confirm_line, frame};
 use crate::keys::is_ctrl;
 use crate::msg::Purpose;
 use crate::text::{
-    code_title, diff_lines, diff_summary, labeled, policy_message, render_diff_pane,
+    code_title, diff_lines, diff_summary, labeled, policy_message, render_diff_pane, tui_message,
 };
 use crate::theme::Theme;
 use crate::widgets::TextInput;
@@ -210,6 +210,19 @@ impl DeployDialog {
         }
         let reason = self.reason.text().trim().to_string();
         let force_reason = (self.denied() && !reason.is_empty()).then_some(reason);
+        // The policy said no: sending it again would only be refused again. Something must
+        // change first (an override reason, another environment, the release verified).
+        if self.denied() && force_reason.is_none() {
+            self.hint = Some(if self.admin {
+                "The policy refuses this deploy. To override it, type a reason in the Override field (audited), or press Esc.".into()
+            } else {
+                "The policy refuses this deploy; nothing was sent. Esc closes.".into()
+            });
+            if self.admin {
+                self.focus = Focus::Reason;
+            }
+            return Action::None;
+        }
         self.submitting = true;
         self.hint = None;
         Action::Call(
@@ -273,14 +286,16 @@ impl DeployDialog {
             _ => {}
         }
         match self.focus {
+            // Only arrows change the target: a space or letters typed here by mistake (meant
+            // for a text field) must not silently deploy somewhere else.
             Focus::Env => match key.code {
-                KeyCode::Right
-                | KeyCode::Down
-                | KeyCode::Char(' ')
-                | KeyCode::Char('j')
-                | KeyCode::Char('l') => self.change_env(true),
-                KeyCode::Left | KeyCode::Up | KeyCode::Char('k') | KeyCode::Char('h') => {
-                    self.change_env(false)
+                KeyCode::Right | KeyCode::Down => self.change_env(true),
+                KeyCode::Left | KeyCode::Up => self.change_env(false),
+                KeyCode::Char(_) => {
+                    self.hint = Some(
+                        "The environment changes with ←/→; Tab moves to the next field.".into(),
+                    );
+                    Action::None
                 }
                 _ => Action::None,
             },
@@ -309,12 +324,15 @@ impl DeployDialog {
     pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let inner = frame(f, area, &format!("Deploy {}", self.tag), theme);
         let w = inner.width;
+        // Field labels read as labels (not dimmed, which looks disabled); the focused one
+        // is marked and reversed, visible without colour too.
         let label = |name: &str, field: Option<Focus>| {
             let focused = field.is_some_and(|x| x == self.focus);
-            Span::styled(
-                format!("{} {name:<12}", if focused { "›" } else { " " }),
-                if focused { theme.focus() } else { theme.dim() },
-            )
+            if focused {
+                Span::styled(format!("› {name:<11} "), theme.focus_label())
+            } else {
+                Span::raw(format!("  {name:<12}"))
+            }
         };
         let mut head = vec![];
         let mut env_line = vec![
@@ -324,7 +342,8 @@ impl DeployDialog {
         if self.is_protected() {
             env_line.push(Span::styled("  PROTECTED", theme.warn()));
         }
-        if self.envs.len() > 1 {
+        // The hint only where it fits: clipped at the border it reads as garbage.
+        if self.envs.len() > 1 && w >= 76 {
             env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
         }
         head.push(Line::from(env_line));
@@ -358,10 +377,11 @@ impl DeployDialog {
                         Span::styled("✓ allowed", theme.ok()),
                     ])),
                     Err(e) => {
+                        let cleaned = tui_message(&e.message);
                         let message = if e.code == ErrorCode::PolicyDenied {
-                            policy_message(&e.message)
+                            policy_message(&cleaned)
                         } else {
-                            &e.message
+                            &cleaned
                         };
                         head.extend(labeled(
                             label("Policy", None),
@@ -394,7 +414,7 @@ impl DeployDialog {
             if self.admin {
                 let mut l = vec![
                     label("Override", Some(Focus::Reason)),
-                    Span::raw("reason (admin force): "),
+                    Span::raw("reason (audited): "),
                 ];
                 l.extend(
                     self.reason
@@ -405,7 +425,7 @@ impl DeployDialog {
             } else {
                 foot.extend(labeled(
                     Span::raw("  "),
-                    "Only an admin can override this (relctl deploy --force --reason).",
+                    "Only an admin can override this.",
                     theme.dim(),
                     w,
                 ));
@@ -423,10 +443,12 @@ impl DeployDialog {
         } else {
             theme.title()
         };
+        let button = format!("[ {button} ]");
+        let fits_esc = 14 + crate::text::width(&button) + 14 <= usize::from(w);
         foot.push(Line::from(vec![
             Span::raw(" ".repeat(14)),
-            Span::styled(format!("[ {button} ]"), button_style),
-            Span::styled("   Esc cancels", theme.dim()),
+            Span::styled(button, button_style),
+            Span::styled(if fits_esc { "   Esc cancels" } else { "" }, theme.dim()),
         ]));
         if let Some(h) = &self.hint {
             foot.extend(labeled(Span::raw("  "), h, theme.warn(), w));

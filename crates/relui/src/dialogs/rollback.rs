@@ -87,6 +87,12 @@ impl RollbackDialog {
         }
     }
 
+    /// The plan was refused (nothing to roll back to, …): an informational state whose only
+    /// action is closing.
+    pub fn refused(&self) -> bool {
+        self.plan_error.is_some()
+    }
+
     pub fn on_failed(&mut self) {
         self.submitting = false;
     }
@@ -127,6 +133,7 @@ impl RollbackDialog {
         }
         match key.code {
             KeyCode::Esc => Action::Close,
+            KeyCode::Enter if self.refused() => Action::Close,
             KeyCode::Enter => self.submit(),
             KeyCode::PageDown => {
                 self.scroll = (self.scroll + 5).min(self.diff_rows());
@@ -186,12 +193,23 @@ impl RollbackDialog {
         if self.is_protected() {
             env_line.push(Span::styled("  PROTECTED", theme.warn()));
         }
-        if self.envs.len() > 1 {
+        if self.envs.len() > 1 && w >= 76 {
             env_line.push(Span::styled("  (←/→ other environments)", theme.dim()));
         }
         head.push(Line::from(env_line));
         match (&self.plan, &self.plan_error) {
-            (_, Some(e)) => head.extend(labeled(label("Plan"), &format!("✗ {e}"), theme.bad(), w)),
+            (_, Some(e)) => {
+                // "Invalid: nothing to roll back to: …" is not a failure of the user's: say
+                // it plainly, as information.
+                let nothing = e
+                    .find("nothing to roll back to")
+                    .map(|i| &e[i..])
+                    .map(|rest| format!("N{}", &rest[1..]));
+                match nothing {
+                    Some(text) => head.extend(labeled(label("Plan"), &text, theme.warn(), w)),
+                    None => head.extend(labeled(label("Plan"), &format!("✗ {e}"), theme.bad(), w)),
+                }
+            }
             (None, None) => head.push(Line::from(vec![
                 label("Plan"),
                 Span::styled("asking releasd…", theme.dim()),
@@ -209,7 +227,7 @@ impl RollbackDialog {
                 head.extend(labeled(
                     label("Hold"),
                     &format!(
-                        "{} will be held in {}: deploying it there again needs --force --reason",
+                        "{} will be held in {}: deploying it there again needs an admin's override",
                         held.join(", "),
                         p.env
                     ),
@@ -229,7 +247,7 @@ impl RollbackDialog {
         if refused {
             foot.push(Line::from(vec![
                 Span::raw(" ".repeat(14)),
-                Span::styled("nothing to do here · Esc closes", theme.dim()),
+                Span::styled("Nothing to do here. Enter or Esc closes.", theme.dim()),
             ]));
         }
         if self.is_protected() && !refused {

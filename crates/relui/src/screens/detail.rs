@@ -10,7 +10,8 @@ use rel_proto::ReleaseDetail;
 
 use crate::keys::{Move, apply_move};
 use crate::text::{diff_lines, diff_summary, outline};
-use crate::theme::{Theme, state_badge};
+use crate::theme::{Theme, held_in, state_badge};
+use rel_domain::EnvironmentView;
 
 #[derive(Debug)]
 pub struct DetailScreen {
@@ -40,7 +41,7 @@ impl DetailScreen {
         self.outline = outline(&detail.config_json);
         self.detail = Some(detail);
         self.error = None;
-        self.body_len = self.body(Theme::plain(), Timestamp(0)).len();
+        self.body_len = self.body(Theme::plain(), Timestamp(0), &[]).len();
     }
 
     pub fn view(&self) -> Option<&ReleaseView> {
@@ -53,7 +54,7 @@ impl DetailScreen {
         self.scroll = apply_move(self.scroll.min(max), max + 1, page, m);
     }
 
-    fn body(&self, theme: Theme, now: Timestamp) -> Vec<Line<'static>> {
+    fn body(&self, theme: Theme, now: Timestamp, envs: &[EnvironmentView]) -> Vec<Line<'static>> {
         let Some(d) = &self.detail else {
             let text = match &self.error {
                 Some(e) => format!("Cannot load {}: {e}", self.tag),
@@ -72,6 +73,21 @@ impl DetailScreen {
                 } else {
                     format!("  live in {}", d.view.live_in.join(", "))
                 }),
+                // Same line, so the body's length (for scrolling) does not depend on envs.
+                Span::styled(
+                    {
+                        let held = held_in(envs, &r.tag);
+                        if held.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "  HELD in {} (rolled back out; redeploying needs an admin's override)",
+                                held.join(", ")
+                            )
+                        }
+                    },
+                    theme.held(),
+                ),
             ]),
             Line::from(vec![
                 label("Digest"),
@@ -142,8 +158,15 @@ impl DetailScreen {
         out
     }
 
-    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, now: Timestamp) {
-        let body = self.body(theme, now);
+    pub fn render(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        theme: Theme,
+        now: Timestamp,
+        envs: &[EnvironmentView],
+    ) {
+        let body = self.body(theme, now, envs);
         let height = usize::from(area.height.saturating_sub(2)).max(1);
         let max_scroll = body.len().saturating_sub(height);
         let scroll = self.scroll.min(max_scroll);

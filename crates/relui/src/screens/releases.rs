@@ -12,7 +12,7 @@ use rel_proto::Request;
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
 use crate::text::{first_line, live_in_text, thousands};
-use crate::theme::{Theme, state_badge};
+use crate::theme::{HELD_BADGE, Theme, held_in, state_badge};
 use crate::widgets::TextInput;
 
 /// Rows per request. The daemon answers a page in well under 10 ms at 100k releases.
@@ -244,6 +244,7 @@ impl ReleasesScreen {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // render stays a pure function of what it shows
     pub fn render(
         &self,
         f: &mut Frame,
@@ -252,6 +253,7 @@ impl ReleasesScreen {
         now: Timestamp,
         total: Option<u64>,
         offline: Option<&str>,
+        envs: &[rel_domain::EnvironmentView],
     ) {
         let mut title = vec![Span::styled(" Releases ", theme.title())];
         let count = match total {
@@ -336,11 +338,24 @@ impl ReleasesScreen {
             .map(|(i, r)| {
                 let idx = offset + i;
                 let sel = idx == self.selected;
-                let live = live_in_text(&r.live_in, usize::from(live_w));
+                let held = held_in(envs, &r.release.tag);
+                let live = if r.live_in.is_empty() && !held.is_empty() {
+                    crate::text::fit_words(
+                        &format!("held: {}", held.join(",")),
+                        usize::from(live_w),
+                    )
+                } else {
+                    live_in_text(&r.live_in, usize::from(live_w))
+                };
+                let badge = if r.state == rel_domain::ReleaseState::Superseded && !held.is_empty() {
+                    Span::styled(HELD_BADGE, theme.held())
+                } else {
+                    Span::styled(state_badge(r.state), theme.state(r.state))
+                };
                 let row = Row::new([
                     Cell::from(if sel { "▶" } else { " " }),
                     Cell::from(r.release.tag.clone()),
-                    Cell::from(Span::styled(state_badge(r.state), theme.state(r.state))),
+                    Cell::from(badge),
                     Cell::from(live),
                     Cell::from(r.release.created_at.age(now)),
                     Cell::from(r.release.created_by.clone()),

@@ -1,0 +1,123 @@
+//! No answer is limited by one frame (issue 7): a store whose lists and export are larger
+//! than a 16 MiB frame lists whole (pages cut by bytes, relctl follows the cursor) and moves
+//! with `relctl export` / `import`; an oversized release description is refused.
+
+mod common;
+
+use common::*;
+use rel_domain::{ErrorCode, NewRelease};
+use rel_proto::codec::MAX_FRAME_BYTES;
+use rel_proto::{Request, Response};
+use rel_testkit::TestDaemon;
+
+const RELEASES: usize = 300;
+/// Just under the 64 KiB limit: 300 of them are ~19 MB, more than one frame.
+const DESCRIPTION: usize = 60 * 1024;
+
+fn relctl_json(d: &TestDaemon, args: &[&str]) -> serde_json::Value {
+    let out = d
+        .relctl()
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("relctl");
+    assert!(
+        out.status.success(),
+        "relctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[tokio::test]
+async fn more_than_a_frame_lists_whole_and_moves_with_export_and_import() {
+    let a = TestDaemon::start();
+    let c = connect(a.socket()).await;
+    apply_example(&c).await;
+    for i in 0..RELEASES {
+        let description = format!("{i:04} {}", "d".repeat(DESCRIPTION));
+        let r = c
+            .call(Request::ReleaseCreate(NewRelease {
+                tag: format!("v1.0.{i}"),
+                description,
+                config: None,
+                deploy_to: None,
+            }))
+            .await
+            .expect("create");
+        assert!(matches!(r, Response::Created(_)), "{r:?}");
+    }
+
+    // One page is cut by bytes: fewer than asked, newest first.
+    let first = match c
+        .call(Request::ReleaseList(rel_domain::ReleaseQuery {
+            state: None,
+            filter: None,
+            before_seq: None,
+            limit: RELEASES,
+        }))
+        .await
+        .expect("list")
+    {
+        Response::Releases(l) => l,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        !first.is_empty() && first.len() < RELEASES,
+        "{}",
+        first.len()
+    );
+    // relctl follows the cursor: every release, in order, although they span many frames.
+    let listed = relctl_json(&a, &["release", "list", "--limit", "1000"]);
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), RELEASES);
+    assert_eq!(listed[0]["tag"], format!("v1.0.{}", RELEASES - 1));
+    assert_eq!(listed[RELEASES - 1]["tag"], "v1.0.0");
+
+    // Export streams: the file is larger than one frame.
+    let file = a.dir().join("store.json");
+    let exported = relctl_json(&a, &["export", file.to_str().expect("utf-8")]);
+    let size = std::fs::metadata(&file).expect("export file").len() as usize;
+    assert!(size > MAX_FRAME_BYTES, "export is {size} bytes");
+    assert_eq!(exported["bytes"], size);
+
+    // Import streams into a fresh daemon, which then has the same releases.
+    let b = TestDaemon::start();
+    let imported = relctl_json(&b, &["import", file.to_str().expect("utf-8")]);
+    assert_eq!(imported["releases"], RELEASES);
+    let relisted = relctl_json(&b, &["release", "list", "--limit", "1000"]);
+    assert_eq!(relisted.as_array().expect("array"), listed);
+}
+
+#[tokio::test]
+async fn a_description_over_the_limit_is_refused_naming_the_field_and_the_limit() {
+    let d = TestDaemon::start();
+    let c = connect(d.socket()).await;
+    apply_example(&c).await;
+    let e = rpc_err(
+        c.call(Request::ReleaseCreate(NewRelease {
+            tag: "v1.0.0".into(),
+            description: "x".repeat(64 * 1024 + 1),
+            config: None,
+            deploy_to: None,
+        }))
+        .await,
+    );
+    assert_eq!(e.code, ErrorCode::Invalid);
+    assert!(
+        e.message.contains("description") && e.message.contains("65536"),
+        "{}",
+        e.message
+    );
+    // At the limit it is fine.
+    let ok = c
+        .call(Request::ReleaseCreate(NewRelease {
+            tag: "v1.0.0".into(),
+            description: "x".repeat(64 * 1024),
+            config: None,
+            deploy_to: None,
+        }))
+        .await
+        .expect("at the limit");
+    assert!(matches!(ok, Response::Created(_)));
+}
