@@ -21,6 +21,13 @@ fn status_shows_pid_uptime_and_log_then_daemon_stop_stops_it() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["pid"], pid);
     assert!(v["uptime_s"].is_u64(), "{v}");
+    // Without --store the store is sled in the data dir.
+    assert_eq!(v["backend"]["kind"], "sled", "{v}");
+    assert_eq!(
+        v["backend"]["location"].as_str(),
+        d.data_dir().to_str(),
+        "{v}"
+    );
     // rel-testkit sends the daemon's stderr to a file: that is its log.
     let log = v["log"].as_str().expect("log path");
     assert!(std::path::Path::new(log).is_file(), "{log}");

@@ -186,6 +186,36 @@ pub struct DaemonStatus {
     pub caller: Caller,
     /// Where the daemon's log goes when it is a file (a detached daemon's `releasd.log`).
     pub log: Option<String>,
+    /// Which store backs the daemon: sled in its data dir, or an etcd cluster.
+    pub backend: StoreBackend,
+}
+
+/// Where the store lives (`relctl status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreBackend {
+    /// `sled` or `etcd`.
+    pub kind: String,
+    /// sled: the data dir; etcd: the store's URL, `etcd://HOST:PORT,…/PREFIX`.
+    pub location: String,
+    /// etcd: the cluster's client endpoints, as configured.
+    pub endpoints: Vec<String>,
+    /// etcd: the member that answered this status call (`NAME URL`), or why none did.
+    pub answered_by: Option<String>,
+    /// etcd: the cluster's revision as that member saw it.
+    pub revision: Option<i64>,
+}
+
+impl StoreBackend {
+    /// The embedded default: sled in `data_dir`.
+    pub fn sled(data_dir: &str) -> StoreBackend {
+        StoreBackend {
+            kind: "sled".into(),
+            location: data_dir.to_string(),
+            endpoints: Vec::new(),
+            answered_by: None,
+            revision: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -303,6 +303,13 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             store: store_status(),
             caller: actor(),
             log: Some("/home/alice/.local/share/releasd/releasd.log".into()),
+            backend: StoreBackend {
+                kind: "etcd".into(),
+                location: "etcd://10.0.0.1:2379,10.0.0.2:2379/rel".into(),
+                endpoints: vec!["10.0.0.1:2379".into(), "10.0.0.2:2379".into()],
+                answered_by: Some("etcd-a http://10.0.0.1:2379".into()),
+                revision: Some(4711),
+            },
         }),
         Response::Status(_) => Response::Draft(Some(DraftView {
             digest: digest(4),

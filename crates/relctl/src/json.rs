@@ -420,6 +420,17 @@ pub struct StatusJson {
     pub uptime_s: u64,
     /// The daemon's log file; null when it logs to a terminal or a pipe.
     pub log: Option<String>,
+    /// Where the store lives: `{"kind":"sled"|"etcd","location","endpoints","answered_by","revision"}`.
+    pub backend: BackendJson,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackendJson {
+    pub kind: String,
+    pub location: String,
+    pub endpoints: Vec<String>,
+    pub answered_by: Option<String>,
+    pub revision: Option<i64>,
 }
 
 pub fn status(
@@ -445,6 +456,13 @@ pub fn status(
         environments: environments(envs),
         uptime_s: u64::try_from(now.0.saturating_sub(s.started_at.0) / 1000).unwrap_or(0),
         log: s.log.clone(),
+        backend: BackendJson {
+            kind: s.backend.kind.clone(),
+            location: s.backend.location.clone(),
+            endpoints: s.backend.endpoints.clone(),
+            answered_by: s.backend.answered_by.clone(),
+            revision: s.backend.revision,
+        },
     }
 }
 

@@ -258,6 +258,7 @@ fn status() {
         started_at: ts(60),
         http: None,
         log: Some("/home/alice/.local/share/releasd/releasd.log".into()),
+        backend: rel_proto::StoreBackend::sled("/home/alice/.local/share/releasd"),
         store: StoreStatus {
             releases: 4,
             environments: 3,

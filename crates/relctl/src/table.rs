@@ -312,6 +312,19 @@ pub fn status(s: &DaemonStatus, envs: &[EnvironmentView], ctx: Ctx) -> String {
             plural(st.audit_entries as usize, "audit entry", "audit entries"),
         ),
     ));
+    let b = &s.backend;
+    let mut backend = if b.kind == "sled" {
+        "sled (in the data dir)".to_string()
+    } else {
+        format!("{} {}", b.kind, b.location)
+    };
+    if let Some(who) = &b.answered_by {
+        backend.push_str(&format!(", answered by {who}"));
+    }
+    if let Some(rev) = b.revision {
+        backend.push_str(&format!(", revision {rev}"));
+    }
+    pairs.push(("backend", backend));
     pairs.push((
         "draft",
         st.draft_digest

@@ -186,6 +186,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                 store: s,
                 caller: caller.clone(),
                 log: log_file(),
+                backend: rel_proto::StoreBackend::sled(&info.data_dir.display().to_string()),
             })
         })),
         Request::DraftShow => no_events(store.draft().map(|d| {

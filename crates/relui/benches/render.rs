@@ -81,6 +81,7 @@ fn answer(req: &Request) -> Option<Response> {
             started_at: Timestamp(NOW),
             http: None,
             log: None,
+            backend: rel_proto::StoreBackend::sled("/tmp/releasd-data"),
             store: StoreStatus {
                 releases: TOTAL,
                 environments: 2,

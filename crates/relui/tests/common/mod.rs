@@ -299,6 +299,7 @@ impl World {
                 started_at: ts(600),
                 http: None,
                 log: None,
+                backend: rel_proto::StoreBackend::sled("/tmp/releasd-data"),
                 store: StoreStatus {
                     releases: self.releases.len() as u64,
                     environments: self.envs.len() as u64,
