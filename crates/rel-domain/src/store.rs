@@ -109,6 +109,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> RelResult<Deployment>;
     /// Append a log; keeps at most `retention` per environment. Returns the id.
     fn append_execution(&self, exec: &Execution, retention: usize) -> RelResult<u64>;
+    /// Like `append_execution`, but without waiting for a disk sync (the serving path): the
+    /// store may answer once the log survives the process being killed, and sync it within a
+    /// short bound (sled: 50 ms; see docs/RELIABILITY.md). The id is never handed out again
+    /// while the daemon runs. By default it is `append_execution`.
+    fn append_execution_logged(&self, exec: &Execution, retention: usize) -> RelResult<u64> {
+        self.append_execution(exec, retention)
+    }
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>>;
     fn execution(&self, id: u64) -> RelResult<Execution>;
     fn create_token(

@@ -324,20 +324,6 @@ impl SledStore {
         })?
     }
 
-    /// Append an execution log without waiting for a disk sync: answered once the log is
-    /// written (it survives kill -9), synced within `writer::LOGGED_SYNC_EVERY` (power loss
-    /// can lose the last ~50 ms of logs). The id is never handed out again.
-    pub fn append_execution_logged(
-        &self,
-        e: &rel_domain::model::Execution,
-        retention: usize,
-    ) -> RelResult<u64> {
-        let e = e.clone();
-        self.submit(Mode::Logged, move |tx| {
-            events::append_execution(tx, &e, retention)
-        })
-    }
-
     fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read().unwrap_or_else(|e| e.into_inner())
     }

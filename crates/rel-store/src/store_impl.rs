@@ -356,6 +356,20 @@ impl Store for SledStore {
         self.mutate(move |tx| events::append_execution(tx, &e, retention))
     }
 
+    /// Append an execution log without waiting for a disk sync: answered once the log is
+    /// written (it survives kill -9), synced within `writer::LOGGED_SYNC_EVERY` (power loss
+    /// can lose the last ~50 ms of logs, and their ids may then be handed out again).
+    fn append_execution_logged(
+        &self,
+        e: &rel_domain::model::Execution,
+        retention: usize,
+    ) -> RelResult<u64> {
+        let e = e.clone();
+        self.submit(Mode::Logged, move |tx| {
+            events::append_execution(tx, &e, retention)
+        })
+    }
+
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>> {
         let _g = self.read_gate();
         exec::list(&self.trees, query)
