@@ -32,7 +32,7 @@ pub mod server;
 pub mod socket;
 pub mod store_choice;
 pub mod tokens;
-pub mod worker;
 pub mod transfer;
+pub mod worker;
 
 pub use server::{DaemonInfo, ServeOptions, serve};
