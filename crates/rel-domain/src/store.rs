@@ -109,6 +109,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> RelResult<Deployment>;
     /// Append a log; keeps at most `retention` per environment. Returns the id.
     fn append_execution(&self, exec: &Execution, retention: usize) -> RelResult<u64>;
+    /// [`Store::append_execution`] that may answer before the record is synced to disk
+    /// (the serving hot path: execution logs have a bounded loss window on power loss, see
+    /// docs/RELIABILITY.md). Default: the durable append.
+    fn append_execution_logged(&self, exec: &Execution, retention: usize) -> RelResult<u64> {
+        self.append_execution(exec, retention)
+    }
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>>;
     fn execution(&self, id: u64) -> RelResult<Execution>;
     fn create_token(

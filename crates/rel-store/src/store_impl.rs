@@ -356,6 +356,11 @@ impl Store for SledStore {
         self.mutate(move |tx| events::append_execution(tx, &e, retention))
     }
 
+    fn append_execution_logged(&self, e: &Execution, retention: usize) -> RelResult<u64> {
+        // The inherent method: answered once written, synced within LOGGED_SYNC_EVERY.
+        SledStore::append_execution_logged(self, e, retention)
+    }
+
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>> {
         let _g = self.read_gate();
         exec::list(&self.trees, query)
