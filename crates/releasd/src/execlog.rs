@@ -1,20 +1,22 @@
-//! Execution logs, written off the request path by a thread of their own: a run hands its
-//! record over a bounded channel and waits only for the id the store gives it. The writer
-//! drains whatever has queued up and writes it as one batch ([`write_batch`] is the one
-//! place that talks to the store). Stored input and output are capped at
+//! Execution logs, written off the request path by threads of their own (never the shared
+//! blocking pool the control plane's store calls use): a run hands its record over a
+//! bounded channel and waits only for the id the store gives it. The store's logged append
+//! answers once the record is written, without waiting for a disk sync (it is synced within
+//! tens of milliseconds; see docs/RELIABILITY.md for the loss window on power loss), and
+//! batches concurrent appends into one write. Stored input and output are capped at
 //! [`MAX_STORED_JSON`] bytes each; the caller's answer keeps them whole.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rel_domain::model::Execution;
 use rel_domain::{RelError, RelResult, Store};
 use tokio::sync::{mpsc, oneshot};
 
-/// Records waiting for the writer at most; a run beyond that waits for room.
+/// Records waiting for a writer at most; a run beyond that waits for room.
 const QUEUE: usize = 4096;
-/// Records written per batch at most.
-const BATCH: usize = 256;
+/// Appends in flight at once: enough for the store to batch them.
+const WRITERS: usize = 8;
 /// Largest input, output or step output stored with an execution, in bytes of JSON text.
 /// A larger one is stored as `{"truncated": true, "bytes": N, "head": "…"}`.
 pub const MAX_STORED_JSON: usize = 64 * 1024;
@@ -26,7 +28,7 @@ struct Job {
 
 pub struct ExecLog {
     tx: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    writers: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ExecLog {
@@ -37,29 +39,32 @@ impl std::fmt::Debug for ExecLog {
 
 impl ExecLog {
     pub fn start(store: Arc<dyn Store>, retention: usize) -> std::io::Result<ExecLog> {
-        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
-        let writer = std::thread::Builder::new()
-            .name("rel-execlog".to_string())
-            .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(j) => batch.push(j),
-                            Err(_) => break,
-                        }
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut writers = Vec::with_capacity(WRITERS);
+        for i in 0..WRITERS {
+            let (rx, store) = (Arc::clone(&rx), Arc::clone(&store));
+            let spawned = std::thread::Builder::new()
+                .name(format!("rel-execlog-{i}"))
+                .stack_size(256 << 10)
+                .spawn(move || {
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+                        let Some(job) = job else { break };
+                        let id = store.append_execution_logged(&job.exec, retention);
+                        let _ = job.reply.send(id);
                     }
-                    let (execs, replies): (Vec<Execution>, Vec<_>) =
-                        batch.into_iter().map(|j| (j.exec, j.reply)).unzip();
-                    let ids = write_batch(store.as_ref(), &execs, retention);
-                    for (reply, id) in replies.into_iter().zip(ids) {
-                        let _ = reply.send(id);
-                    }
-                }
-            })?;
+                });
+            match spawned {
+                Ok(h) => writers.push(h),
+                // Fewer writers still work; none does not.
+                Err(e) if writers.is_empty() => return Err(e),
+                Err(e) => tracing::warn!(error = %e, "cannot start another execution log writer"),
+            }
+        }
         Ok(ExecLog {
             tx: Some(tx),
-            writer: Some(writer),
+            writers,
         })
     }
 
@@ -82,21 +87,13 @@ impl ExecLog {
 
 impl Drop for ExecLog {
     fn drop(&mut self) {
-        // Close the channel, then wait for the writer to finish what was queued: it holds
+        // Close the channel, then wait for the writers to finish what was queued: they hold
         // the store, which must be closed (and its lock released) when the daemon stops.
         self.tx.take();
-        if let Some(w) = self.writer.take() {
+        for w in self.writers.drain(..) {
             let _ = w.join();
         }
     }
-}
-
-/// Write `execs` in order; one result (the id, or why not) per record.
-fn write_batch(store: &dyn Store, execs: &[Execution], retention: usize) -> Vec<RelResult<u64>> {
-    execs
-        .iter()
-        .map(|e| store.append_execution(e, retention))
-        .collect()
 }
 
 /// `exec` with its input, output and step outputs cut to [`MAX_STORED_JSON`].
