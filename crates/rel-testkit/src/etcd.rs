@@ -315,6 +315,14 @@ impl EtcdCluster {
         if let Some(mut child) = self.members[i].child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            // If the killed member led, the rest need an election before they take writes
+            // (seconds on a loaded machine): wait for it while a quorum is still running,
+            // so the caller's next request is not racing the election.
+            let running = self.members.iter().filter(|m| m.child.is_some()).count();
+            if running > self.members.len() / 2 {
+                self.wait_healthy_all()
+                    .unwrap_or_else(|e| panic!("rel-testkit: after a kill: {e}"));
+            }
         }
     }
 
