@@ -61,6 +61,7 @@ mod read;
 mod records;
 mod releases;
 mod store_impl;
+mod stored;
 mod trees;
 mod wal;
 mod write;
@@ -174,7 +175,7 @@ impl SledStore {
                     ),
                 })?;
                 trees = open_trees()?;
-                migrate::run(&trees, v, SCHEMA_VERSION).map_err(|e| OpenError::Migrate {
+                migrate::run(&dir, &trees, v, SCHEMA_VERSION).map_err(|e| OpenError::Migrate {
                     dir: dir.clone(),
                     from: v,
                     reason: format!("{e}; the untouched copy is at {}", copy.display()),

@@ -5,11 +5,76 @@
 //! Steps:
 //! - 1 → 2: the write-ahead log (`wal/`) and the `events` tree are new; both start empty, and
 //!   no existing record changes. Only the schema number moves.
+//! - 2 → 3: record-tree values become `version byte ++ bincode` of the store's own record
+//!   types (`stored.rs`) instead of bare bincode of the domain types. Any write-ahead log left
+//!   by an unclean stop is replayed first (it holds old-format values). Each tree is rewritten
+//!   in one sled transaction together with a `migrated3/TREE` marker in `meta`, so a crash
+//!   mid-migration resumes without re-encoding a tree twice.
 
 use std::path::{Path, PathBuf};
 
-use crate::records::meta;
+use rel_domain::rollback::Hold;
+use rel_domain::{AuditEntry, Change, Deployment, Execution, RelError, RelResult, Release};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::records::{
+    EnvRecord, EnvState, ExecWindow, ManifestRecord, Record, TagEntry, TokenRecord, dec_plain, enc,
+    meta,
+};
 use crate::trees::{T, Trees, storage_error};
+
+/// 2 → 3: re-encode every record tree (see the module docs).
+fn to_versioned_records(dir: &Path, trees: &Trees) -> RelResult<()> {
+    // A schema-2 store may hold acknowledged batches only in its log: apply them (in the old
+    // format) before rewriting, and leave the log empty so nothing old is replayed later.
+    let flush = || trees.db.flush().map(|_| ()).map_err(storage_error);
+    crate::wal::Wal::open(&dir.join("wal"), trees, flush)
+        .map_err(|e| RelError::internal(format!("replaying the write-ahead log: {e}")))?;
+    reencode::<Release>(trees, T::Releases)?;
+    reencode::<TagEntry>(trees, T::Tags)?;
+    reencode::<ManifestRecord>(trees, T::Manifests)?;
+    reencode::<EnvRecord>(trees, T::Envs)?;
+    reencode::<EnvState>(trees, T::EnvState)?;
+    reencode::<Hold>(trees, T::Holds)?;
+    reencode::<Deployment>(trees, T::Deployments)?;
+    reencode::<AuditEntry>(trees, T::Audit)?;
+    reencode::<Execution>(trees, T::Executions)?;
+    reencode::<ExecWindow>(trees, T::ExecWindow)?;
+    reencode::<TokenRecord>(trees, T::Tokens)?;
+    reencode::<Change>(trees, T::Events)
+}
+
+fn reencode<R: Record + serde::de::DeserializeOwned>(trees: &Trees, t: T) -> RelResult<()> {
+    let marker = format!("migrated3/{}", t.name());
+    let meta_tree = trees.tree(T::Meta);
+    if meta_tree.get(&marker).map_err(storage_error)?.is_some() {
+        return Ok(());
+    }
+    let tree = trees.tree(t);
+    let mut batch = sled::Batch::default();
+    for kv in tree.iter() {
+        let (k, v) = kv.map_err(storage_error)?;
+        let what = format!("{} (key {})", t.name(), hex(&k));
+        // Schemas 1 and 2 stored bare bincode of the (then identical) domain types.
+        let old: R = dec_plain(&what, &v)?;
+        batch.insert(k, enc(&old)?);
+    }
+    (tree, meta_tree)
+        .transaction(|(tree, meta_tree)| {
+            tree.apply_batch(&batch)?;
+            meta_tree.insert(marker.as_bytes(), &b"1"[..])?;
+            Ok::<(), ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| match e {
+            TransactionError::Storage(e) => storage_error(e),
+            TransactionError::Abort(()) => RelError::internal("migration aborted"),
+        })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 
 /// Copy `dir` to a sibling `DIR.schema{from}-backup` (or `…-backup-2`, …: never overwritten).
 pub fn keep_copy(dir: &Path, from: u64) -> std::io::Result<PathBuf> {
@@ -43,11 +108,14 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Run every step from `from` up to `to`, then make it durable.
-pub fn run(trees: &Trees, from: u64, to: u64) -> rel_domain::RelResult<()> {
+pub fn run(dir: &Path, trees: &Trees, from: u64, to: u64) -> RelResult<()> {
     let mut at = from;
     while at < to {
         // Each step only rewrites what changed in its layout; 1 -> 2 changed nothing stored.
         at += 1;
+        if at == 3 {
+            to_versioned_records(dir, trees)?;
+        }
         trees
             .tree(T::Meta)
             .insert(meta::SCHEMA, &crate::keys::u64k(at))
