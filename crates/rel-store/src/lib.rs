@@ -6,8 +6,7 @@
 //! key order is numeric order; `(env, n)` keys are `env ++ 0x00 ++ n`. A value named by a type
 //! below (`Release`, `Deployment`, ...) is a *record*: one version byte (now 1) followed by
 //! bincode (size-limited on decode) of the store's own struct for it in `stored.rs`
-//! (`ReleaseV1`, `DeploymentV1`, ...; `events` still carries the domain `Change`), never of
-//! a domain or wire type. Other values are plain bincode or raw bytes as noted.
+//! (`ReleaseV1`, `DeploymentV1`, `ChangeV1`, ...), never of a domain or wire type. Other values are plain bincode or raw bytes as noted.
 //!
 //! # Schema versions (`meta/schema`)
 //!

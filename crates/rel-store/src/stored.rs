@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use rel_domain::snapshot::Manifest;
 use rel_domain::{
-    AuditEntry, CheckResult, Deployment, DeploymentKind, Digest, Environment, ExecStatus,
+    AuditEntry, Change, CheckResult, Deployment, DeploymentKind, Digest, Environment, ExecStatus,
     Execution, RelError, RelResult, StepResult, Timestamp, TokenInfo, Verification,
 };
 
@@ -484,22 +484,154 @@ impl Record for ManifestRecord {
     }
 }
 
-/// Change events: the newest `events::KEEP` changes, stored as the domain's `Change` for now
-/// (a domain change to it needs a `ChangeV1` here first; see docs/RELIABILITY.md).
-impl Record for rel_domain::Change {
-    type V1 = rel_domain::Change;
-    fn to_v1(&self) -> Self::V1 {
-        self.clone()
+/// A change event: the newest `events::KEEP` committed changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeV1 {
+    ReleaseCreated {
+        release: ReleaseV1,
+        live_in: Vec<String>,
+        actor: String,
+    },
+    Deployed(DeploymentV1),
+    RolledBack(DeploymentV1),
+    VerificationFinished {
+        env: String,
+        deployment_id: u64,
+        release: String,
+        passed: bool,
+    },
+    ExecutionFinished {
+        id: u64,
+        env: String,
+        endpoint: String,
+        release: String,
+        ok: bool,
+    },
+    DraftApplied {
+        digest: [u8; 32],
+        actor: String,
+    },
+    EnvironmentCreated {
+        name: String,
+        actor: String,
+    },
+    ReleasesPruned {
+        removed: Vec<String>,
+        actor: String,
+    },
+    Imported {
+        actor: String,
+    },
+}
+
+impl Record for Change {
+    type V1 = ChangeV1;
+    fn to_v1(&self) -> ChangeV1 {
+        match self.clone() {
+            Change::ReleaseCreated {
+                release,
+                live_in,
+                actor,
+            } => ChangeV1::ReleaseCreated {
+                release: release.to_v1(),
+                live_in,
+                actor,
+            },
+            Change::Deployed(d) => ChangeV1::Deployed(d.to_v1()),
+            Change::RolledBack(d) => ChangeV1::RolledBack(d.to_v1()),
+            Change::VerificationFinished {
+                env,
+                deployment_id,
+                release,
+                passed,
+            } => ChangeV1::VerificationFinished {
+                env,
+                deployment_id,
+                release,
+                passed,
+            },
+            Change::ExecutionFinished {
+                id,
+                env,
+                endpoint,
+                release,
+                status,
+            } => ChangeV1::ExecutionFinished {
+                id,
+                env,
+                endpoint,
+                release,
+                ok: status == ExecStatus::Ok,
+            },
+            Change::DraftApplied { digest, actor } => ChangeV1::DraftApplied {
+                digest: digest.0,
+                actor,
+            },
+            Change::EnvironmentCreated { name, actor } => {
+                ChangeV1::EnvironmentCreated { name, actor }
+            }
+            Change::ReleasesPruned { removed, actor } => {
+                ChangeV1::ReleasesPruned { removed, actor }
+            }
+            Change::Imported { actor } => ChangeV1::Imported { actor },
+        }
     }
-    fn from_v1(v: Self::V1) -> Self {
-        v
+    fn from_v1(v: ChangeV1) -> Self {
+        match v {
+            ChangeV1::ReleaseCreated {
+                release,
+                live_in,
+                actor,
+            } => Change::ReleaseCreated {
+                release: rel_domain::Release::from_v1(release),
+                live_in,
+                actor,
+            },
+            ChangeV1::Deployed(d) => Change::Deployed(Deployment::from_v1(d)),
+            ChangeV1::RolledBack(d) => Change::RolledBack(Deployment::from_v1(d)),
+            ChangeV1::VerificationFinished {
+                env,
+                deployment_id,
+                release,
+                passed,
+            } => Change::VerificationFinished {
+                env,
+                deployment_id,
+                release,
+                passed,
+            },
+            ChangeV1::ExecutionFinished {
+                id,
+                env,
+                endpoint,
+                release,
+                ok,
+            } => Change::ExecutionFinished {
+                id,
+                env,
+                endpoint,
+                release,
+                status: status(ok),
+            },
+            ChangeV1::DraftApplied { digest, actor } => Change::DraftApplied {
+                digest: Digest(digest),
+                actor,
+            },
+            ChangeV1::EnvironmentCreated { name, actor } => {
+                Change::EnvironmentCreated { name, actor }
+            }
+            ChangeV1::ReleasesPruned { removed, actor } => {
+                Change::ReleasesPruned { removed, actor }
+            }
+            ChangeV1::Imported { actor } => Change::Imported { actor },
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rel_domain::{Change, Release};
+    use rel_domain::Release;
 
     fn rt<R: Record + PartialEq + std::fmt::Debug>(v: R) {
         let bytes = encode_v1(&v).expect("encode");
