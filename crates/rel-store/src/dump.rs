@@ -418,7 +418,7 @@ pub fn import_tx(
         tx.put(
             T::Meta,
             meta::DRAFT_DIGEST,
-            enc(&Digest::of(json.as_bytes()))?,
+            enc_plain(&Digest::of(json.as_bytes()))?,
         )?;
         tx.put(T::Meta, meta::DRAFT, json.as_bytes())?;
     }
@@ -440,7 +440,7 @@ pub fn import_tx(
     let mut envs: Vec<&EnvDoc> = d.environments.iter().collect();
     envs.sort_by_key(|e| e.order);
     let names: Vec<String> = envs.iter().map(|e| e.env.name.clone()).collect();
-    tx.put(T::Meta, meta::ENV_NAMES, enc(&names)?)?;
+    tx.put(T::Meta, meta::ENV_NAMES, enc_plain(&names)?)?;
     let live: BTreeSet<u64> = d.releases.iter().map(|r| r.seq).collect();
     for e in envs {
         let name = &e.env.name;
@@ -488,7 +488,11 @@ pub fn import_tx(
         tx.put(T::Audit, u64k(a.seq), enc(a)?)?;
     }
     if let Some(last) = d.audit.last() {
-        tx.put(T::Meta, meta::AUDIT_HEAD, enc(&(last.seq, last.hash))?)?;
+        tx.put(
+            T::Meta,
+            meta::AUDIT_HEAD,
+            enc_plain(&(last.seq, last.hash))?,
+        )?;
     }
     let mut by_env: BTreeMap<&str, Vec<&Execution>> = BTreeMap::new();
     for e in &d.executions {

@@ -70,7 +70,7 @@ pub fn insert_tx(tx: &Tx<'_>, rec: &EnvRecord) -> Result<(), TxError> {
     if !names.contains(&rec.env.name) {
         names.push(rec.env.name.clone());
     }
-    tx.put(T::Meta, meta::ENV_NAMES, enc(&names)?)
+    tx.put(T::Meta, meta::ENV_NAMES, enc_plain(&names)?)
 }
 
 pub fn view(trees: &Trees, rec: EnvRecord) -> RelResult<EnvironmentView> {

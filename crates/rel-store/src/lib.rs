@@ -3,8 +3,20 @@
 //! # Layout
 //!
 //! One sled database per data dir; one tree per concern. Numbers in keys are big-endian so
-//! key order is numeric order; `(env, n)` keys are `env ++ 0x00 ++ n`. Values are bincode
-//! (size-limited on decode) unless noted.
+//! key order is numeric order; `(env, n)` keys are `env ++ 0x00 ++ n`. A value named by a type
+//! below (`Release`, `Deployment`, ...) is a *record*: one version byte (now 1) followed by
+//! bincode (size-limited on decode) of the store's own struct for it in `stored.rs`
+//! (`ReleaseV1`, `DeploymentV1`, `ChangeV1`, ...), never of a domain or wire type. Other values are plain bincode or raw bytes as noted.
+//!
+//! # Schema versions (`meta/schema`)
+//!
+//! | schema | what changed | migration from the one before |
+//! |---|---|---|
+//! | 1 | the first versioned layout | — |
+//! | 2 | write-ahead log (`wal/`), `events` tree | nothing stored changes |
+//! | 3 | records are version byte + store-owned structs | log replayed, every record tree re-encoded |
+//!
+//! An older store is migrated after keeping a copy (`migrate.rs`); a newer one is refused.
 //!
 //! | tree | key → value |
 //! |---|---|
@@ -61,6 +73,7 @@ mod read;
 mod records;
 mod releases;
 mod store_impl;
+mod stored;
 mod trees;
 mod wal;
 mod write;
@@ -174,7 +187,7 @@ impl SledStore {
                     ),
                 })?;
                 trees = open_trees()?;
-                migrate::run(&trees, v, SCHEMA_VERSION).map_err(|e| OpenError::Migrate {
+                migrate::run(&dir, &trees, v, SCHEMA_VERSION).map_err(|e| OpenError::Migrate {
                     dir: dir.clone(),
                     from: v,
                     reason: format!("{e}; the untouched copy is at {}", copy.display()),

@@ -17,14 +17,15 @@ pub fn meta_u64<K: Kv>(k: &K, key: &[u8]) -> Result<u64, K::E> {
 
 pub fn audit_head<K: Kv>(k: &K) -> Result<Option<(u64, Digest)>, K::E> {
     match k.get(T::Meta, meta::AUDIT_HEAD)? {
-        Some(v) => Ok(Some(dec("audit head", &v)?)),
+        Some(v) => Ok(Some(dec_plain("audit head", &v)?)),
         None => Ok(None),
     }
 }
 
 pub fn release<K: Kv>(k: &K, seq: u64) -> Result<Option<Release>, K::E> {
-    match k.get(T::Releases, &u64k(seq))? {
-        Some(v) => Ok(Some(dec("release", &v)?)),
+    let key = u64k(seq);
+    match k.get(T::Releases, &key)? {
+        Some(v) => Ok(Some(dec_at(T::Releases, &key, &v)?)),
         None => Ok(None),
     }
 }
@@ -40,8 +41,9 @@ pub fn release_required<K: Kv>(k: &K, seq: u64) -> Result<Release, K::E> {
 }
 
 pub fn tag_entry<K: Kv>(k: &K, tag: &str) -> Result<Option<TagEntry>, K::E> {
-    match k.get(T::Tags, tag_key(tag).as_bytes())? {
-        Some(v) => Ok(Some(dec("tag", &v)?)),
+    let key = tag_key(tag);
+    match k.get(T::Tags, key.as_bytes())? {
+        Some(v) => Ok(Some(dec_at(T::Tags, key.as_bytes(), &v)?)),
         None => Ok(None),
     }
 }
@@ -62,14 +64,14 @@ pub fn release_by_tag<K: Kv>(k: &K, tag: &str) -> Result<Release, K::E> {
 
 pub fn env_names<K: Kv>(k: &K) -> Result<Vec<String>, K::E> {
     match k.get(T::Meta, meta::ENV_NAMES)? {
-        Some(v) => Ok(dec("environment list", &v)?),
+        Some(v) => Ok(dec_plain("environment list", &v)?),
         None => Ok(Vec::new()),
     }
 }
 
 pub fn env_record<K: Kv>(k: &K, name: &str) -> Result<Option<EnvRecord>, K::E> {
     match k.get(T::Envs, name.as_bytes())? {
-        Some(v) => Ok(Some(dec("environment", &v)?)),
+        Some(v) => Ok(Some(dec_at(T::Envs, name.as_bytes(), &v)?)),
         None => Ok(None),
     }
 }
@@ -99,21 +101,23 @@ pub fn env_required<K: Kv>(k: &K, name: &str) -> Result<EnvRecord, K::E> {
 
 pub fn env_state<K: Kv>(k: &K, name: &str) -> Result<EnvState, K::E> {
     match k.get(T::EnvState, name.as_bytes())? {
-        Some(v) => Ok(dec("environment state", &v)?),
+        Some(v) => Ok(dec_at(T::EnvState, name.as_bytes(), &v)?),
         None => Ok(EnvState::default()),
     }
 }
 
 pub fn deployment<K: Kv>(k: &K, id: u64) -> Result<Option<Deployment>, K::E> {
-    match k.get(T::Deployments, &u64k(id))? {
-        Some(v) => Ok(Some(dec("deployment", &v)?)),
+    let key = u64k(id);
+    match k.get(T::Deployments, &key)? {
+        Some(v) => Ok(Some(dec_at(T::Deployments, &key, &v)?)),
         None => Ok(None),
     }
 }
 
 pub fn hold<K: Kv>(k: &K, env: &str, seq: u64) -> Result<Option<Hold>, K::E> {
-    match k.get(T::Holds, &env_u64(env, seq))? {
-        Some(v) => Ok(Some(dec("hold", &v)?)),
+    let key = env_u64(env, seq);
+    match k.get(T::Holds, &key)? {
+        Some(v) => Ok(Some(dec_at(T::Holds, &key, &v)?)),
         None => Ok(None),
     }
 }
@@ -126,7 +130,7 @@ pub fn on_stack_count<K: Kv>(k: &K, seq: u64, env: &str) -> Result<u64, K::E> {
 
 pub fn manifest<K: Kv>(k: &K, digest: &Digest) -> Result<Option<ManifestRecord>, K::E> {
     match k.get(T::Manifests, &digest.0)? {
-        Some(v) => Ok(Some(dec("manifest", &v)?)),
+        Some(v) => Ok(Some(dec_at(T::Manifests, &digest.0, &v)?)),
         None => Ok(None),
     }
 }

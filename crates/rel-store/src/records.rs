@@ -7,17 +7,35 @@ use serde::{Deserialize, Serialize};
 use rel_domain::snapshot::Manifest;
 use rel_domain::{Digest, Environment, RelError, RelResult, Timestamp, TokenInfo};
 
+pub use crate::stored::Record;
+
 /// Bumped when the layout changes; `open` refuses a store it does not understand.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const MAX_RECORD: usize = 256 << 20;
 
-pub fn enc<T: Serialize>(v: &T) -> RelResult<Vec<u8>> {
+/// A record-tree value: version byte ++ bincode of its stored form (`stored.rs`).
+pub fn enc<R: Record>(v: &R) -> RelResult<Vec<u8>> {
+    crate::stored::encode_v1(v)
+}
+
+pub fn dec<R: Record>(what: &str, bytes: &[u8]) -> RelResult<R> {
+    crate::stored::decode(what, bytes)
+}
+
+/// [`dec`] for a point read: errors name the tree and the key.
+pub fn dec_at<R: Record>(t: crate::trees::T, key: &[u8], bytes: &[u8]) -> RelResult<R> {
+    crate::stored::decode_at(t, key, bytes)
+}
+
+/// Plain bincode: `meta` values (store-owned numbers, digests and names), and the payload
+/// inside a versioned record.
+pub fn enc_plain<T: Serialize>(v: &T) -> RelResult<Vec<u8>> {
     bincode::serde::encode_to_vec(v, bincode::config::standard())
         .map_err(|e| RelError::internal(format!("store: cannot encode a record: {e}")))
 }
 
-pub fn dec<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> RelResult<T> {
+pub fn dec_plain<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> RelResult<T> {
     bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<MAX_RECORD>())
         .map(|(v, _)| v)
         .map_err(|e| {

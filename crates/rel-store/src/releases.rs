@@ -220,8 +220,8 @@ pub fn list(trees: &Trees, q: &ReleaseQuery) -> RelResult<Vec<ReleaseView>> {
         }
         _ => {
             for item in trees.tree(T::Releases).range(..u64k(below)).rev() {
-                let (_, v) = item.map_err(crate::trees::storage_error)?;
-                if consider(&mut out, dec("release", &v)?)? {
+                let (k, v) = item.map_err(crate::trees::storage_error)?;
+                if consider(&mut out, dec_at(T::Releases, &k, &v)?)? {
                     break;
                 }
             }

@@ -31,7 +31,7 @@ impl Store for SledStore {
         let _g = self.read_gate();
         let t = &self.trees;
         let draft_digest = match t.get(T::Meta, meta::DRAFT_DIGEST)? {
-            Some(v) => Some(dec("draft digest", &v)?),
+            Some(v) => Some(dec_plain("draft digest", &v)?),
             None => None,
         };
         Ok(StoreStatus {
@@ -56,14 +56,14 @@ impl Store for SledStore {
         self.mutate(move |tx| {
             policy::authorize(&caller, &Action::ApplyDraft)?;
             let same = match tx.get(T::Meta, meta::DRAFT_DIGEST)? {
-                Some(v) => dec::<Digest>("draft digest", &v)? == digest,
+                Some(v) => dec_plain::<Digest>("draft digest", &v)? == digest,
                 None => false,
             };
             if same {
                 return Ok(digest);
             }
             tx.put(T::Meta, meta::DRAFT, json.as_bytes())?;
-            tx.put(T::Meta, meta::DRAFT_DIGEST, enc(&digest)?)?;
+            tx.put(T::Meta, meta::DRAFT_DIGEST, enc_plain(&digest)?)?;
             let detail = format!(
                 "{digest}: {} tools, {} pipelines, {} endpoints, {} checks",
                 config.tools.len(),

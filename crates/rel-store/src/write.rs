@@ -35,7 +35,7 @@ pub fn audit(
     let head = read::audit_head(tx)?;
     let e = audit::next_entry(head, now, actor, action, detail);
     tx.put(T::Audit, u64k(e.seq), enc(&e)?)?;
-    tx.put(T::Meta, meta::AUDIT_HEAD, enc(&(e.seq, e.hash))?)?;
+    tx.put(T::Meta, meta::AUDIT_HEAD, enc_plain(&(e.seq, e.hash))?)?;
     Ok(e)
 }
 
