@@ -49,6 +49,9 @@ use crate::server::Shared;
 
 /// Largest request body accepted (1 MiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// An oversized body up to this size is read and dropped before the 413, so the client,
+/// still writing, gets the answer rather than a broken pipe.
+const DRAIN_LIMIT_BYTES: u64 = 4 << 20;
 /// HTTP connections served at once at most, whatever the open-file limit; more wait in the
 /// listen backlog.
 const MAX_HTTP_CONNECTIONS: usize = 4096;
@@ -438,7 +441,15 @@ async fn read_input(req: Request<Incoming>) -> Result<Value, Reject> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if let Some(n) = declared.filter(|n| *n > MAX_BODY_BYTES as u64) {
+        // A client still writing its body when the 413 goes out sees a broken pipe instead of
+        // the answer. Read (and drop) a moderately oversized body first so it gets the reason;
+        // a huge one is refused at once (the connection closes).
+        if n <= DRAIN_LIMIT_BYTES {
+            let mut body = req.into_body();
+            let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+            let _ = tokio::time::timeout(BODY_READ_TIMEOUT, drain).await;
+        }
         return Err(too_large());
     }
     let body = Limited::new(req.into_body(), MAX_BODY_BYTES);
