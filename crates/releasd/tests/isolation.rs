@@ -7,83 +7,45 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::inproc::{create_from, deploy_req, rollback_req, toml};
 use common::*;
 use rel_domain::ErrorCode;
 use rel_proto::{Request, Response};
-use rel_testkit::{bin, wait_deadline};
+use rel_testkit::TestDaemon;
 use serde_json::{Value, json};
 
+/// A real releasd (rel-testkit) with the HTTP ingress on a free port.
 struct Daemon {
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
+    inner: TestDaemon,
     http: String,
-    child: Child,
-    stderr: PathBuf,
 }
 
 impl Daemon {
     fn start(extra: &[&str]) -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("rel-iso-")
-            .tempdir_in("/tmp")
-            .expect("tempdir");
-        let socket = dir.path().join("run").join("releasd.sock");
-        let stderr = dir.path().join("stderr");
-        let mut child = Command::new(bin("releasd"))
-            .args(["--foreground", "--http", "127.0.0.1:0", "--socket"])
-            .arg(&socket)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("spawn releasd");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let ready = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!(
-                    "no ready line: {}",
-                    std::fs::read_to_string(&stderr).unwrap_or_default()
-                )
-            });
-        let http = ready
+        let mut args = vec!["--http", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let inner = TestDaemon::try_start_with_args(None, &args)
+            .unwrap_or_else(|e| panic!("releasd did not start: {e}"));
+        let http = inner
+            .ready_line()
             .split_whitespace()
             .find_map(|w| w.strip_prefix("http="))
-            .unwrap_or_else(|| panic!("no http= in {ready}"))
+            .unwrap_or_else(|| panic!("no http= in {}", inner.ready_line()))
             .to_string();
-        Daemon {
-            _dir: dir,
-            socket,
-            http,
-            child,
-            stderr,
-        }
+        Daemon { inner, http }
     }
 
     fn alive(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
+        self.inner.is_running()
     }
 
     /// The daemon's worker processes (children running `releasd --worker`).
     fn workers(&self) -> Vec<u32> {
-        let me = self.child.id();
+        let Some(me) = self.inner.pid() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -107,13 +69,6 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// One pipeline and endpoint per `(name, expr, timeout_ms)`, each a single transform.
 fn hostile_app(endpoints: &[(&str, &str, u64)]) -> String {
     let mut t = String::new();
@@ -131,7 +86,7 @@ fn hostile_app(endpoints: &[(&str, &str, u64)]) -> String {
 const OK: (&str, &str, u64) = ("ok", "{answer: (.input.n // 1) + 1}", 5000);
 
 async fn setup(d: &Daemon, endpoints: &[(&str, &str, u64)]) -> (rel_proto::Client, String) {
-    let c = connect(&d.socket).await;
+    let c = connect(d.inner.socket()).await;
     create_from(&c, "v1", hostile_app(endpoints), Some("staging")).await;
     let secret = match c
         .call(Request::TokenCreate { name: "t".into() })
@@ -197,11 +152,7 @@ async fn a_run_that_overflows_its_stack_fails_alone() {
                 && msg.contains(&format!("{endpoint}_step")),
             "{msg}"
         );
-        assert!(
-            d.alive(),
-            "the daemon died: {}",
-            std::fs::read_to_string(&d.stderr).unwrap_or_default()
-        );
+        assert!(d.alive(), "the daemon died: {}", d.inner.stderr_log());
         // The log says the same.
         let id = v["execution"]["id"].as_u64().expect("execution id");
         match c.call(Request::LogShow { id }).await.expect("log show") {
@@ -279,7 +230,7 @@ async fn a_run_that_runs_out_of_memory_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_refuses_expressions_nested_deep_enough_to_crash_the_parser() {
     let mut d = Daemon::start(&[]);
-    let c = connect(&d.socket).await;
+    let c = connect(d.inner.socket()).await;
     let parens = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
     let sum = vec!["1"; 2000].join(" + ");
     for (expr, what) in [
@@ -382,10 +333,8 @@ async fn sigterm_is_not_held_up_by_a_runaway_run() {
     assert!(rel_testkit::wait_until(Duration::from_secs(30), || !d
         .workers()
         .is_empty()));
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(d.child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let status = wait_deadline(&mut d.child, Duration::from_secs(60))
-        .expect("releasd did not exit after SIGTERM with a runaway run");
+    // Panics (with the daemon's log) if it does not exit within a minute.
+    let status = d.inner.signal_and_wait(nix::sys::signal::Signal::SIGTERM);
     assert!(status.success(), "{status:?}");
     // The client got an answer saying the run was stopped.
     let r = pending.await.expect("task").expect("HTTP answer");
