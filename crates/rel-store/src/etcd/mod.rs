@@ -24,6 +24,6 @@ pub use error::EtcdError;
 pub use follow::Follower;
 pub use kv::{ClusterInfo, EtcdKv, Guard, KvEntry, Outcome, Write};
 pub use layout::Layout;
-pub use mirror::Mirror;
+pub use mirror::{Applied, Listener, Mirror, MirrorView};
 pub use url::{DEFAULT_PREFIX, EtcdUrl};
 pub use watch::{Change, WatchItem, Watcher};
