@@ -64,6 +64,8 @@ mod deploy;
 mod dump;
 mod envs;
 pub mod etcd;
+mod etcd_store;
+mod etcd_writer;
 pub mod events;
 mod exec;
 mod keys;
@@ -88,6 +90,8 @@ use rel_domain::{RelError, RelResult, Timestamp};
 use crate::records::{EnvRecord, SCHEMA_VERSION, meta};
 use crate::trees::{SledTrees, T, Trees, Tx, TxError};
 use crate::writer::{Finish, Job, Mode, Writer};
+
+pub use etcd_store::EtcdOpenError;
 
 pub use records::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 
@@ -137,6 +141,7 @@ enum Backend {
         /// batch.
         gate: Arc<RwLock<()>>,
     },
+    Etcd(etcd_store::EtcdBackend),
 }
 
 /// A consistent read of the committed store: sled behind its gate, or the etcd mirror at
@@ -146,12 +151,14 @@ pub(crate) enum Reader<'a> {
         _gate: RwLockReadGuard<'a, ()>,
         trees: &'a SledTrees,
     },
+    Etcd(etcd::MirrorView<'a>),
 }
 
 impl Reader<'_> {
     pub(crate) fn trees(&self) -> Trees<'_> {
         match self {
             Reader::Sled { trees, .. } => Trees(*trees),
+            Reader::Etcd(v) => Trees(v),
         }
     }
 }
@@ -375,6 +382,7 @@ impl KvStore {
                 _gate: gate.read().unwrap_or_else(|e| e.into_inner()),
                 trees,
             },
+            Backend::Etcd(b) => Reader::Etcd(b.mirror.view()),
         }
     }
 }

@@ -439,6 +439,17 @@ impl Store for SledStore {
         events::since(&trees, after, limit)
     }
 
+    fn backend(&self) -> Option<rel_domain::store::BackendInfo> {
+        match &self.backend {
+            crate::Backend::Etcd(b) => Some(b.info()),
+            crate::Backend::Sled { .. } => None,
+        }
+    }
+
+    fn is_shared(&self) -> bool {
+        matches!(self.backend, crate::Backend::Etcd(_))
+    }
+
     fn last_change(&self) -> RelResult<u64> {
         let g = self.reader();
         let trees = g.trees();

@@ -66,6 +66,18 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// A writer whose thread runs `run` on the queue (the etcd backend's commit loop).
+    pub fn spawn(run: impl FnOnce(Receiver<Job>) + Send + 'static) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("rel-store-writer".into())
+            .spawn(move || run(rx))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
     pub fn start(shared: Shared, wal: Wal) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()

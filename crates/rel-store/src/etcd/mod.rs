@@ -19,7 +19,7 @@ mod txn;
 mod url;
 mod watch;
 
-pub use connect::{EtcdOptions, EtcdTls};
+pub use connect::{DEFAULT_MAX_TXN_OPS, EtcdOptions, EtcdTls};
 pub use error::EtcdError;
 pub use follow::Follower;
 pub use kv::{ClusterInfo, EtcdKv, Guard, KvEntry, Outcome, Write};
