@@ -319,6 +319,64 @@ fn a_daemon_behind_a_compaction_catches_up_with_nothing_missed() {
 }
 
 #[test]
+fn a_daemon_killed_mid_deploy_leaves_no_partial_state() {
+    let cluster = EtcdCluster::start(3);
+    let mut a = daemon(&cluster, "killed", &[]);
+    let b = daemon(&cluster, "killed", &[]);
+    release(&a, "v1", 1);
+    release(&a, "v2", 2);
+    // Deploys keep flowing through A (v1, v2, v1, …) while it is killed.
+    let mut children: Vec<Child> = (0..16)
+        .map(|i| {
+            a.relctl()
+                .args([
+                    "deploy",
+                    if i % 2 == 0 { "v1" } else { "v2" },
+                    "--env",
+                    "staging",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn relctl deploy")
+        })
+        .collect();
+    // Once B has seen some of them committed, A dies mid-stream.
+    assert!(wait_until(DEADLINE, || live_tag(&b, "staging").is_some()));
+    a.kill9();
+    for c in &mut children {
+        let _ = c.wait();
+    }
+
+    // B sees whole deploys only: the history's newest entry is what is live, every id once,
+    // one verifiable audit chain.
+    let hist = json(&b, &["env", "history", "staging"]);
+    let entries = hist.as_array().expect("history");
+    assert!(!entries.is_empty());
+    assert_eq!(
+        entries[0]["release"].as_str(),
+        live_tag(&b, "staging").as_deref(),
+        "{hist}"
+    );
+    let mut ids: Vec<u64> = entries
+        .iter()
+        .map(|d| d["id"].as_u64().expect("id"))
+        .collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "deployment ids are unique: {hist}");
+    ok(&b, &["audit", "verify"]);
+
+    // A restarts on the same store and carries on.
+    a.restart();
+    ok(&a, &["deploy", "v1", "--env", "staging"]);
+    ok(&a, &["deploy", "v2", "--env", "staging"]);
+    wait_live(&b, "staging", "v2");
+    ok(&a, &["audit", "verify"]);
+}
+
+#[test]
 fn export_from_sled_import_into_etcd() {
     let sled = TestDaemon::start();
     release(&sled, "v1", 1);
