@@ -376,6 +376,57 @@ fn a_daemon_killed_mid_deploy_leaves_no_partial_state() {
     ok(&a, &["audit", "verify"]);
 }
 
+/// `POST /v1/trigger/chat` in staging on `addr` with `token`: the HTTP status.
+fn http_trigger(addr: &str, token: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the HTTP ingress");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let body = r#"{"message":"hi"}"#;
+    let request = format!(
+        "POST /v1/trigger/chat HTTP/1.1\r\nHost: {addr}\r\nX-Environment: staging\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read the answer");
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer}"))
+}
+
+#[test]
+fn a_token_revoked_through_one_daemon_is_refused_by_another() {
+    let cluster = EtcdCluster::start(3);
+    let a = daemon(&cluster, "tokens", &[]);
+    let b = daemon(&cluster, "tokens", &["--http", "127.0.0.1:0"]);
+    let addr = b
+        .ready_line()
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http="))
+        .expect("http address")
+        .to_string();
+    release(&a, "v1", 1);
+    ok(&a, &["deploy", "v1", "--env", "staging"]);
+    let secret = json(&a, &["token", "create", "ci"])["secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    // B knows the token A created (once its watch has it) and serves with it.
+    assert!(
+        wait_until(DEADLINE, || http_trigger(&addr, &secret) == 200),
+        "B never accepted the token created through A"
+    );
+    ok(&a, &["token", "revoke", "ci"]);
+    assert!(
+        wait_until(DEADLINE, || http_trigger(&addr, &secret) == 401),
+        "B kept accepting a token revoked through A"
+    );
+}
+
 #[test]
 fn export_from_sled_import_into_etcd() {
     let sled = TestDaemon::start();

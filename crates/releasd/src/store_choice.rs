@@ -192,6 +192,33 @@ mod tests {
     }
 
     #[test]
+    fn etcd_limits_come_from_flags_or_the_file_and_a_bad_timeout_names_its_flag() {
+        let config = StoreConfig {
+            url: Some("etcd://a:2379".into()),
+            max_txn_ops: Some(1024),
+            timeout: Some(2.5),
+            ..StoreConfig::default()
+        };
+        let Ok(StoreChoice::Etcd(o)) = choose(&StoreArgs::default(), &config, None) else {
+            panic!("expected etcd");
+        };
+        assert_eq!(o.max_txn_ops, 1024);
+        assert_eq!(o.op_timeout, std::time::Duration::from_millis(2500));
+        let args = StoreArgs {
+            etcd_timeout: Some(0.0),
+            ..StoreArgs::default()
+        };
+        let e = choose(&args, &config, None).expect_err("zero timeout");
+        assert!(e.contains("--etcd-timeout"), "{e}");
+        let args = StoreArgs {
+            etcd_max_txn_ops: Some(256),
+            ..StoreArgs::default()
+        };
+        let e = choose(&args, &StoreConfig::default(), None).expect_err("no --store");
+        assert!(e.contains("need --store etcd://"), "{e}");
+    }
+
+    #[test]
     fn a_bad_url_names_the_flag() {
         let args = StoreArgs {
             store: Some("etcd://host-without-port".into()),
