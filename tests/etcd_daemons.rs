@@ -447,6 +447,16 @@ fn export_from_sled_import_into_etcd() {
     // The rollback stack came along: B rolls back to v1.
     ok(&b, &["rollback", "--env", "staging"]);
     wait_live(&a, "staging", "v1");
+
+    // Prune (a scan, guarded as a whole on etcd) through B removes what nobody uses (v3,
+    // and v2 since the rollback popped it); A sees them gone.
+    release(&a, "v3", 3);
+    release(&a, "v4", 4);
+    assert!(wait_until(DEADLINE, || states(&b).len() == 4));
+    let done = json(&b, &["release", "prune", "--keep", "1"]);
+    assert_eq!(done["removed"], serde_json::json!(["v3", "v2"]), "{done}");
+    assert!(wait_until(DEADLINE, || states(&a).len() == 2));
+    ok(&a, &["audit", "verify"]);
 }
 
 #[test]

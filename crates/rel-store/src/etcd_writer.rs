@@ -90,13 +90,15 @@ impl Loop {
         if let Some((until, e)) = &self.down
             && Instant::now() < *until
         {
-            let (_, _, finishes, _) = self.run_rules(&mut jobs);
+            let (_, _, finishes, _, _) = self.run_rules(&mut jobs);
             finish_all(finishes, Some(e.clone()));
             return Vec::new();
         }
         let mut pause = Duration::from_micros(500);
         for _ in 0..MAX_ATTEMPTS {
-            let (set, reads, finishes, used) = self.run_rules(&mut jobs);
+            // An exclusive job (prune, import) decides on scans: guard the whole store.
+            let exclusive = jobs.first().is_some_and(|j| j.mode == Mode::Exclusive);
+            let (set, reads, finishes, used, revision) = self.run_rules(&mut jobs);
             let rest = jobs.split_off(used);
             let guards: Vec<Guard> = reads
                 .iter()
@@ -121,11 +123,12 @@ impl Loop {
                     },
                 })
                 .collect();
-            if guards.is_empty() && writes.is_empty() {
+            if guards.is_empty() && writes.is_empty() && !exclusive {
                 finish_all(finishes, None);
                 return rest;
             }
-            match self.kv.txn(&guards, &writes) {
+            let since = exclusive.then_some(revision);
+            match self.kv.txn_since(&guards, &writes, since) {
                 Ok(Outcome::Committed { revision }) => {
                     self.down = None;
                     if !writes.is_empty() && !self.mirror.wait_for(revision, limit) {
@@ -161,15 +164,18 @@ impl Loop {
             "etcd: gave up after {MAX_ATTEMPTS} attempts: other daemons kept changing the same keys; nothing was changed, retry"
         ));
         let used = jobs.len();
-        let (_, _, finishes, _) = self.run_rules(&mut jobs[..used]);
+        let (_, _, finishes, _, _) = self.run_rules(&mut jobs[..used]);
         finish_all(finishes, Some(e));
         Vec::new()
     }
 
     /// Run the rules of as many jobs as fit in one transaction, on the mirror at one
-    /// revision: the batch's writes, the guarded reads, how to answer, and how many ran.
-    fn run_rules(&self, jobs: &mut [Job]) -> (WriteSet, Reads, Vec<Finish>, usize) {
+    /// revision: the batch's writes, the guarded reads, how to answer, how many ran, and a
+    /// revision the view holds at least (the mirror's revision is published after its
+    /// entries, so read under the view it is never ahead of them).
+    fn run_rules(&self, jobs: &mut [Job]) -> (WriteSet, Reads, Vec<Finish>, usize, i64) {
         let view = self.mirror.view();
+        let revision = self.mirror.revision();
         let base = Trees(&view);
         let mut set = WriteSet::default();
         let mut reads = Reads::new();
@@ -198,7 +204,7 @@ impl Loop {
             {
                 // Next batch; its answer is dropped unsent and it runs again there.
                 drop(finish);
-                return (set, reads, finishes, i);
+                return (set, reads, finishes, i, revision);
             }
             reads.extend(read);
             if keep {
@@ -207,7 +213,7 @@ impl Loop {
             finishes.push(finish);
         }
         let n = jobs.len();
-        (set, reads, finishes, n)
+        (set, reads, finishes, n, revision)
     }
 }
 

@@ -366,7 +366,8 @@ impl<'a> Tx<'a> {
 
     /// The committed store, for the few writes that must scan (prune, import). Only valid
     /// for a transaction run alone (`writer::Mode::Exclusive`): the batch before it is empty.
-    /// Scans are not guarded on etcd (see docs/SCALE-OUT.md).
+    /// On etcd such a transaction is guarded as a whole (nothing under the prefix written
+    /// since the revision it read; `etcd_writer.rs`).
     pub fn committed(&self) -> Trees<'a> {
         self.base
     }
