@@ -8,6 +8,8 @@
 //!   reads, a counter bump, ~6 writes), alone and from 64 writers (own counters, or one
 //!   shared counter as deployment ids are), and commit on A → B's mirror holds it.
 //!
+//! Then two daemons on one etcd store, end to end (`etcd_daemons.rs`).
+//!
 //! The cluster is `RELBENCH_ETCD=etcd://HOST:PORT,…/PREFIX` if set, else a 3-member cluster of
 //! the local `etcd` binary on loopback (data on `TMPDIR`'s disk: it fsyncs like production).
 
@@ -19,13 +21,20 @@ use rel_store::etcd::{EtcdKv, EtcdOptions, EtcdUrl, Guard, Outcome, WatchItem, W
 
 use crate::{median, report};
 
-pub fn run() -> Result<()> {
-    // Keep the cluster (if we started one) alive for the whole run.
-    let (url, _cluster) = match std::env::var("RELBENCH_ETCD") {
-        Ok(url) if !url.is_empty() => (url, None),
+pub fn run(rt: &tokio::runtime::Runtime) -> Result<()> {
+    // Keep the cluster (if we started one) alive for the whole run. Ours runs with
+    // --max-txn-ops 1024 (rel-testkit); for another, say what it runs with.
+    let (url, _cluster, max_ops) = match std::env::var("RELBENCH_ETCD") {
+        Ok(url) if !url.is_empty() => {
+            let ops = std::env::var("RELBENCH_ETCD_MAX_TXN_OPS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(rel_store::etcd::DEFAULT_MAX_TXN_OPS);
+            (url, None, ops)
+        }
         _ => {
             let c = rel_testkit::etcd::EtcdCluster::start(3);
-            (c.store_url("relbench"), Some(c))
+            (c.store_url("relbench"), Some(c), 1024)
         }
     };
     let url = EtcdUrl::parse(&url).map_err(|e| anyhow!("{e}"))?;
@@ -67,7 +76,14 @@ pub fn run() -> Result<()> {
             rel_store::etcd::stm::MAX_ATTEMPTS
         );
     }
-    Ok(())
+    let mut daemons_url = url.clone();
+    daemons_url.prefix = format!("{}-daemons", url.prefix);
+    rt.block_on(crate::etcd_daemons::run(
+        daemons_url,
+        max_ops,
+        lone_median,
+        raw_rate,
+    ))
 }
 
 /// The trees a deploy reads: mirrored, as the backend would.

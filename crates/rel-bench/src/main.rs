@@ -26,6 +26,7 @@ use releasd::dispatch::now;
 
 mod crash;
 mod etcd;
+mod etcd_daemons;
 mod hostile;
 mod trigger;
 
@@ -63,7 +64,7 @@ fn main() -> Result<()> {
         }
     }
     if what == "etcd" {
-        etcd::run()?;
+        etcd::run(&rt)?;
     }
     if what == "crash" {
         let rounds = arg_num(2, 100);

@@ -137,4 +137,30 @@ pub trait Store: Send + Sync + 'static {
     fn changes_since(&self, after: u64, limit: usize) -> RelResult<Vec<ChangeEvent>>;
     /// The seq of the newest committed change (0: none yet).
     fn last_change(&self) -> RelResult<u64>;
+
+    /// Where the store lives, for `relctl status`; None: the embedded default (sled in the
+    /// daemon's data dir). May ask a remote store (bounded), so not for hot paths.
+    fn backend(&self) -> Option<BackendInfo> {
+        None
+    }
+
+    /// Whether other processes change this store too (several daemons on etcd): then the
+    /// daemon follows the change events to keep what it serves current.
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+/// A store that is not the embedded default (`relctl status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// e.g. `etcd`.
+    pub kind: String,
+    /// e.g. `etcd://HOST:PORT,…/PREFIX`.
+    pub location: String,
+    pub endpoints: Vec<String>,
+    /// The member that answered (`NAME URL`), or why none did.
+    pub answered_by: Option<String>,
+    /// The store's revision as that member saw it.
+    pub revision: Option<i64>,
 }

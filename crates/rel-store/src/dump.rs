@@ -372,7 +372,7 @@ pub fn parse(text: &str) -> RelResult<Parsed> {
 pub fn existing_keys(trees: &Trees) -> RelResult<Vec<(T, sled::IVec)>> {
     let mut out = Vec::new();
     for t in ALL {
-        for item in trees.tree(t).iter().keys() {
+        for item in trees.tree(t).iter().map(|r| r.map(|(k, _)| k)) {
             out.push((t, item.map_err(storage_error)?));
         }
     }

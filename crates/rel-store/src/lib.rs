@@ -64,6 +64,8 @@ mod deploy;
 mod dump;
 mod envs;
 pub mod etcd;
+mod etcd_store;
+mod etcd_writer;
 pub mod events;
 mod exec;
 mod keys;
@@ -86,8 +88,10 @@ use rel_domain::model::Environment;
 use rel_domain::{RelError, RelResult, Timestamp};
 
 use crate::records::{EnvRecord, SCHEMA_VERSION, meta};
-use crate::trees::{T, Trees, Tx, TxError};
+use crate::trees::{SledTrees, T, Trees, Tx, TxError};
 use crate::writer::{Finish, Job, Mode, Writer};
+
+pub use etcd_store::EtcdOpenError;
 
 pub use records::SCHEMA_VERSION as STORE_SCHEMA_VERSION;
 
@@ -117,21 +121,52 @@ pub enum OpenError {
     Init { dir: PathBuf, source: RelError },
 }
 
-/// The sled-backed store.
-pub struct SledStore {
-    trees: Arc<Trees>,
-    /// Readers share it for a whole read; the writer takes it only to apply a committed batch.
-    gate: Arc<RwLock<()>>,
+/// The store: the rules of rel-store over one backend, sled in a data dir (the embedded
+/// default) or an etcd cluster shared with other daemons (`open_etcd`).
+pub struct KvStore {
+    backend: Backend,
     sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
     /// Declared before nothing that it uses: dropping it drains the queue and joins the thread.
     writer: Writer,
     dir: PathBuf,
 }
 
+/// The name the embedded store has always had; the type runs on either backend.
+pub type SledStore = KvStore;
+
+enum Backend {
+    Sled {
+        trees: Arc<SledTrees>,
+        /// Readers share it for a whole read; the writer takes it only to apply a committed
+        /// batch.
+        gate: Arc<RwLock<()>>,
+    },
+    Etcd(etcd_store::EtcdBackend),
+}
+
+/// A consistent read of the committed store: sled behind its gate, or the etcd mirror at
+/// one revision.
+pub(crate) enum Reader<'a> {
+    Sled {
+        _gate: RwLockReadGuard<'a, ()>,
+        trees: &'a SledTrees,
+    },
+    Etcd(etcd::MirrorView<'a>),
+}
+
+impl Reader<'_> {
+    pub(crate) fn trees(&self) -> Trees<'_> {
+        match self {
+            Reader::Sled { trees, .. } => Trees(*trees),
+            Reader::Etcd(v) => Trees(v),
+        }
+    }
+}
+
 /// sled's cache; the default (1 GiB) would blow the daemon's memory budget.
 const CACHE_BYTES: u64 = 64 << 20;
 
-impl SledStore {
+impl KvStore {
     /// Open (creating if needed) the store in `dir`. A new store gets `staging` and
     /// `production` (protected, requires staging), once.
     pub fn open(dir: impl AsRef<Path>) -> Result<SledStore, OpenError> {
@@ -147,13 +182,13 @@ impl SledStore {
                 }
             }
         };
-        let open_trees = || -> Result<Trees, OpenError> {
+        let open_trees = || -> Result<SledTrees, OpenError> {
             let db = sled::Config::new()
                 .path(&dir)
                 .cache_capacity(CACHE_BYTES)
                 .open()
                 .map_err(sled_err)?;
-            Trees::open(db).map_err(sled_err)
+            SledTrees::open(db).map_err(sled_err)
         };
         let mut trees = open_trees()?;
         // Before anything else (the log's format is part of the schema): refuse a newer
@@ -244,9 +279,8 @@ impl SledStore {
             dir: dir.clone(),
             source: sled::Error::Io(e),
         })?;
-        let store = SledStore {
-            trees,
-            gate,
+        let store = KvStore {
+            backend: Backend::Sled { trees, gate },
             sink,
             writer,
             dir: dir.clone(),
@@ -257,6 +291,8 @@ impl SledStore {
         Ok(store)
     }
 
+    /// sled: the data dir. etcd: nothing on disk (the daemon's data dir holds its pid file,
+    /// log and socket).
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
@@ -305,7 +341,7 @@ impl SledStore {
     /// Run one transaction in the writer's next batch; answer once the batch is durable.
     fn mutate<A: Send + 'static>(
         &self,
-        f: impl FnOnce(&Tx<'_>) -> Result<A, TxError> + Send + 'static,
+        f: impl FnMut(&Tx<'_>) -> Result<A, TxError> + Send + 'static,
     ) -> RelResult<A> {
         self.submit(Mode::Durable, f)
     }
@@ -313,14 +349,16 @@ impl SledStore {
     fn submit<A: Send + 'static>(
         &self,
         mode: Mode,
-        f: impl FnOnce(&Tx<'_>) -> Result<A, TxError> + Send + 'static,
+        f: impl FnMut(&Tx<'_>) -> Result<A, TxError> + Send + 'static,
     ) -> RelResult<A> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let mut f = f;
         self.writer.submit(Job {
             mode,
             run: Box::new(move |t: &Tx<'_>| {
                 let r = f(t).map_err(RelError::from);
                 let keep = r.is_ok();
+                let tx = tx.clone();
                 let finish: Finish = Box::new(move |failed| {
                     let _ = tx.send(match failed {
                         Some(e) => Err(e),
@@ -337,8 +375,15 @@ impl SledStore {
         })?
     }
 
-    fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    /// A consistent view of the committed store for one read.
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        match &self.backend {
+            Backend::Sled { trees, gate } => Reader::Sled {
+                _gate: gate.read().unwrap_or_else(|e| e.into_inner()),
+                trees,
+            },
+            Backend::Etcd(b) => Reader::Etcd(b.mirror.view()),
+        }
     }
 }
 

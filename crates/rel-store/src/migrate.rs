@@ -22,7 +22,7 @@ use crate::records::{
     EnvRecord, EnvState, ExecWindow, ManifestRecord, Record, TagEntry, TokenRecord, dec_plain, enc,
     meta,
 };
-use crate::trees::{T, Trees, storage_error};
+use crate::trees::{SledTrees as Trees, T, storage_error};
 
 /// 2 → 3: re-encode every record tree (see the module docs).
 fn to_versioned_records(dir: &Path, trees: &Trees) -> RelResult<()> {

@@ -44,7 +44,11 @@ fn plan(trees: &Trees, keep: usize) -> RelResult<Plan> {
             p.protected.push(r.tag);
             continue;
         }
-        for k in trees.tree(T::DepByRelease).scan_prefix(u64k(r.seq)).keys() {
+        for k in trees
+            .tree(T::DepByRelease)
+            .scan_prefix(u64k(r.seq))
+            .map(|r| r.map(|(k, _)| k))
+        {
             p.dep_keys.push(k.map_err(storage_error)?);
         }
         p.removed.push(r);
@@ -67,18 +71,18 @@ impl SledStore {
             dry_run,
         };
         if dry_run {
-            let _g = self.read_gate();
-            return Ok(report(&plan(&self.trees, keep)?));
+            let g = self.reader();
+            return Ok(report(&plan(&g.trees(), keep)?));
         }
         let caller = caller.clone();
         let p = self.submit(Mode::Exclusive, move |tx| {
             // Run alone: the plan (a scan) and the writes are one decision.
             let trees = tx.committed();
-            let p = plan(trees, keep)?;
+            let p = plan(&trees, keep)?;
             if p.removed.is_empty() {
                 return Ok(p);
             }
-            let envs = read::env_names(trees)?;
+            let envs = read::env_names(&trees)?;
             policy::authorize(&caller, &Action::Prune)?;
             for r in &p.removed {
                 tx.del(T::Releases, u64k(r.seq))?;

@@ -11,25 +11,24 @@ use rel_domain::{RelError, RelResult, Timestamp};
 
 use crate::deploy::{self, RollbackPrep};
 use crate::records::*;
-use crate::trees::{Kv, T};
+use crate::trees::{Kv, T, Trees};
 use crate::writer::Mode;
 use crate::{SledStore, audit_log, dump, envs, events, exec, read, releases, write};
 
-impl SledStore {
-    fn diff_digests(&self, from: Option<&Digest>, to: &Digest) -> RelResult<Diff> {
-        let to = read::snapshot(&self.trees, to)?;
-        let from = match from {
-            Some(d) => read::snapshot(&self.trees, d)?.config,
-            None => AppConfig::default(),
-        };
-        Ok(diff(&from, &to.config))
-    }
+fn diff_digests(trees: &Trees, from: Option<&Digest>, to: &Digest) -> RelResult<Diff> {
+    let to = read::snapshot(trees, to)?;
+    let from = match from {
+        Some(d) => read::snapshot(trees, d)?.config,
+        None => AppConfig::default(),
+    };
+    Ok(diff(&from, &to.config))
 }
 
 impl Store for SledStore {
     fn status(&self) -> RelResult<StoreStatus> {
-        let _g = self.read_gate();
-        let t = &self.trees;
+        let g = self.reader();
+        let trees = g.trees();
+        let t = &trees;
         let draft_digest = match t.get(T::Meta, meta::DRAFT_DIGEST)? {
             Some(v) => Some(dec_plain("draft digest", &v)?),
             None => None,
@@ -44,8 +43,9 @@ impl Store for SledStore {
     }
 
     fn draft(&self) -> RelResult<Option<Snapshot>> {
-        let _g = self.read_gate();
-        Ok(read::draft(&self.trees)?.map(Snapshot::of))
+        let g = self.reader();
+        let trees = g.trees();
+        Ok(read::draft(&trees)?.map(Snapshot::of))
     }
 
     fn apply_draft(&self, config: AppConfig, caller: &Caller, now: Timestamp) -> RelResult<Digest> {
@@ -110,10 +110,11 @@ impl Store for SledStore {
             }
             Ok((release, dep))
         })?;
-        let _g = self.read_gate();
-        let order = releases::order_names(&self.trees)?;
-        let same_content_as = releases::same_content(&self.trees, &release)?;
-        let release = releases::view(&self.trees, release, &order)?;
+        let g = self.reader();
+        let trees = g.trees();
+        let order = releases::order_names(&trees)?;
+        let same_content_as = releases::same_content(&trees, &release)?;
+        let release = releases::view(&trees, release, &order)?;
         Ok(CreateOutcome {
             release,
             same_content_as,
@@ -122,25 +123,29 @@ impl Store for SledStore {
     }
 
     fn release(&self, tag: &str) -> RelResult<ReleaseView> {
-        let _g = self.read_gate();
-        let r = read::release_by_tag(&self.trees, tag)?;
-        releases::view(&self.trees, r, &releases::order_names(&self.trees)?)
+        let g = self.reader();
+        let trees = g.trees();
+        let r = read::release_by_tag(&trees, tag)?;
+        releases::view(&trees, r, &releases::order_names(&trees)?)
     }
 
     fn releases(&self, query: &ReleaseQuery) -> RelResult<Vec<ReleaseView>> {
-        let _g = self.read_gate();
-        releases::list(&self.trees, query)
+        let g = self.reader();
+        let trees = g.trees();
+        releases::list(&trees, query)
     }
 
     fn snapshot(&self, digest: &Digest) -> RelResult<Snapshot> {
-        let _g = self.read_gate();
-        read::snapshot(&self.trees, digest)
+        let g = self.reader();
+        let trees = g.trees();
+        read::snapshot(&trees, digest)
     }
 
     fn release_history(&self, tag: &str, limit: usize) -> RelResult<Vec<Deployment>> {
-        let _g = self.read_gate();
-        let r = read::release_by_tag(&self.trees, tag)?;
-        releases::release_history(&self.trees, r.seq, limit)
+        let g = self.reader();
+        let trees = g.trees();
+        let r = read::release_by_tag(&trees, tag)?;
+        releases::release_history(&trees, r.seq, limit)
     }
 
     fn prune(
@@ -154,16 +159,18 @@ impl Store for SledStore {
     }
 
     fn environments(&self) -> RelResult<Vec<EnvironmentView>> {
-        let _g = self.read_gate();
-        releases::promotion_order(&self.trees)?
+        let g = self.reader();
+        let trees = g.trees();
+        releases::promotion_order(&trees)?
             .into_iter()
-            .map(|r| envs::view(&self.trees, r))
+            .map(|r| envs::view(&trees, r))
             .collect()
     }
 
     fn environment(&self, name: &str) -> RelResult<EnvironmentView> {
-        let _g = self.read_gate();
-        envs::view(&self.trees, read::env_required(&self.trees, name)?)
+        let g = self.reader();
+        let trees = g.trees();
+        envs::view(&trees, read::env_required(&trees, name)?)
     }
 
     fn create_environment(
@@ -184,8 +191,9 @@ impl Store for SledStore {
             )?;
             Ok(rec)
         })?;
-        let _g = self.read_gate();
-        envs::view(&self.trees, rec)
+        let g = self.reader();
+        let trees = g.trees();
+        envs::view(&trees, rec)
     }
 
     fn history(
@@ -194,14 +202,16 @@ impl Store for SledStore {
         limit: usize,
         before_id: Option<u64>,
     ) -> RelResult<Vec<Deployment>> {
-        let _g = self.read_gate();
-        read::env_required(&self.trees, env)?;
-        envs::history(&self.trees, env, limit, before_id)
+        let g = self.reader();
+        let trees = g.trees();
+        read::env_required(&trees, env)?;
+        envs::history(&trees, env, limit, before_id)
     }
 
     fn plan_deploy(&self, req: &DeployRequest, caller: &Caller) -> RelResult<DeployPlan> {
-        let _g = self.read_gate();
-        let t = &self.trees;
+        let g = self.reader();
+        let trees = g.trees();
+        let t = &trees;
         let env = read::env_required(t, &req.env)?;
         let release = read::release_by_tag(t, &req.tag)?;
         let state = read::env_state(t, &env.env.name)?;
@@ -218,7 +228,7 @@ impl Store for SledStore {
             env: env.env.name.clone(),
             from: from.as_ref().map(|r| r.tag.clone()),
             to: release.tag.clone(),
-            diff: self.diff_digests(from.as_ref().map(|r| &r.digest), &release.digest)?,
+            diff: diff_digests(t, from.as_ref().map(|r| &r.digest), &release.digest)?,
             verdict,
             protected: env.env.protected,
             already_live: state.live == Some(release.seq),
@@ -242,8 +252,9 @@ impl Store for SledStore {
     }
 
     fn plan_rollback(&self, req: &RollbackRequest) -> RelResult<RollbackPlan> {
-        let _g = self.read_gate();
-        let t = &self.trees;
+        let g = self.reader();
+        let trees = g.trees();
+        let t = &trees;
         match deploy::prepare_rollback(t, req)? {
             RollbackPrep::NoOp(dep) => Ok(RollbackPlan {
                 env: dep.env.clone(),
@@ -264,7 +275,7 @@ impl Store for SledStore {
                 }
                 Ok(RollbackPlan {
                     env: env.env.name,
-                    diff: self.diff_digests(Some(&from.digest), &to.digest)?,
+                    diff: diff_digests(t, Some(&from.digest), &to.digest)?,
                     from: from.tag,
                     to: to.tag,
                     popped,
@@ -290,23 +301,27 @@ impl Store for SledStore {
     }
 
     fn audit(&self, limit: usize, before_seq: Option<u64>) -> RelResult<Vec<AuditEntry>> {
-        let _g = self.read_gate();
-        audit_log::list(&self.trees, limit, before_seq)
+        let g = self.reader();
+        let trees = g.trees();
+        audit_log::list(&trees, limit, before_seq)
     }
 
     fn verify_audit(&self) -> RelResult<AuditReport> {
-        let _g = self.read_gate();
-        audit_log::verify(&self.trees)
+        let g = self.reader();
+        let trees = g.trees();
+        audit_log::verify(&trees)
     }
 
     fn export(&self) -> RelResult<Dump> {
-        let _g = self.read_gate();
-        dump::export(&self.trees, crate::now())
+        let g = self.reader();
+        let trees = g.trees();
+        dump::export(&trees, crate::now())
     }
 
     fn export_to(&self, out: &mut dyn std::io::Write) -> RelResult<()> {
-        let _g = self.read_gate();
-        dump::export_to(&self.trees, crate::now(), out)
+        let g = self.reader();
+        let trees = g.trees();
+        dump::export_to(&trees, crate::now(), out)
     }
 
     fn import(&self, text: &str, caller: &Caller, now: Timestamp) -> RelResult<StoreStatus> {
@@ -315,7 +330,7 @@ impl Store for SledStore {
         let caller = caller.clone();
         self.submit(Mode::Exclusive, move |tx| {
             // Run alone: the scan of what exists and the writes are one decision.
-            let old = dump::existing_keys(tx.committed())?;
+            let old = dump::existing_keys(&tx.committed())?;
             dump::import_tx(tx, &parsed, &old, &caller, now)?;
             events::append(
                 tx,
@@ -371,13 +386,15 @@ impl Store for SledStore {
     }
 
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>> {
-        let _g = self.read_gate();
-        exec::list(&self.trees, query)
+        let g = self.reader();
+        let trees = g.trees();
+        exec::list(&trees, query)
     }
 
     fn execution(&self, id: u64) -> RelResult<Execution> {
-        let _g = self.read_gate();
-        exec::execution(&self.trees, id)?.ok_or_else(|| {
+        let g = self.reader();
+        let trees = g.trees();
+        exec::execution(&trees, id)?.ok_or_else(|| {
             RelError::not_found(format!(
                 "no execution #{id} (it may have aged out of the log); relctl logs lists recent ones"
             ))
@@ -396,8 +413,9 @@ impl Store for SledStore {
     }
 
     fn tokens(&self) -> RelResult<Vec<TokenInfo>> {
-        let _g = self.read_gate();
-        exec::tokens(&self.trees)
+        let g = self.reader();
+        let trees = g.trees();
+        exec::tokens(&trees)
     }
 
     fn revoke_token(&self, name: &str, caller: &Caller, now: Timestamp) -> RelResult<()> {
@@ -406,8 +424,9 @@ impl Store for SledStore {
     }
 
     fn token_by_hash(&self, secret_hash: &Digest) -> RelResult<Option<TokenInfo>> {
-        let _g = self.read_gate();
-        exec::token_by_hash(&self.trees, secret_hash)
+        let g = self.reader();
+        let trees = g.trees();
+        exec::token_by_hash(&trees, secret_hash)
     }
 
     fn set_change_sink(&self, sink: ChangeSink) {
@@ -415,12 +434,25 @@ impl Store for SledStore {
     }
 
     fn changes_since(&self, after: u64, limit: usize) -> RelResult<Vec<ChangeEvent>> {
-        let _g = self.read_gate();
-        events::since(&self.trees, after, limit)
+        let g = self.reader();
+        let trees = g.trees();
+        events::since(&trees, after, limit)
+    }
+
+    fn backend(&self) -> Option<rel_domain::store::BackendInfo> {
+        match &self.backend {
+            crate::Backend::Etcd(b) => Some(b.info()),
+            crate::Backend::Sled { .. } => None,
+        }
+    }
+
+    fn is_shared(&self) -> bool {
+        matches!(self.backend, crate::Backend::Etcd(_))
     }
 
     fn last_change(&self) -> RelResult<u64> {
-        let _g = self.read_gate();
-        events::last(&self.trees)
+        let g = self.reader();
+        let trees = g.trees();
+        events::last(&trees)
     }
 }

@@ -8,9 +8,15 @@
 //! batch and commits the batch as blind writes, touching only the trees it wrote. A backend
 //! with optimistic concurrency (etcd) would also record what each `get` read to guard the
 //! commit; sled has one writer per data dir, so there is nothing to guard against.
+//!
+//! The committed store is read through [`Base`], the backend boundary: sled's trees
+//! ([`SledTrees`]) or the etcd mirror (`etcd::Mirror`). [`Trees`] is the handle the read
+//! side takes; it exposes one tree at a time ([`TreeView`]) with sled-like point reads and
+//! ordered scans, so the rules and the read paths are written once for both backends.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
 
 use sled::{IVec, Tree};
 
@@ -114,7 +120,93 @@ impl T {
     }
 }
 
-pub struct Trees {
+/// One scanned entry; sled's error type, which the in-memory etcd mirror never returns.
+pub type Item = Result<(IVec, IVec), sled::Error>;
+/// An ordered scan of one tree (reversible: newest-first listings).
+pub type Scan<'a> = Box<dyn DoubleEndedIterator<Item = Item> + 'a>;
+
+/// The committed store as the rules and the read paths see it: one backend (sled, or the
+/// etcd mirror at one revision).
+pub trait Base: Sync {
+    fn get(&self, t: T, key: &[u8]) -> RelResult<Option<IVec>>;
+    /// Keys of `t` within the bounds, in key order.
+    fn scan<'a>(&'a self, t: T, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Scan<'a>;
+    /// The value and the revision that last changed it (0: absent), for a backend whose
+    /// commits are guarded by what the transaction read (etcd); None when it is not.
+    fn get_guarded(&self, _t: T, _key: &[u8]) -> Option<(Option<IVec>, i64)> {
+        None
+    }
+}
+
+/// The read side's handle on the committed store.
+#[derive(Clone, Copy)]
+pub struct Trees<'a>(pub &'a dyn Base);
+
+/// One tree of a [`Trees`], with sled's reading methods.
+pub struct TreeView<'a> {
+    base: &'a dyn Base,
+    t: T,
+}
+
+impl<'a> Trees<'a> {
+    pub fn tree(&self, t: T) -> TreeView<'a> {
+        TreeView { base: self.0, t }
+    }
+}
+
+fn bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_ref()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl<'a> TreeView<'a> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, sled::Error> {
+        self.base
+            .get(self.t, key.as_ref())
+            .map_err(|e| sled::Error::Io(std::io::Error::other(e.message)))
+    }
+
+    pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, sled::Error> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Scan<'a> {
+        self.base
+            .scan(self.t, bound(range.start_bound()), bound(range.end_bound()))
+    }
+
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Scan<'a> {
+        let prefix = prefix.as_ref();
+        let end = prefix_end(prefix);
+        let hi = match &end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
+        self.base.scan(self.t, Bound::Included(prefix), hi)
+    }
+
+    pub fn iter(&self) -> Scan<'a> {
+        self.base.scan(self.t, Bound::Unbounded, Bound::Unbounded)
+    }
+}
+
+/// The smallest key above every key starting with `prefix` (None: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// sled's trees: the embedded backend.
+pub struct SledTrees {
     pub db: sled::Db,
     trees: Vec<Tree>,
 }
@@ -131,13 +223,17 @@ pub fn storage_error(e: sled::Error) -> RelError {
     }
 }
 
-impl Trees {
-    pub fn open(db: sled::Db) -> Result<Trees, sled::Error> {
+impl SledTrees {
+    pub fn open(db: sled::Db) -> Result<SledTrees, sled::Error> {
         let trees = ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Trees { db, trees })
+        Ok(SledTrees { db, trees })
+    }
+
+    pub fn view(&self) -> Trees<'_> {
+        Trees(self)
     }
 
     pub fn tree(&self, t: T) -> &Tree {
@@ -190,10 +286,32 @@ pub trait Kv {
     fn get(&self, t: T, key: &[u8]) -> Result<Option<IVec>, Self::E>;
 }
 
-impl Kv for Trees {
+impl Base for SledTrees {
+    fn get(&self, t: T, key: &[u8]) -> RelResult<Option<IVec>> {
+        self.tree(t).get(key).map_err(storage_error)
+    }
+
+    fn scan<'a>(&'a self, t: T, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Scan<'a> {
+        let own = |b: Bound<&[u8]>| match b {
+            Bound::Included(k) => Bound::Included(IVec::from(k)),
+            Bound::Excluded(k) => Bound::Excluded(IVec::from(k)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        Box::new(self.tree(t).range::<IVec, _>((own(lo), own(hi))))
+    }
+}
+
+impl Kv for SledTrees {
     type E = RelError;
     fn get(&self, t: T, key: &[u8]) -> RelResult<Option<IVec>> {
         self.tree(t).get(key).map_err(storage_error)
+    }
+}
+
+impl Kv for Trees<'_> {
+    type E = RelError;
+    fn get(&self, t: T, key: &[u8]) -> RelResult<Option<IVec>> {
+        self.0.get(t, key)
     }
 }
 
@@ -224,30 +342,43 @@ impl WriteSet {
     }
 }
 
+/// What a transaction read from the committed store: key → the revision that last changed
+/// it (0: absent). Only kept for a guarded backend (etcd), whose commit checks them.
+pub type Reads = BTreeMap<(T, Vec<u8>), i64>;
+
 /// One transaction: an overlay of writes over the batch before it and the committed store.
 pub struct Tx<'a> {
-    base: &'a Trees,
+    base: Trees<'a>,
     batch: &'a WriteSet,
     own: RefCell<WriteSet>,
+    reads: RefCell<Reads>,
 }
 
 impl<'a> Tx<'a> {
-    pub fn new(base: &'a Trees, batch: &'a WriteSet) -> Tx<'a> {
+    pub fn new(base: Trees<'a>, batch: &'a WriteSet) -> Tx<'a> {
         Tx {
             base,
             batch,
             own: RefCell::new(WriteSet::default()),
+            reads: RefCell::new(Reads::new()),
         }
     }
 
     /// The committed store, for the few writes that must scan (prune, import). Only valid
     /// for a transaction run alone (`writer::Mode::Exclusive`): the batch before it is empty.
-    pub fn committed(&self) -> &'a Trees {
+    /// On etcd such a transaction is guarded as a whole (nothing under the prefix written
+    /// since the revision it read; `etcd_writer.rs`).
+    pub fn committed(&self) -> Trees<'a> {
         self.base
     }
 
     pub fn into_writes(self) -> WriteSet {
         self.own.into_inner()
+    }
+
+    /// The writes and the guarded reads (empty on sled).
+    pub fn into_parts(self) -> (WriteSet, Reads) {
+        (self.own.into_inner(), self.reads.into_inner())
     }
 
     pub fn put(&self, t: T, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), TxError> {
@@ -276,13 +407,12 @@ impl Kv for Tx<'_> {
         if let Some(v) = self.batch.lookup(t, key) {
             return Ok(v.clone());
         }
-        Ok(self.base.get(t, key)?)
-    }
-}
-
-impl Kv for std::sync::Arc<Trees> {
-    type E = RelError;
-    fn get(&self, t: T, key: &[u8]) -> RelResult<Option<IVec>> {
-        self.as_ref().get(t, key)
+        match self.base.0.get_guarded(t, key) {
+            Some((v, rev)) => {
+                self.reads.borrow_mut().insert((t, key.to_vec()), rev);
+                Ok(v)
+            }
+            None => Ok(self.base.0.get(t, key)?),
+        }
     }
 }

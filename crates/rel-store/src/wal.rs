@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use sled::IVec;
 
-use crate::trees::{T, Trees, WriteSet};
+use crate::trees::{SledTrees as Trees, T, WriteSet};
 
 /// A segment is closed and checkpointed once it grows past this.
 pub const SEGMENT_BYTES: u64 = 32 << 20;

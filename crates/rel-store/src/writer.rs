@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rel_domain::RelError;
 
-use crate::trees::{Trees, Tx, WriteSet};
+use crate::trees::{SledTrees, Tx, WriteSet};
 use crate::wal::{self, Wal};
 
 /// Requests per batch at most (bounds the latency of the last one in a batch).
@@ -39,7 +39,8 @@ pub enum Mode {
 /// Called once the batch holding the request is committed (`None`) or failed (`Some`).
 pub type Finish = Box<dyn FnOnce(Option<RelError>) + Send>;
 /// Runs the rules; returns whether to keep the transaction's writes, and how to answer.
-pub type Run = Box<dyn FnOnce(&Tx<'_>) -> (bool, Finish) + Send>;
+/// `FnMut`: on etcd a batch whose reads another daemon changed runs again on fresh reads.
+pub type Run = Box<dyn FnMut(&Tx<'_>) -> (bool, Finish) + Send>;
 
 pub struct Job {
     pub mode: Mode,
@@ -48,7 +49,7 @@ pub struct Job {
 
 /// What the writer shares with the store's readers.
 pub struct Shared {
-    pub trees: Arc<Trees>,
+    pub trees: Arc<SledTrees>,
     /// Readers hold it shared for a whole read; the writer takes it only to apply a batch
     /// (in memory, microseconds), so a read never sees half a batch.
     pub gate: Arc<RwLock<()>>,
@@ -65,6 +66,18 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// A writer whose thread runs `run` on the queue (the etcd backend's commit loop).
+    pub fn spawn(run: impl FnOnce(Receiver<Job>) + Send + 'static) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("rel-store-writer".into())
+            .spawn(move || run(rx))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
     pub fn start(shared: Shared, wal: Wal) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = std::thread::Builder::new()
@@ -243,8 +256,8 @@ impl Loop {
         let mut set = WriteSet::default();
         let mut finishes = Vec::with_capacity(jobs.len());
         let mut must_sync = false;
-        for job in jobs {
-            let tx = Tx::new(&self.s.trees, &set);
+        for mut job in jobs {
+            let tx = Tx::new(self.s.trees.view(), &set);
             // A bug in one request's rules must not take the writer (and every later write)
             // down: its writes are dropped and its caller hears "dropped without answering".
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&tx)));

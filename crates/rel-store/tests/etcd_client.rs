@@ -251,6 +251,33 @@ fn a_watch_from_a_compacted_revision_asks_for_a_resync_then_continues() {
 }
 
 #[test]
+fn a_store_wide_guard_fails_after_any_write_under_the_prefix_only() {
+    let c = EtcdCluster::start(1);
+    let kv = connect(&c, "t6");
+    let other = connect(&c, "t6x");
+    let r1 = committed(kv.txn(&[], &[put("releases", b"a", b"1")]).expect("txn"));
+    // Another prefix's write does not count.
+    committed(other.txn(&[], &[put("releases", b"a", b"1")]).expect("txn"));
+    let r2 = committed(
+        kv.txn_since(&[], &[put("meta", b"x", b"1")], Some(r1))
+            .expect("txn"),
+    );
+    // A write after r1 under the prefix: the guard "nothing written after r1" fails.
+    match kv
+        .txn_since(&[], &[put("meta", b"y", b"1")], Some(r1))
+        .expect("txn")
+    {
+        Outcome::Conflict { .. } => {}
+        o => panic!("expected a conflict, got {o:?}"),
+    }
+    assert!(kv.get("meta", b"y", None).expect("get").0.is_none());
+    committed(
+        kv.txn_since(&[], &[put("meta", b"y", b"1")], Some(r2))
+            .expect("txn"),
+    );
+}
+
+#[test]
 fn an_unreachable_cluster_fails_within_the_timeout_naming_etcd() {
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

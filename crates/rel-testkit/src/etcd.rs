@@ -150,6 +150,8 @@ impl EtcdCluster {
             .args(["--initial-cluster-token", "rel-test"])
             // Short raft timers: a killed leader is replaced in about a second, not ten.
             .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            // As docs/SCALE-OUT.md recommends: an import is one transaction of many keys.
+            .args(["--max-txn-ops", "1024", "--max-request-bytes", "10485760"])
             .args(["--logger", "zap", "--log-outputs", "stderr"]);
         if let Some(t) = &self.tls {
             cmd.arg("--cert-file")

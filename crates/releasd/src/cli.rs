@@ -97,6 +97,9 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub http_connections: Option<u32>,
 
+    #[command(flatten)]
+    pub store: crate::store_choice::StoreArgs,
+
     /// Internal: serve as a pipeline worker on stdin/stdout (started by releasd itself).
     #[arg(long, hide = true)]
     pub worker: bool,

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
     #[serde(default)]
@@ -35,6 +35,9 @@ pub struct DaemonConfig {
     pub socket: SocketConfig,
     #[serde(default)]
     pub logs: LogsConfig,
+    /// Where the store lives (sled by default; etcd, see `store_choice`).
+    #[serde(default)]
+    pub store: crate::store_choice::StoreConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

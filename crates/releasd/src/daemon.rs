@@ -73,8 +73,17 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
         })?),
         None => None,
     };
+    let choice = crate::store_choice::choose(
+        &cli.store,
+        &config.store,
+        cli.config
+            .as_deref()
+            .and_then(|p| absolute(p.to_path_buf()).parent().map(|d| d.to_path_buf()))
+            .as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let lock = crate::datadir::lock(&data_dir)?;
-    let store = open_store(&data_dir)?;
+    let store = open_store(&data_dir, choice)?;
     let listener = crate::socket::bind(&socket, &policy).await?;
     let http_addr = match &http {
         Some(l) => Some(
@@ -144,7 +153,17 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
     Ok(())
 }
 
-fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+fn open_store(
+    data_dir: &std::path::Path,
+    choice: crate::store_choice::StoreChoice,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if let crate::store_choice::StoreChoice::Etcd(opts) = choice {
+        let endpoints = opts.url.endpoints.join(",");
+        tracing::info!(endpoints = %endpoints, prefix = %opts.url.prefix, "opening the store on etcd");
+        let store = rel_store::KvStore::open_etcd(*opts, data_dir)
+            .with_context(|| format!("--store etcd://{endpoints}: cannot open the store"))?;
+        return Ok(Arc::new(store));
+    }
     match rel_store::SledStore::open(data_dir) {
         Ok(s) => Ok(Arc::new(s)),
         // The pid-file lock normally catches a second daemon first; sled's lock is the

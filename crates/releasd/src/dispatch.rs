@@ -186,7 +186,16 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                 store: s,
                 caller: caller.clone(),
                 log: log_file(),
-                backend: rel_proto::StoreBackend::sled(&info.data_dir.display().to_string()),
+                backend: match store.backend() {
+                    Some(b) => rel_proto::StoreBackend {
+                        kind: b.kind,
+                        location: b.location,
+                        endpoints: b.endpoints,
+                        answered_by: b.answered_by,
+                        revision: b.revision,
+                    },
+                    None => rel_proto::StoreBackend::sled(&info.data_dir.display().to_string()),
+                },
             })
         })),
         Request::DraftShow => no_events(store.draft().map(|d| {

@@ -203,7 +203,19 @@ pub fn stop_runs_after_grace(shared: &Arc<Shared>, mut stop: tokio::sync::watch:
 /// publish `ExecutionFinished`.
 async fn log_run(shared: &Arc<Shared>, exec: Execution) -> RelResult<Execution> {
     let status = rel_proto::json::status_str(exec.status);
-    let id = shared.execlog.append(&exec).await.map_err(|e| {
+    let appended = shared.execlog.append(&exec).await;
+    if let Err(e) = &appended
+        && e.code == rel_domain::ErrorCode::Unavailable
+        && shared.store.is_shared()
+    {
+        // A shared store (etcd) out of reach must not stop the serving of what is live:
+        // the run is answered, its log is lost (id 0 marks it). A lone sled store failing
+        // means the disk is failing: that stays an error.
+        tracing::warn!(env = %exec.env, endpoint = %exec.endpoint, release = %exec.release, error = %e.message,
+            "the run's execution log could not be written (the store is out of reach); answering the run anyway");
+        return Ok(Execution { id: 0, ..exec });
+    }
+    let id = appended.map_err(|e| {
         RelError::new(
             e.code,
             format!(

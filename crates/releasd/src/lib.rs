@@ -26,6 +26,7 @@ pub mod execlog;
 pub mod http;
 pub mod limits;
 pub mod live;
+pub mod live_follow;
 pub mod paging;
 pub mod rlimit;
 pub mod server;

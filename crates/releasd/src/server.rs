@@ -123,9 +123,17 @@ pub async fn serve(
         }
     };
     let events = Events::new();
+    // A store other daemons share: what is served follows every daemon's deploys.
+    let follow = store.is_shared().then(crate::live_follow::Feed::new);
     {
         let events = events.clone();
-        store.set_change_sink(Box::new(move |changes| events.publish_changes(changes)));
+        let feed = follow.as_ref().map(|(f, _)| f.clone());
+        store.set_change_sink(Box::new(move |changes| {
+            events.publish_changes(changes);
+            if let Some(f) = &feed {
+                f.changes(changes);
+            }
+        }));
     }
     let shared = Arc::new(Shared {
         store,
@@ -142,6 +150,9 @@ pub async fn serve(
         data,
         execlog,
     });
+    if let Some((_, rx)) = follow {
+        crate::live_follow::start(rx, Arc::downgrade(&shared));
+    }
     // What is live is compiled before the first request is accepted.
     let loader = Arc::clone(&shared);
     if let Err(e) =

@@ -10,6 +10,8 @@
 //! key = "/etc/rel/etcd-client-key.pem"
 //! user = "rel"
 //! password_file = "/etc/rel/etcd-password" # never a value on the command line
+//! max_txn_ops = 1024                       # the cluster's --max-txn-ops
+//! timeout = 5.0                            # seconds, bound on each etcd call
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,10 +42,18 @@ pub struct StoreArgs {
     /// File whose first line is the etcd user's password (a file, so it never shows in ps).
     #[arg(long, value_name = "FILE")]
     pub etcd_password_file: Option<PathBuf>,
+    /// The etcd cluster's --max-txn-ops [default: 128, etcd's default]: each store
+    /// transaction stays within it (a batch of concurrent requests is split).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..))]
+    pub etcd_max_txn_ops: Option<u32>,
+    /// Bound on each etcd call, in seconds [default: 5]: a change fails within about this
+    /// when etcd is unreachable or has no quorum.
+    #[arg(long, value_name = "SECS")]
+    pub etcd_timeout: Option<f64>,
 }
 
 /// `[store]` in the daemon config file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub url: Option<String>,
@@ -52,6 +62,8 @@ pub struct StoreConfig {
     pub key: Option<PathBuf>,
     pub user: Option<String>,
     pub password_file: Option<PathBuf>,
+    pub max_txn_ops: Option<u32>,
+    pub timeout: Option<f64>,
 }
 
 /// The store to open.
@@ -92,7 +104,13 @@ pub fn choose(
     };
     let user = args.etcd_user.clone().or_else(|| config.user.clone());
     let password_file = pick(&args.etcd_password_file, &config.password_file);
-    let etcd_only = tls.is_enabled() || user.is_some() || password_file.is_some();
+    let max_txn_ops = args.etcd_max_txn_ops.or(config.max_txn_ops);
+    let timeout = args.etcd_timeout.or(config.timeout);
+    let etcd_only = tls.is_enabled()
+        || user.is_some()
+        || password_file.is_some()
+        || max_txn_ops.is_some()
+        || timeout.is_some();
 
     match url.as_deref() {
         None | Some("sled") => {
@@ -107,6 +125,17 @@ pub fn choose(
             o.tls = tls;
             o.user = user;
             o.password_file = password_file;
+            if let Some(n) = max_txn_ops {
+                o.max_txn_ops = n as usize;
+            }
+            if let Some(t) = timeout {
+                if !(t.is_finite() && (0.1..=600.0).contains(&t)) {
+                    return Err(format!(
+                        "--etcd-timeout {t}: give seconds between 0.1 and 600"
+                    ));
+                }
+                o.op_timeout = std::time::Duration::from_secs_f64(t);
+            }
             Ok(StoreChoice::Etcd(Box::new(o)))
         }
     }
@@ -160,6 +189,33 @@ mod tests {
             panic!("expected etcd");
         };
         assert_eq!(o.url.endpoints, ["b:1", "c:2"]);
+    }
+
+    #[test]
+    fn etcd_limits_come_from_flags_or_the_file_and_a_bad_timeout_names_its_flag() {
+        let config = StoreConfig {
+            url: Some("etcd://a:2379".into()),
+            max_txn_ops: Some(1024),
+            timeout: Some(2.5),
+            ..StoreConfig::default()
+        };
+        let Ok(StoreChoice::Etcd(o)) = choose(&StoreArgs::default(), &config, None) else {
+            panic!("expected etcd");
+        };
+        assert_eq!(o.max_txn_ops, 1024);
+        assert_eq!(o.op_timeout, std::time::Duration::from_millis(2500));
+        let args = StoreArgs {
+            etcd_timeout: Some(0.0),
+            ..StoreArgs::default()
+        };
+        let e = choose(&args, &config, None).expect_err("zero timeout");
+        assert!(e.contains("--etcd-timeout"), "{e}");
+        let args = StoreArgs {
+            etcd_max_txn_ops: Some(256),
+            ..StoreArgs::default()
+        };
+        let e = choose(&args, &StoreConfig::default(), None).expect_err("no --store");
+        assert!(e.contains("need --store etcd://"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Checking a bearer token hashes it and looks the hash up, first in a small in-memory
 //! cache of tokens seen valid, then in the store. A revocation drops the name from the cache
 //! before it is answered, and a generation counter keeps a lookup that raced with it from
-//! putting the revoked token back.
+//! putting the revoked token back. On a store shared with other daemons (etcd) nothing is
+//! cached: a revocation through another daemon must take effect here too.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -73,6 +74,11 @@ impl Tokens {
         let Some(info) = store.token_by_hash(&h)? else {
             return Ok(None);
         };
+        // On a store other daemons share, a revocation may come from any of them and this
+        // cache would never hear of it: every check reads the store (its local mirror).
+        if store.is_shared() {
+            return Ok(Some(info.name));
+        }
         let mut c = self.cache.write().unwrap_or_else(|p| p.into_inner());
         if c.generation == generation {
             c.valid.insert(h, info.name.clone());

@@ -35,7 +35,13 @@ pub struct EtcdOptions {
     pub op_timeout: Duration,
     /// The bound on opening a connection to one member.
     pub connect_timeout: Duration,
+    /// The cluster's `--max-txn-ops`: the store's writer keeps each transaction's guards
+    /// and writes within it (a batch of requests is split into several transactions).
+    pub max_txn_ops: usize,
 }
+
+/// etcd's own default `--max-txn-ops`.
+pub const DEFAULT_MAX_TXN_OPS: usize = 128;
 
 /// Default bound on one etcd call: long enough for a leader election (about a second with
 /// etcd's defaults on a LAN), short enough that a client is not left hanging.
@@ -51,6 +57,7 @@ impl EtcdOptions {
             password_file: None,
             op_timeout: DEFAULT_OP_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_txn_ops: DEFAULT_MAX_TXN_OPS,
         }
     }
 

@@ -231,7 +231,19 @@ impl EtcdKv {
     /// Apply `writes` atomically if every guard still holds. A timeout here means the
     /// outcome is unknown (etcd may still apply it); the error says so.
     pub fn txn(&self, guards: &[Guard], writes: &[Write]) -> Result<Outcome, EtcdError> {
-        let compares: Vec<Compare> = guards
+        self.txn_since(guards, writes, None)
+    }
+
+    /// [`EtcdKv::txn`], also guarded by "no key of this store was written after revision
+    /// `since`" when given: for transactions whose reads were scans (a scan has no per-key
+    /// revisions to guard; every rel transaction writes at least one key).
+    pub fn txn_since(
+        &self,
+        guards: &[Guard],
+        writes: &[Write],
+        since: Option<i64>,
+    ) -> Result<Outcome, EtcdError> {
+        let mut compares: Vec<Compare> = guards
             .iter()
             .map(|g| {
                 let key = self.layout.key(g.tree, &g.key);
@@ -243,6 +255,12 @@ impl EtcdKv {
                 }
             })
             .collect();
+        if let Some(r) = since {
+            compares.push(
+                Compare::mod_revision(self.layout.root().to_vec(), CompareOp::Less, r + 1)
+                    .with_prefix(),
+            );
+        }
         let ops: Vec<TxnOp> = writes
             .iter()
             .map(|w| match w {

@@ -19,11 +19,11 @@ mod txn;
 mod url;
 mod watch;
 
-pub use connect::{EtcdOptions, EtcdTls};
+pub use connect::{DEFAULT_MAX_TXN_OPS, EtcdOptions, EtcdTls};
 pub use error::EtcdError;
 pub use follow::Follower;
 pub use kv::{ClusterInfo, EtcdKv, Guard, KvEntry, Outcome, Write};
 pub use layout::Layout;
-pub use mirror::Mirror;
+pub use mirror::{Applied, Listener, Mirror, MirrorView};
 pub use url::{DEFAULT_PREFIX, EtcdUrl};
 pub use watch::{Change, WatchItem, Watcher};

@@ -187,7 +187,7 @@ pub fn run<A, E>(
 
 /// A factor in [0.5, 1.5) from the clock's nanoseconds (no RNG dependency needed to
 /// de-synchronise retries).
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.subsec_nanos())
