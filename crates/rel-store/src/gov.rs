@@ -54,6 +54,15 @@ pub fn freeze_in_force<K: Kv>(
     ))
 }
 
+/// What gates a deploy to `env` at `now`: the freeze in force and the approvals needed
+/// (two point reads, on the deploy path).
+pub fn gate<K: Kv>(k: &K, env: &str, now: Timestamp) -> Result<(Option<FreezeView>, u32), K::E> {
+    let own = gov(k, env)?;
+    let all = line(k)?;
+    let frozen = g::freeze_in_force(own.freeze.as_ref(), all.as_ref(), &own.windows, now);
+    Ok((frozen, own.approvals))
+}
+
 /// Read side: an environment's governance as `env show` answers it.
 pub fn view(trees: &Trees, env: &str, now: Timestamp) -> RelResult<GovernanceView> {
     let own = gov(trees, env)?;

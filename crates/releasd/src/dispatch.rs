@@ -390,7 +390,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         Request::Reject { id, reason } => changed(
             store
                 .reject(id, &reason, caller, now())
-                .map(Response::ChangeRequest),
+                .map(|r| Response::ChangeRequest(Box::new(r))),
         ),
         // Turned into a stream by the connection before it gets here.
         Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
@@ -438,7 +438,7 @@ fn submit(
             };
             (Ok(Response::Deployed(out)), events)
         }
-        Ok(Submitted::Requested(r)) => changed(Ok(Response::ChangeRequest(r))),
+        Ok(Submitted::Requested(r)) => changed(Ok(Response::ChangeRequest(Box::new(r)))),
         Err(e) => (Err(e), vec![]),
     }
 }
@@ -453,12 +453,12 @@ fn approve(store: &dyn Store, shared: &Shared, caller: &Caller, id: u64) -> RelR
         Some(Ok(out)) => {
             publish(shared, &out.deployment);
             Ok(Response::RequestDecided {
-                request,
+                request: Box::new(request),
                 deployed: Some(out),
             })
         }
         None => Ok(Response::RequestDecided {
-            request,
+            request: Box::new(request),
             deployed: None,
         }),
     }

@@ -85,7 +85,7 @@ pub fn to_wire(change: Change) -> Event {
         Change::GovernanceChanged { env, actor, what } => {
             Event::GovernanceChanged { env, actor, what }
         }
-        Change::RequestChanged(r) => Event::RequestChanged(r),
+        Change::RequestChanged(r) => Event::RequestChanged(Box::new(r)),
     }
 }
 
