@@ -156,4 +156,18 @@ fn governance_changes_are_events_in_commit_order() {
         ],
     );
     assert_eq!(next_event(&w)["event"], "governance_changed");
+    // A freeze that reaches its --until ends by itself, and watchers hear it.
+    ok(
+        &d,
+        &[
+            "env", "freeze", "staging", "--reason", "brief", "--until", "2s",
+        ],
+    );
+    assert_eq!(next_event(&w)["event"], "frozen");
+    let e = next_event(&w);
+    assert_eq!(
+        (e["event"].as_str(), e["env"].as_str(), e["actor"].as_str()),
+        (Some("unfrozen"), Some("staging"), Some("releasd")),
+        "{e}"
+    );
 }

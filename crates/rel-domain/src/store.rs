@@ -223,8 +223,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> RelResult<ChangeRequest>;
     /// Pending requests due at `now` (schedules to fire, approvals to expire).
     fn due_requests(&self, now: Timestamp) -> RelResult<Vec<ChangeRequest>>;
-    /// When the next pending request falls due.
+    /// When the next pending request falls due, or the next freeze reaches its `--until`.
     fn next_due(&self) -> RelResult<Option<Timestamp>>;
+    /// Clear freezes whose `--until` has passed, with an `Unfrozen` event each (they stopped
+    /// refusing deploys at that instant already). Returns the environments (`*`: the line).
+    fn expire_freezes(&self, now: Timestamp) -> RelResult<Vec<String>>;
     /// Fire a due schedule as `requester`, or expire a due approval request, in one
     /// transaction (exactly once). `None`: nothing to do.
     fn fire_request(

@@ -262,6 +262,79 @@ pub fn unfreeze_tx(
     Ok(names)
 }
 
+/// End freezes whose `--until` has passed (the scheduler's job): they already stopped
+/// refusing deploys at that instant; this clears them and tells watchers (`unfrozen`, actor
+/// `releasd`). `names`: the environments (`*`: the line) a read found expired; each is
+/// re-read here. Returns the ones ended.
+pub fn expire_freezes_tx(
+    tx: &Tx<'_>,
+    names: &[String],
+    now: Timestamp,
+) -> Result<Vec<String>, TxError> {
+    let mut ended = Vec::new();
+    for name in names {
+        let key = name.as_bytes();
+        let Some(v) = tx.get(T::Gov, key)? else {
+            continue;
+        };
+        let mut gr: GovRecord = dec_at(T::Gov, key, &v)?;
+        let Some(f) = gr.freeze.take().filter(|f| !f.in_force(now)) else {
+            continue;
+        };
+        if key == LINE {
+            tx.del(T::Gov, LINE)?;
+        } else {
+            tx.put(T::Gov, key, enc(&gr)?)?;
+        }
+        let what = if key == LINE {
+            "every environment".to_string()
+        } else {
+            name.clone()
+        };
+        write::audit(
+            tx,
+            now,
+            "releasd",
+            "freeze.ended",
+            &format!(
+                "{what}: the freeze by {} ({}) reached its --until {}",
+                f.by,
+                f.reason,
+                fmt_opt(f.until)
+            ),
+        )?;
+        events::append(
+            tx,
+            &Change::Unfrozen {
+                env: (key != LINE).then(|| name.clone()),
+                actor: "releasd".into(),
+            },
+        )?;
+        ended.push(name.clone());
+    }
+    Ok(ended)
+}
+
+/// Read side: the `gov` keys whose freeze has an `--until` at or before `now`, and the
+/// earliest `--until` still ahead.
+pub fn freeze_ends(trees: &Trees, now: Timestamp) -> RelResult<(Vec<String>, Option<Timestamp>)> {
+    let mut due = Vec::new();
+    let mut next: Option<Timestamp> = None;
+    for item in trees.tree(T::Gov).iter() {
+        let (k, v) = item.map_err(storage_error)?;
+        let gr: GovRecord = dec_at(T::Gov, &k, &v)?;
+        let Some(until) = gr.freeze.and_then(|f| f.until) else {
+            continue;
+        };
+        if until <= now {
+            due.push(String::from_utf8_lossy(&k).into_owned());
+        } else {
+            next = Some(next.map_or(until, |n| n.min(until)));
+        }
+    }
+    Ok((due, next))
+}
+
 pub fn window_add_tx(
     tx: &Tx<'_>,
     env: &str,

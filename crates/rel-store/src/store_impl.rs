@@ -584,7 +584,23 @@ impl Store for SledStore {
 
     fn next_due(&self) -> RelResult<Option<Timestamp>> {
         let _g = self.read_gate();
-        gov::next_due(&self.trees)
+        let request = gov::next_due(&self.trees)?;
+        let (_, freeze) = gov::freeze_ends(&self.trees, crate::now())?;
+        Ok(match (request, freeze) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    fn expire_freezes(&self, now: Timestamp) -> RelResult<Vec<String>> {
+        let names = {
+            let _g = self.read_gate();
+            gov::freeze_ends(&self.trees, now)?.0
+        };
+        if names.is_empty() {
+            return Ok(names);
+        }
+        self.mutate(move |tx| gov::expire_freezes_tx(tx, &names, now))
     }
 
     fn fire_request(

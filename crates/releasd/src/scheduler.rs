@@ -1,5 +1,6 @@
-//! The request scheduler (issue 11): fires scheduled deploys at their time and expires
-//! approval requests nobody approved in time. Everything it needs is in the store (the
+//! The request scheduler (issue 11): fires scheduled deploys at their time, expires
+//! approval requests nobody approved in time, and clears freezes that reached their
+//! `--until` (they stopped refusing deploys at that instant; this tells watchers). Everything it needs is in the store (the
 //! `requests_due` index), so after a crash or restart it picks up where it left off: a
 //! schedule whose time passed while the daemon was down fires on start. Each request is
 //! fired in one store transaction that also marks it, so it runs exactly once.
@@ -51,6 +52,9 @@ pub async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 /// (store transactions).
 fn step(shared: &Shared) -> rel_domain::RelResult<Option<rel_domain::Timestamp>> {
     let at = now();
+    for env in shared.store.expire_freezes(at)? {
+        tracing::info!(env = %env, "freeze reached its --until and ended");
+    }
     for r in shared.store.due_requests(at)? {
         let requester = shared.auth.caller_for_uid(r.requested_uid);
         let Some((req, outcome)) = shared.store.fire_request(r.id, &requester, at)? else {
