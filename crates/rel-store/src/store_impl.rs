@@ -13,7 +13,8 @@ use crate::deploy::{self, RollbackPrep};
 use crate::records::*;
 use crate::trees::{Kv, T, Trees};
 use crate::writer::Mode;
-use crate::{SledStore, audit_log, dump, envs, events, exec, read, releases, write};
+use crate::{SledStore, audit_log, dump, envs, events, exec, gov, read, releases, write};
+use rel_domain::governance::{ChangeRequest, Decided, Submitted};
 
 fn diff_digests(trees: &Trees, from: Option<&Digest>, to: &Digest) -> RelResult<Diff> {
     let to = read::snapshot(trees, to)?;
@@ -223,7 +224,9 @@ impl Store for SledStore {
             force_reason: None,
             ..req.clone()
         };
-        let verdict = deploy::prepare_deploy(t, &unforced, caller).map(|_| ());
+        let now = crate::now();
+        let verdict =
+            deploy::prepare_deploy(t, &unforced, caller, now, deploy::Gate::Approved).map(|_| ());
         Ok(DeployPlan {
             env: env.env.name.clone(),
             from: from.as_ref().map(|r| r.tag.clone()),
@@ -232,6 +235,8 @@ impl Store for SledStore {
             verdict,
             protected: env.env.protected,
             already_live: state.live == Some(release.seq),
+            governance: Box::new(crate::gov::view(t, &env.env.name, now)?),
+            pending: crate::gov::pending_for(t, &env.env.name, &release.tag)?,
         })
     }
 
@@ -454,5 +459,197 @@ impl Store for SledStore {
         let g = self.reader();
         let trees = g.trees();
         events::last(&trees)
+    }
+
+    fn freeze(
+        &self,
+        env: Option<&str>,
+        reason: &str,
+        until: Option<Timestamp>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Vec<EnvironmentView>> {
+        let (e, r, c) = (env.map(str::to_string), reason.to_string(), caller.clone());
+        let names = self.mutate(move |tx| gov::freeze_tx(tx, e.as_deref(), &r, until, &c, now))?;
+        self.views(&names)
+    }
+
+    fn unfreeze(
+        &self,
+        env: Option<&str>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Vec<EnvironmentView>> {
+        let (e, c) = (env.map(str::to_string), caller.clone());
+        let names = self.mutate(move |tx| gov::unfreeze_tx(tx, e.as_deref(), &c, now))?;
+        self.views(&names)
+    }
+
+    fn add_freeze_window(
+        &self,
+        env: &str,
+        spec: &str,
+        reason: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, s, r, c) = (
+            env.to_string(),
+            spec.to_string(),
+            reason.to_string(),
+            caller.clone(),
+        );
+        self.mutate(move |tx| gov::window_add_tx(tx, &e, &s, &r, &c, now))?;
+        self.environment(env)
+    }
+
+    fn remove_freeze_window(
+        &self,
+        env: &str,
+        id: u64,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, c) = (env.to_string(), caller.clone());
+        self.mutate(move |tx| gov::window_remove_tx(tx, &e, id, &c, now))?;
+        self.environment(env)
+    }
+
+    fn set_approvals(
+        &self,
+        env: &str,
+        approvals: u32,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, c) = (env.to_string(), caller.clone());
+        self.mutate(move |tx| gov::set_approvals_tx(tx, &e, approvals, &c, now))?;
+        self.environment(env)
+    }
+
+    fn create_environment_governed(
+        &self,
+        env: &Environment,
+        approvals: u32,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, c) = (env.clone(), caller.clone());
+        let rec = self.mutate(move |tx| {
+            let rec = envs::create_tx(tx, &e, &c, now)?;
+            events::append(
+                tx,
+                &Change::EnvironmentCreated {
+                    name: rec.env.name.clone(),
+                    actor: c.actor.name.clone(),
+                },
+            )?;
+            if approvals > 0 {
+                gov::set_approvals_tx(tx, &rec.env.name, approvals, &c, now)?;
+            }
+            Ok(rec)
+        })?;
+        self.environment(&rec.env.name)
+    }
+
+    fn submit_deploy(
+        &self,
+        req: &DeployRequest,
+        at: Option<Timestamp>,
+        expires_at: Option<Timestamp>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Submitted> {
+        let (r, c) = (req.clone(), caller.clone());
+        self.mutate(move |tx| gov::submit_tx(tx, &r, at, expires_at, &c, now))
+    }
+
+    fn requests(
+        &self,
+        env: Option<&str>,
+        all: bool,
+        limit: usize,
+        before_id: Option<u64>,
+    ) -> RelResult<Vec<ChangeRequest>> {
+        let g = self.reader();
+        let trees = g.trees();
+        if let Some(e) = env {
+            read::env_required(&trees, e)?;
+        }
+        gov::list(&trees, env, all, limit, before_id)
+    }
+
+    fn request(&self, id: u64) -> RelResult<ChangeRequest> {
+        let g = self.reader();
+        gov::request(&g.trees(), id)?.ok_or_else(|| {
+            RelError::not_found(format!(
+                "no request #{id}; relctl requests --all lists them"
+            ))
+        })
+    }
+
+    fn approve(
+        &self,
+        id: u64,
+        caller: &Caller,
+        requester: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Decided> {
+        let (c, r) = (caller.clone(), requester.clone());
+        self.mutate(move |tx| gov::approve_tx(tx, id, &c, &r, now))
+    }
+
+    fn reject(
+        &self,
+        id: u64,
+        reason: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<ChangeRequest> {
+        let (why, c) = (reason.to_string(), caller.clone());
+        self.mutate(move |tx| gov::reject_tx(tx, id, &why, &c, now))
+    }
+
+    fn due_requests(&self, now: Timestamp) -> RelResult<Vec<ChangeRequest>> {
+        let g = self.reader();
+        gov::due(&g.trees(), now)
+    }
+
+    fn next_due(&self) -> RelResult<Option<Timestamp>> {
+        let g = self.reader();
+        let trees = g.trees();
+        let request = gov::next_due(&trees)?;
+        let (_, freeze) = gov::freeze_ends(&trees, crate::now())?;
+        Ok(match (request, freeze) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    fn expire_freezes(&self, now: Timestamp) -> RelResult<Vec<String>> {
+        let names = {
+            let g = self.reader();
+            gov::freeze_ends(&g.trees(), now)?.0
+        };
+        if names.is_empty() {
+            return Ok(names);
+        }
+        self.mutate(move |tx| gov::expire_freezes_tx(tx, &names, now))
+    }
+
+    fn fire_request(
+        &self,
+        id: u64,
+        requester: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Option<Decided>> {
+        let r = requester.clone();
+        self.mutate(move |tx| gov::fire_tx(tx, id, &r, now))
+    }
+}
+
+impl SledStore {
+    fn views(&self, names: &[String]) -> RelResult<Vec<EnvironmentView>> {
+        names.iter().map(|n| self.environment(n)).collect()
     }
 }

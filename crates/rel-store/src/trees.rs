@@ -51,9 +51,12 @@ pub enum T {
     Tokens,
     TokenHash,
     Events,
+    Gov,
+    Requests,
+    RequestsDue,
 }
 
-pub const ALL: [T; 26] = [
+pub const ALL: [T; 29] = [
     T::Meta,
     T::Releases,
     T::Tags,
@@ -80,6 +83,9 @@ pub const ALL: [T; 26] = [
     T::Tokens,
     T::TokenHash,
     T::Events,
+    T::Gov,
+    T::Requests,
+    T::RequestsDue,
 ];
 
 impl T {
@@ -116,6 +122,9 @@ impl T {
             T::Tokens => "tokens",
             T::TokenHash => "token_hash",
             T::Events => "events",
+            T::Gov => "gov",
+            T::Requests => "requests",
+            T::RequestsDue => "requests_due",
         }
     }
 }

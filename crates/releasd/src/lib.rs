@@ -29,6 +29,7 @@ pub mod live;
 pub mod live_follow;
 pub mod paging;
 pub mod rlimit;
+pub mod scheduler;
 pub mod server;
 pub mod socket;
 pub mod store_choice;

@@ -236,6 +236,16 @@ async fn idle_tcp_connections_under_a_low_fd_limit_do_not_lock_out_the_unix_sock
         .find_map(|w| w.strip_prefix("http="))
         .expect("http address")
         .to_string();
+    // The ingress sizes its connection cap from the limit when it starts, which is after the
+    // ready line: lower the limit only once it has (else the cap is sized for 1024 and the
+    // daemon never runs out, which is not what this test is about).
+    assert!(
+        rel_testkit::wait_until(Duration::from_secs(60), || d
+            .stderr_log()
+            .contains("HTTP ingress serving")),
+        "the HTTP ingress never started: {}",
+        d.stderr_log()
+    );
     // What systemd's default LimitNOFILE=1024 gives a daemon (soft and hard).
     let st = Command::new("prlimit")
         .args(["--pid", &pid.to_string(), "--nofile=1024:1024"])
