@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod ascii;
+pub mod cli;
 pub mod clipboard;
 pub mod daemon;
 pub mod dialogs;
