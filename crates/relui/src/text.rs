@@ -594,6 +594,15 @@ mod tests {
 /// Fit `text` into `max` columns for the status bar: whole if it fits, else without its
 /// trailing parenthesised details ("(was v1.2)"), else cut at a word with "…" — never
 /// mid-word.
+/// `text` without its trailing details in parentheses ("deployed v1 (alice)" → "deployed v1").
+pub fn without_details(text: &str) -> &str {
+    let mut short = text.trim_end();
+    while let Some(open) = short.rfind(" (").filter(|_| short.ends_with(')')) {
+        short = &short[..open];
+    }
+    short
+}
+
 pub fn fit_words(text: &str, max: usize) -> String {
     let len = |s: &str| s.chars().count();
     if len(text) <= max {

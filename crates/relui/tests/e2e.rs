@@ -125,6 +125,23 @@ impl Tui {
         }
     }
 
+    /// Press `keys` until `needle` is on screen (each press may load another page).
+    fn press_until(&mut self, keys: &str, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            self.send(keys);
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out pressing {keys:?} for {needle:?}; the screen is:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn wait_gone(&self, needle: &str) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -576,8 +593,8 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         40,
     );
     let s = tui.wait_for(&[
-        "● releasd",
-        "(pid ",
+        "● connected to releasd",
+        "started by relui)",
         "example app config is now the draft",
         "keeps running after q",
         "releasd.log",
@@ -585,7 +602,7 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     let pid_on = |s: &str| -> i32 {
         s.split("(pid ")
             .nth(1)
-            .and_then(|r| r.split(')').next())
+            .and_then(|r| r.split([')', ',']).next())
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or_else(|| panic!("no pid on screen:\n{s}"))
     };
@@ -598,7 +615,7 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     .expect("kill releasd");
     tui.wait_for(&["DISCONNECTED", "Press s to start releasd again"]);
     tui.send("s");
-    let s = tui.wait_for(&["● releasd", "relui started releasd"]);
+    let s = tui.wait_for(&["● connected to releasd", "relui started releasd"]);
     let pid = pid_on(&s);
     assert_ne!(pid, first, "the same daemon?\n{s}");
     // The newcomer path: n, a tag, Enter creates the first release from the example draft.
@@ -784,4 +801,55 @@ fn a_c_locale_and_a_vt100_get_ascii_and_no_colour() {
         !text.contains("38;5;"),
         "256-colour codes written to a vt100"
     );
+}
+
+/// releasd cuts list answers at `--page-bytes`: relui follows the cursor to the oldest
+/// release and run instead of taking the first short page for the whole list.
+#[test]
+fn lists_are_read_whole_from_a_daemon_with_a_small_page_budget() {
+    let d = TestDaemon::try_start_with_args(None, &["--page-bytes", "1024"])
+        .expect("start releasd with a 1 KiB page budget");
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    // ~600 bytes of notes each: one page holds a release or two.
+    let notes = format!("tuning {}", "lorem ipsum ".repeat(50));
+    for i in 0..12 {
+        relctl_ok(
+            &d,
+            &["release", "create", &format!("v0.{i}.0"), "-d", &notes],
+        );
+    }
+    relctl_ok(&d, &["deploy", "v0.11.0", "--env", "staging", "--yes"]);
+    let message = format!(r#"{{"message":"{}"}}"#, "ping ".repeat(60));
+    for _ in 0..8 {
+        relctl_ok(
+            &d,
+            &["trigger", "chat", "--env", "staging", "--data", &message],
+        );
+    }
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "v0.11.0"]);
+    // End: the oldest release, pages fetched as the selection gets there.
+    tui.press_until("G", "▶ v0.0.0");
+    // A filter that matches every release counts all of them once the daemon says the
+    // list ended.
+    tui.send("/");
+    tui.send("tuning");
+    tui.send(ENTER);
+    tui.wait_for(&["12 matches"]);
+    // The logs: the first run is reachable too.
+    tui.send("3");
+    tui.wait_for(&["Execution logs", "#8"]);
+    tui.press_until("G", "▶ #1 ");
+    tui.send("/");
+    tui.send("ping");
+    tui.send(ENTER);
+    tui.wait_for(&["8 matches"]);
 }

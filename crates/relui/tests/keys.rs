@@ -819,8 +819,8 @@ fn logs_screen_loads_filters_and_follows_runs() {
     settle(&mut app, &world, cmds);
     assert_eq!(app.screen, Screen::Logs);
     assert_eq!(app.logs.rows.len(), 6);
-    // `/` cycles the environment filter in promotion order and asks again.
-    let cmds = app.update(ch('/'));
+    // `f` cycles the environment filter in promotion order and asks again.
+    let cmds = app.update(ch('f'));
     match &requests(&cmds)[..] {
         [Request::Logs(q)] => assert_eq!(q.env.as_deref(), Some("staging")),
         _ => panic!("no deploy dialog"),
@@ -1449,4 +1449,158 @@ fn the_actions_menu_has_letter_shortcuts() {
         Some(Dialog::Rollback(d)) => assert_eq!(d.env(), "staging"),
         _ => panic!("r did not open the rollback confirmation"),
     }
+}
+
+// ----- filters and paging -----
+
+#[test]
+fn slash_filters_environments_with_a_count_and_esc_clears() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('/')]);
+    // Typed text is the filter, not keys: `p` would promote, `q` quit.
+    let mut left = vec![];
+    for m in typed("prod") {
+        let cmds = app.update(m);
+        assert!(!cmds.contains(&Command::Quit));
+        left.extend(settle(&mut app, &world, cmds));
+    }
+    assert!(left.is_empty(), "{left:?}");
+    let shown: Vec<&str> = app
+        .envs
+        .shown(&app.data.envs)
+        .iter()
+        .map(|e| e.env.name.as_str())
+        .collect();
+    assert_eq!(shown, ["production"]);
+    assert_eq!(
+        app.envs
+            .selected(&app.data.envs)
+            .map(|e| e.env.name.as_str()),
+        Some("production")
+    );
+    // Its history is the one shown below.
+    assert_eq!(app.envs.history_env.as_deref(), Some("production"));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("filter: prod") && s.contains("1 match "), "{s}");
+    // Enter keeps the filter; keys act again (r opens the rollback of production).
+    press(&mut app, &world, vec![key(KeyCode::Enter), ch('r')]);
+    assert!(matches!(&app.dialog, Some(Dialog::Rollback(d)) if d.env() == "production"));
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.dialog.is_none());
+    assert!(screen(&app, 80, 24).contains("1 match "));
+    // Esc on the list clears it: every environment again, the selection kept.
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert_eq!(app.envs.shown(&app.data.envs).len(), app.data.envs.len());
+    assert_eq!(
+        app.envs
+            .selected(&app.data.envs)
+            .map(|e| e.env.name.as_str()),
+        Some("production")
+    );
+    assert!(!screen(&app, 80, 24).contains("filter:"));
+}
+
+#[test]
+fn a_filter_without_matches_says_so() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('2'), ch('/')];
+    keys.extend(typed("zzz"));
+    press(&mut app, &world, keys);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("0 matches") && s.contains("No environment matches \"zzz\""),
+        "{s}"
+    );
+    // Nothing selected: acting keys do nothing rather than act on a hidden environment.
+    press(&mut app, &world, vec![key(KeyCode::Enter), ch('r')]);
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn logs_filter_by_text_and_errors_only() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('3')]);
+    assert_eq!(app.logs.shown_len(), 6);
+    // `e`: only failed runs (#6 and #3), shown in the title with the count.
+    let cmds = app.update(ch('e'));
+    assert!(requests(&cmds).is_empty(), "filtering needs no request");
+    assert!(app.logs.errors_only);
+    let ids: Vec<u64> = app.logs.shown().map(|e| e.id).collect();
+    assert_eq!(ids, [6, 3]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("errors only") && s.contains("2 matches"), "{s}");
+    // `/` and text narrow it further (the input, the env, the error text all count).
+    let mut keys = vec![ch('/')];
+    keys.extend(typed("ping 3"));
+    keys.push(key(KeyCode::Enter));
+    press(&mut app, &world, keys);
+    let ids: Vec<u64> = app.logs.shown().map(|e| e.id).collect();
+    assert_eq!(ids, [3]);
+    assert!(screen(&app, 80, 24).contains("1 match "));
+    // y copies the shown run, not the row at the same index of the unfiltered list.
+    let cmds = app.update(ch('y'));
+    assert!(cmds.contains(&Command::Copy("3".into())), "{cmds:?}");
+    // Enter opens that run.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(app.logs.detail, Some(3));
+    // Esc: back from the run, then the text goes, then errors only.
+    press(&mut app, &world, vec![key(KeyCode::Esc), key(KeyCode::Esc)]);
+    assert_eq!(app.logs.shown_len(), 2);
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(!app.logs.errors_only);
+    assert_eq!(app.logs.shown_len(), 6);
+    // `/` no longer cycles the environment: it types a filter.
+    assert!(app.logs.env.is_none());
+}
+
+#[test]
+fn releases_filter_counts_matches() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('/')];
+    keys.extend(typed("v1.30"));
+    press(&mut app, &world, keys);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("1 match "), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::Backspace)]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("filter: v1.3") && s.contains("2 matches"), "{s}");
+}
+
+/// releasd cuts list answers at its byte budget: a short page is not the end of the list.
+#[test]
+fn short_pages_are_followed_to_the_end() {
+    let mut world = World::new(30);
+    world.page_cut = Some(7);
+    let mut app = connected(&world, 80, 24);
+    // End, repeatedly: each time the next page is fetched, until the oldest release.
+    for _ in 0..10 {
+        press(&mut app, &world, vec![key(KeyCode::End)]);
+    }
+    assert_eq!(app.releases.rows.len(), 30);
+    assert_eq!(selected_tag(&app), "v1.1.0");
+    assert!(app.releases.exhausted);
+    // The same in the logs.
+    world.executions = (1..=40).rev().map(execution).collect();
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('3')]);
+    for _ in 0..10 {
+        press(&mut app, &world, vec![key(KeyCode::End)]);
+    }
+    assert_eq!(app.logs.rows.len(), 40);
+    assert_eq!(app.logs.selected_run().map(|e| e.id), Some(1));
+    // With a filter on, pages keep coming until the end (the count is then exact).
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('3'), ch('e')];
+    keys.extend([ch('/')]);
+    keys.extend(typed("production"));
+    press(&mut app, &world, keys);
+    assert!(app.logs.exhausted);
+    // Odd multiples of 3 up to 40: 3, 9, 15, 21, 27, 33, 39.
+    assert_eq!(app.logs.shown_len(), 7);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("7 matches"), "{s}");
 }

@@ -372,7 +372,45 @@ fn logs_filtered_by_environment() {
     snap("logs_staging", |w, h| {
         let world = World::new(30);
         let mut app = connected(&world, w, h);
-        press(&mut app, &world, vec![ch('3'), ch('/')]);
+        press(&mut app, &world, vec![ch('3'), ch('f')]);
+        app
+    });
+}
+
+#[test]
+fn environments_filtered_while_typing() {
+    snap("environments_filter", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('2'), ch('/')];
+        keys.extend(typed("prod"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn logs_errors_only_with_a_text_filter() {
+    snap("logs_errors_filter", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('3'), ch('e'), ch('/')];
+        keys.extend(typed("prod"));
+        keys.push(key(KeyCode::Enter));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn status_bar_of_a_daemon_relui_started() {
+    snap("status_started", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        app.update(Msg::DaemonStarted {
+            pid: Some(4242),
+            log: Some("/run/user/1000/releasd/releasd.log".into()),
+        });
         app
     });
 }

@@ -259,7 +259,7 @@ impl App {
                 let page = self.page();
                 if self.logs.on_page(generation, append, rows, page) {
                     let g = self.next_gen();
-                    if let Some(c) = self.logs.maybe_prefetch(g) {
+                    if let Some(c) = self.logs.maybe_prefetch(g, true) {
                         return vec![c];
                     }
                 }

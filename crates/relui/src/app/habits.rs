@@ -40,7 +40,7 @@ pub fn alias(key: KeyEvent) -> KeyEvent {
 }
 
 /// Letters the main screens act on (anything else gets "unknown key").
-const KNOWN: &str = "q?123nsjkgGhldarpv/y:";
+const KNOWN: &str = "q?123nsjkgGhldarpv/y:ef";
 
 impl App {
     /// `:` opened the palette; keys go to it until Enter or Esc.
@@ -244,8 +244,7 @@ impl App {
                 .map(|t| ("tag", t)),
             Screen::Logs => self
                 .logs
-                .rows
-                .get(self.logs.selected)
+                .selected_run()
                 .map(|e| ("run id", e.id.to_string())),
         };
         match what {

@@ -11,8 +11,8 @@ use crate::dialogs::{
 use crate::keys::{is_char, movement};
 use crate::msg::{Command, Purpose};
 use crate::order::next_env;
-use crate::screens::releases::FilterOutcome;
 use crate::screens::{DetailScreen, Screen};
+use crate::widgets::{FilterOutcome, ListFilter};
 
 impl App {
     // ----- keys -----
@@ -31,8 +31,8 @@ impl App {
                 self.info("Cancelled.");
                 return vec![];
             }
-            if self.releases.filter_editing {
-                self.releases.filter_editing = false;
+            if let Some(filter) = self.editing_filter() {
+                filter.editing = false;
                 return vec![];
             }
             if self.palette.take().is_some() {
@@ -53,15 +53,9 @@ impl App {
         if self.dialog.is_some() {
             return self.dialog_key(key);
         }
-        if self.screen == Screen::Releases && self.detail.is_none() && self.releases.filter_editing
-        {
-            return match self.releases.filter_key(&key) {
-                FilterOutcome::Requery => {
-                    let g = self.next_gen();
-                    self.releases.selected = 0;
-                    self.releases.offset = 0;
-                    vec![self.releases.reload(g)]
-                }
+        if let Some(filter) = self.editing_filter() {
+            return match filter.key(&key) {
+                FilterOutcome::Changed => self.filter_changed(),
                 FilterOutcome::Done | FilterOutcome::Nothing => vec![],
             };
         }
@@ -120,17 +114,69 @@ impl App {
         }
     }
 
+    /// The `/` filter of the current list while it is being typed.
+    fn editing_filter(&mut self) -> Option<&mut ListFilter> {
+        let filter = match self.screen {
+            Screen::Releases if self.detail.is_none() => &mut self.releases.filter,
+            Screen::Environments => &mut self.envs.filter,
+            Screen::Logs if self.logs.detail.is_none() => &mut self.logs.filter,
+            _ => return None,
+        };
+        filter.editing.then_some(filter)
+    }
+
+    /// The current list's filter changed: filter again (the releases on the daemon, the
+    /// others on what is loaded), from the top.
+    fn filter_changed(&mut self) -> Vec<Command> {
+        let page = self.page();
+        match self.screen {
+            Screen::Releases => {
+                let g = self.next_gen();
+                self.releases.selected = 0;
+                self.releases.offset = 0;
+                vec![self.releases.reload(g)]
+            }
+            Screen::Environments => {
+                let before = self.envs.history_env.clone();
+                self.envs.selected = 0;
+                self.envs.reselect(&self.data.envs, before.as_deref());
+                let now = self.envs.selected(&self.data.envs).map(|e| &e.env.name);
+                if now.is_some() && now != before.as_ref() {
+                    return self.history_cmd();
+                }
+                vec![]
+            }
+            Screen::Logs => {
+                self.logs.filters_changed(page);
+                let g = self.next_gen();
+                self.logs.maybe_prefetch(g, true).into_iter().collect()
+            }
+        }
+    }
+
     pub(super) fn logs_key(&mut self, key: KeyEvent) -> Vec<Command> {
         let page = self.page();
         if let Some(m) = movement(&key) {
             self.logs.move_selection(m, page);
             let g = self.next_gen();
-            return self.logs.maybe_prefetch(g).into_iter().collect();
+            return self.logs.maybe_prefetch(g, false).into_iter().collect();
         }
         match key.code {
             KeyCode::Enter => self.logs.open(),
-            KeyCode::Esc => self.logs.detail = None,
-            _ if is_char(&key, '/') => {
+            KeyCode::Esc if self.logs.detail.is_some() => self.logs.detail = None,
+            // Esc clears the text filter first, then errors only.
+            KeyCode::Esc if self.logs.filter.clear() => return self.filter_changed(),
+            KeyCode::Esc if self.logs.errors_only => {
+                self.logs.errors_only = false;
+                return self.filter_changed();
+            }
+            _ if self.logs.detail.is_some() => {}
+            _ if is_char(&key, '/') => self.logs.filter.start(),
+            _ if is_char(&key, 'e') => {
+                self.logs.errors_only = !self.logs.errors_only;
+                return self.filter_changed();
+            }
+            _ if is_char(&key, 'f') => {
                 let names = self.env_names();
                 self.logs.cycle_env(&names);
                 let g = self.next_gen();
@@ -170,10 +216,8 @@ impl App {
             if self.detail.take().is_some() {
                 return vec![];
             }
-            if self.releases.filter_active() || !self.releases.filter.text().is_empty() {
-                self.releases.filter.clear();
-                let g = self.next_gen();
-                return vec![self.releases.reload(g)];
+            if self.releases.filter.clear() || self.releases.filter_active() {
+                return self.filter_changed();
             }
             return vec![];
         }
@@ -188,7 +232,7 @@ impl App {
             )];
         }
         if is_char(&key, '/') && self.detail.is_none() {
-            self.releases.filter_editing = true;
+            self.releases.filter.start();
             return vec![];
         }
         if is_char(&key, 'v') {
@@ -237,11 +281,18 @@ impl App {
     pub(super) fn environments_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if let Some(m) = movement(&key) {
             let before = self.envs.selected;
-            self.envs.move_selection(m, self.data.envs.len());
+            self.envs.move_selection(m, &self.data.envs);
             if self.envs.selected != before {
                 return self.history_cmd();
             }
             return vec![];
+        }
+        if is_char(&key, '/') {
+            self.envs.filter.start();
+            return vec![];
+        }
+        if key.code == KeyCode::Esc && self.envs.filter.clear() {
+            return self.filter_changed();
         }
         let Some(env) = self
             .envs

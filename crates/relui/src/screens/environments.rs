@@ -14,13 +14,17 @@ use crate::keys::{Move, apply_move};
 use crate::msg::{Command, Purpose};
 use crate::text::verification_text;
 use crate::theme::Theme;
+use crate::widgets::{ListFilter, title_width};
 
 /// History rows fetched for the selected environment.
 pub const HISTORY_LIMIT: u64 = 50;
 
 #[derive(Debug, Default)]
 pub struct EnvironmentsScreen {
+    /// Index into the environments the filter lets through.
     pub selected: usize,
+    /// Text filter over name, description, live release and who deployed it.
+    pub filter: ListFilter,
     /// The environment whose history is shown, and the rows.
     pub history_env: Option<String>,
     pub history: Vec<Deployment>,
@@ -29,20 +33,37 @@ pub struct EnvironmentsScreen {
 }
 
 impl EnvironmentsScreen {
-    pub fn selected<'a>(&self, envs: &'a [EnvironmentView]) -> Option<&'a EnvironmentView> {
-        envs.get(self.selected)
+    /// The environments the filter lets through, in promotion order.
+    pub fn shown<'a>(&self, envs: &'a [EnvironmentView]) -> Vec<&'a EnvironmentView> {
+        envs.iter()
+            .filter(|e| {
+                self.filter.matches([
+                    e.env.name.as_str(),
+                    &e.env.description,
+                    e.live.as_deref().unwrap_or(""),
+                    e.by.as_deref().unwrap_or(""),
+                ])
+            })
+            .collect()
     }
 
-    pub fn move_selection(&mut self, m: Move, len: usize) {
+    pub fn selected<'a>(&self, envs: &'a [EnvironmentView]) -> Option<&'a EnvironmentView> {
+        self.shown(envs).get(self.selected).copied()
+    }
+
+    pub fn move_selection(&mut self, m: Move, envs: &[EnvironmentView]) {
+        let len = self.shown(envs).len();
         self.selected = apply_move(self.selected, len, len, m);
     }
 
-    /// Keep the selection on the same environment (by name) after the list changed.
+    /// Keep the selection on the same environment (by name) after the list or the filter
+    /// changed.
     pub fn reselect(&mut self, envs: &[EnvironmentView], name: Option<&str>) {
-        if let Some(i) = name.and_then(|n| envs.iter().position(|e| e.env.name == n)) {
+        let shown = self.shown(envs);
+        if let Some(i) = name.and_then(|n| shown.iter().position(|e| e.env.name == n)) {
             self.selected = i;
         }
-        self.selected = self.selected.min(envs.len().saturating_sub(1));
+        self.selected = self.selected.min(shown.len().saturating_sub(1));
     }
 
     /// Ask for the history of the selected environment.
@@ -91,6 +112,7 @@ impl EnvironmentsScreen {
         offline: Option<&str>,
     ) {
         let envs = &data.envs[..];
+        let shown = self.shown(envs);
         if envs.is_empty() {
             let text = match (data.envs_loaded, offline) {
                 (true, _) => "No environments. Create one with `relctl env create NAME`.",
@@ -110,7 +132,8 @@ impl EnvironmentsScreen {
             );
             return;
         }
-        let table_h = (envs.len() as u16 + 3).min(area.height / 2).max(4);
+        let rows_h = u16::try_from(shown.len().max(1)).unwrap_or(u16::MAX);
+        let table_h = rows_h.saturating_add(3).min(area.height / 2).max(4);
         let [top, bottom] =
             Layout::vertical([Constraint::Length(table_h), Constraint::Min(3)]).areas(area);
         let wide = area.width >= 110;
@@ -125,7 +148,7 @@ impl EnvironmentsScreen {
         ];
         let header = Row::new(["", "ENV", "LIVE", "SINCE", "BY", "VERIFIED", "ROLLBACK TO"])
             .style(theme.header());
-        let rows = envs.iter().enumerate().map(|(i, e)| {
+        let rows = shown.iter().enumerate().map(|(i, e)| {
             let sel = i == self.selected;
             let name = if e.env.protected {
                 format!("{}*", e.env.name)
@@ -157,10 +180,20 @@ impl EnvironmentsScreen {
                 row
             }
         });
-        let title = Line::from(vec![
+        // Narrow: "in promotion order" goes so a filter and its count fit.
+        let legend = if area.width >= 80 {
+            "in promotion order · * protected "
+        } else {
+            "· * protected "
+        };
+        let mut title = vec![
             Span::styled(" Environments ", theme.title()),
-            Span::styled("in promotion order · * protected ", theme.dim()),
-        ]);
+            Span::styled(legend, theme.dim()),
+        ];
+        // Every environment is loaded: the count is exact.
+        let avail = usize::from(area.width.saturating_sub(4)).saturating_sub(title_width(&title));
+        title.extend(self.filter.title_spans(shown.len(), false, avail, theme));
+        let title = Line::from(title);
         f.render_widget(
             Table::new(rows, widths)
                 .header(header)
@@ -178,7 +211,21 @@ impl EnvironmentsScreen {
         theme: Theme,
         now: Timestamp,
     ) {
-        let Some(e) = self.selected(envs) else { return };
+        let Some(e) = self.selected(envs) else {
+            let text = format!(
+                "No environment matches \"{}\" (name, description, live release or who deployed it).\nPress / to change the filter, Esc to clear it.",
+                self.filter.text()
+            );
+            f.render_widget(
+                Paragraph::new(text).wrap(Wrap { trim: false }).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .padding(Padding::horizontal(1)),
+                ),
+                area,
+            );
+            return;
+        };
         let mut lines = Vec::new();
         let mut facts = vec![];
         if e.env.protected {

@@ -260,6 +260,9 @@ pub struct World {
     pub verdict: Result<(), RelError>,
     /// Execution logs, newest first.
     pub executions: Vec<Execution>,
+    /// At most this many items per list answer, as releasd's byte budget (`--page-bytes`)
+    /// cuts a page short of the count asked for.
+    pub page_cut: Option<usize>,
 }
 
 impl World {
@@ -270,6 +273,7 @@ impl World {
             draft_empty: false,
             verdict: Ok(()),
             executions: (1..=6).rev().map(execution).collect(),
+            page_cut: None,
         }
     }
 
@@ -280,6 +284,7 @@ impl World {
             draft_empty: false,
             verdict: Ok(()),
             executions: vec![],
+            page_cut: None,
         }
     }
 
@@ -332,7 +337,7 @@ impl World {
                                 || r.release.description.to_lowercase().contains(&f)
                         })
                     })
-                    .take(q.limit)
+                    .take(q.limit.min(self.page_cut.unwrap_or(usize::MAX)))
                     .cloned()
                     .collect();
                 Response::Releases(rows)
@@ -430,7 +435,7 @@ impl World {
                     .iter()
                     .filter(|e| q.env.as_ref().is_none_or(|env| &e.env == env))
                     .filter(|e| q.before_id.is_none_or(|b| e.id < b))
-                    .take(q.limit)
+                    .take(q.limit.min(self.page_cut.unwrap_or(usize::MAX)))
                     .cloned()
                     .collect(),
             ),
