@@ -7,8 +7,19 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// Keyboard-driven terminal UI for rel: releases, environments, deploys and rollbacks.
+///
+/// Screens: 1 Releases, 2 Environments, 3 Logs (Tab cycles). n creates a release from the
+/// draft, d deploys the selected release, p promotes what is live to the next environment,
+/// r rolls an environment back, v runs its checks, / filters any list, : opens the command
+/// palette, y copies the selected tag, digest or run id, ? lists every key, q quits.
+/// Every deploy and rollback is confirmed with the diff and the policy verdict first.
+///
+/// With no releasd on the socket, relui starts one (detached; it keeps running after q,
+/// stop it with `relctl daemon stop`) unless --no-start is given. On a socket the user may
+/// not open it starts nothing and exits 5. A locale that is not UTF-8 gets ASCII drawing;
+/// NO_COLOR and TERM without colour get none. RELUI_LOG=FILE writes a debug log.
 #[derive(Parser, Debug)]
-#[command(name = "relui", version, about)]
+#[command(name = "relui", version)]
 pub struct Args {
     /// The releasd socket [default: $RELEASD_SOCKET, else $XDG_RUNTIME_DIR/releasd/releasd.sock,
     /// else /tmp/releasd-$UID/releasd.sock].
