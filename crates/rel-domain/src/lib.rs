@@ -8,6 +8,7 @@ pub mod audit;
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod governance;
 pub mod model;
 pub mod names;
 pub mod policy;

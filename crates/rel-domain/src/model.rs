@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff::Diff;
+use crate::governance::{ChangeRequest, Freeze, GovernanceView};
 use crate::snapshot::Digest;
 use crate::timestamp::Timestamp;
 
@@ -113,6 +114,8 @@ pub struct EnvironmentView {
     pub verification: Option<Verification>,
     /// Releases rolled back out of this environment: redeploying one needs `--force --reason`.
     pub held: Vec<String>,
+    /// Freezes, windows, approvals and open requests (issue 11).
+    pub governance: GovernanceView,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +238,11 @@ pub struct DeployPlan {
     pub verdict: Result<(), crate::error::RelError>,
     pub protected: bool,
     pub already_live: bool,
+    /// The target environment's freezes and approvals: with `approvals > 0` a deploy opens
+    /// a request instead of going live.
+    pub governance: GovernanceView,
+    /// Open requests to deploy this release to this environment.
+    pub pending: Vec<ChangeRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,6 +383,23 @@ pub enum Change {
     Imported {
         actor: String,
     },
+    /// An environment (`env: None`: every environment, the line stopped) was frozen.
+    Frozen {
+        env: Option<String>,
+        freeze: Freeze,
+    },
+    Unfrozen {
+        env: Option<String>,
+        actor: String,
+    },
+    /// Approvals or freeze windows of an environment changed; `what` says how.
+    GovernanceChanged {
+        env: String,
+        actor: String,
+        what: String,
+    },
+    /// A request was opened, approved, rejected, expired or carried out.
+    RequestChanged(ChangeRequest),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,22 @@ pub enum Action<'a> {
     Import,
     Prune,
     ManageTokens,
+    /// Freeze one environment, or all (`None`, stop the line).
+    Freeze {
+        env: Option<&'a Environment>,
+    },
+    /// End a freeze of one environment, or the stopped line (`None`).
+    Unfreeze {
+        env: Option<&'a Environment>,
+    },
+    /// Approvals and freeze windows of an environment.
+    ManageGovernance {
+        env: &'a str,
+    },
+    /// Approve or reject someone else's request to deploy to `env`.
+    Approve {
+        env: &'a Environment,
+    },
 }
 
 impl Action<'_> {
@@ -58,7 +74,20 @@ impl Action<'_> {
             Action::CreateEnvironment { .. }
             | Action::Import
             | Action::Prune
-            | Action::ManageTokens => Role::Admin,
+            | Action::ManageTokens
+            | Action::ManageGovernance { .. }
+            | Action::Unfreeze { env: None } => Role::Admin,
+            // Anyone who may deploy may stop the line; only an admin restarts it.
+            Action::Freeze { env: None } => Role::Deployer,
+            Action::Freeze { env: Some(env) }
+            | Action::Unfreeze { env: Some(env) }
+            | Action::Approve { env } => {
+                if env.protected {
+                    Role::Admin
+                } else {
+                    Role::Deployer
+                }
+            }
         }
     }
 
@@ -80,6 +109,16 @@ impl Action<'_> {
             Action::Import => "importing a store".into(),
             Action::Prune => "pruning releases".into(),
             Action::ManageTokens => "managing tokens".into(),
+            Action::Freeze { env: None } => "stopping the line (freeze --all)".into(),
+            Action::Freeze { env: Some(e) } => format!("freezing {}", e.name),
+            Action::Unfreeze { env: None } => "ending a stopped line (unfreeze --all)".into(),
+            Action::Unfreeze { env: Some(e) } => format!("unfreezing {}", e.name),
+            Action::ManageGovernance { env } => {
+                format!("changing approvals or freeze windows of {env}")
+            }
+            Action::Approve { env } => {
+                format!("approving or rejecting a deploy to {}", env.name)
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::config::AppConfig;
 use crate::error::RelResult;
+use crate::governance::{ChangeRequest, Decided, Submitted};
 use crate::model::*;
 use crate::snapshot::{Digest, Snapshot};
 use crate::timestamp::Timestamp;
@@ -137,4 +138,99 @@ pub trait Store: Send + Sync + 'static {
     fn changes_since(&self, after: u64, limit: usize) -> RelResult<Vec<ChangeEvent>>;
     /// The seq of the newest committed change (0: none yet).
     fn last_change(&self) -> RelResult<u64>;
+
+    // --- change governance (issue 11) ----------------------------------------------------
+    /// Freeze `env`, or every environment (`None`: stop the line). Answers the
+    /// environments frozen.
+    fn freeze(
+        &self,
+        env: Option<&str>,
+        reason: &str,
+        until: Option<Timestamp>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Vec<EnvironmentView>>;
+    /// End `env`'s own freeze, or the stopped line (`None`).
+    fn unfreeze(
+        &self,
+        env: Option<&str>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Vec<EnvironmentView>>;
+    fn add_freeze_window(
+        &self,
+        env: &str,
+        spec: &str,
+        reason: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView>;
+    fn remove_freeze_window(
+        &self,
+        env: &str,
+        id: u64,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView>;
+    fn set_approvals(
+        &self,
+        env: &str,
+        approvals: u32,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView>;
+    /// Create an environment and set its approvals in one transaction.
+    fn create_environment_governed(
+        &self,
+        env: &Environment,
+        approvals: u32,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView>;
+    /// A deploy at once, or a request: scheduled (`at`), or waiting for approvals.
+    fn submit_deploy(
+        &self,
+        req: &DeployRequest,
+        at: Option<Timestamp>,
+        expires_at: Option<Timestamp>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Submitted>;
+    /// Newest first; pending only unless `all`.
+    fn requests(
+        &self,
+        env: Option<&str>,
+        all: bool,
+        limit: usize,
+        before_id: Option<u64>,
+    ) -> RelResult<Vec<ChangeRequest>>;
+    fn request(&self, id: u64) -> RelResult<ChangeRequest>;
+    /// Count `caller`'s approval; the last needed one deploys as `requester` (the caller
+    /// the requester's uid maps to now).
+    fn approve(
+        &self,
+        id: u64,
+        caller: &Caller,
+        requester: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Decided>;
+    fn reject(
+        &self,
+        id: u64,
+        reason: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<ChangeRequest>;
+    /// Pending requests due at `now` (schedules to fire, approvals to expire).
+    fn due_requests(&self, now: Timestamp) -> RelResult<Vec<ChangeRequest>>;
+    /// When the next pending request falls due.
+    fn next_due(&self) -> RelResult<Option<Timestamp>>;
+    /// Fire a due schedule as `requester`, or expire a due approval request, in one
+    /// transaction (exactly once). `None`: nothing to do.
+    fn fire_request(
+        &self,
+        id: u64,
+        requester: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Option<Decided>>;
 }

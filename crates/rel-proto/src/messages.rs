@@ -2,6 +2,7 @@
 
 use rel_domain::config::AppConfigText;
 use rel_domain::diff::Diff;
+use rel_domain::governance::{ChangeRequest, Freeze};
 use rel_domain::model::*;
 use rel_domain::snapshot::Digest;
 use rel_domain::{RelError, Timestamp};
@@ -140,6 +141,63 @@ pub enum Request {
     },
     /// Import the pieces this connection sent (answered `Imported`).
     ImportCommit,
+    /// Freeze one environment, or every one (`env: None`, stop the line). Answered
+    /// `Environments` with the environments it froze.
+    Freeze {
+        env: Option<String>,
+        reason: String,
+        until: Option<Timestamp>,
+    },
+    /// End an explicit freeze of one environment, or the stopped line (`env: None`).
+    /// Windows are not affected. Answered `Environments`.
+    Unfreeze {
+        env: Option<String>,
+    },
+    /// Add a recurring freeze window (admin). Answered `Environment`.
+    FreezeWindowAdd {
+        env: String,
+        spec: String,
+        reason: String,
+    },
+    /// Remove a freeze window by id (admin). Answered `Environment`.
+    FreezeWindowRemove {
+        env: String,
+        id: u64,
+    },
+    /// Set how many approvals a deploy to `env` needs (admin; 0 turns approvals off).
+    EnvSetApprovals {
+        env: String,
+        approvals: u32,
+    },
+    /// `env create --approvals N`: the environment and its approvals in one transaction.
+    EnvCreateGoverned {
+        env: Environment,
+        approvals: u32,
+    },
+    /// A deploy that may wait: `at` schedules it; on an environment that needs approvals
+    /// it opens a request that expires at `expires_at` (default: 24 h). Answered
+    /// `Deployed` when it went live at once, else `ChangeRequest`.
+    SubmitDeploy {
+        deploy: DeployRequest,
+        at: Option<Timestamp>,
+        expires_at: Option<Timestamp>,
+    },
+    /// Requests, newest first: open ones, or all with `all` (`before_id` pages).
+    Requests {
+        env: Option<String>,
+        all: bool,
+        limit: u64,
+        before_id: Option<u64>,
+    },
+    /// Approve request `id` (not its requester). Answered `RequestDecided`.
+    Approve {
+        id: u64,
+    },
+    /// Reject (or, by its requester, withdraw) request `id`. Answered `ChangeRequest`.
+    Reject {
+        id: u64,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,9 +205,14 @@ pub enum Response {
     Pong,
     Status(DaemonStatus),
     Draft(Option<DraftView>),
-    DraftApplied { digest: Digest, diff: Diff },
+    DraftApplied {
+        digest: Digest,
+        diff: Diff,
+    },
     Diff(DiffView),
-    Valid { digest: Digest },
+    Valid {
+        digest: Digest,
+    },
     Created(CreateOutcome),
     Releases(Vec<ReleaseView>),
     Release(ReleaseDetail),
@@ -162,15 +225,28 @@ pub enum Response {
     History(Vec<Deployment>),
     Audit(Vec<AuditEntry>),
     AuditReport(AuditReport),
-    Export { dump: String },
+    Export {
+        dump: String,
+    },
     Imported(StoreStatus),
     Subscribed,
     Execution(Execution),
     Executions(Vec<Execution>),
     Verified(VerifyOutcome),
-    TokenCreated { info: TokenInfo, secret: String },
+    TokenCreated {
+        info: TokenInfo,
+        secret: String,
+    },
     Tokens(Vec<TokenInfo>),
     Done,
+    /// A deploy that did not go live at once: the request it opened.
+    ChangeRequest(ChangeRequest),
+    Requests(Vec<ChangeRequest>),
+    /// An approval: the request as it is now, and the deploy the last approval carried out.
+    RequestDecided {
+        request: ChangeRequest,
+        deployed: Option<DeployOutcome>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,4 +372,21 @@ pub enum Event {
     Lagged {
         missed: u64,
     },
+    /// One environment (`env: None`: every one, the line stopped) was frozen.
+    Frozen {
+        env: Option<String>,
+        freeze: Freeze,
+    },
+    Unfrozen {
+        env: Option<String>,
+        actor: String,
+    },
+    /// Approvals or freeze windows of `env` changed; `what` says how.
+    GovernanceChanged {
+        env: String,
+        actor: String,
+        what: String,
+    },
+    /// A request was opened, approved, rejected, expired or carried out.
+    RequestChanged(ChangeRequest),
 }

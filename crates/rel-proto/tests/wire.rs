@@ -6,6 +6,7 @@
 
 use rel_domain::config::{AppConfigText, ConfigFormat};
 use rel_domain::diff::{Change, ChangeOp, Diff, FieldChange};
+use rel_domain::governance::*;
 use rel_domain::model::*;
 use rel_domain::{Digest, ErrorCode, RelError, Timestamp};
 use rel_proto::codec::{self, CodecError, MAX_FRAME_BYTES, read_frame};
@@ -121,6 +122,68 @@ fn env_view() -> EnvironmentView {
         deployment_id: Some(42),
         verification: Some(verification()),
         held: vec!["v0.9.0".into()],
+        governance: governance(),
+    }
+}
+
+fn freeze() -> Freeze {
+    Freeze {
+        by: "alice".into(),
+        reason: "incident 42".into(),
+        since: ts(3),
+        until: Some(ts(9)),
+    }
+}
+
+fn window() -> FreezeWindow {
+    FreezeWindow {
+        id: 2,
+        spec: "Fri 15:00 - Mon 09:00 Europe/Berlin".into(),
+        reason: "weekend".into(),
+        added_by: "alice".into(),
+        added_at: ts(1),
+    }
+}
+
+fn governance() -> GovernanceView {
+    GovernanceView {
+        approvals: 2,
+        frozen: Some(FreezeView {
+            by: "alice".into(),
+            reason: "weekend".into(),
+            since: ts(3),
+            until: Some(ts(9)),
+            scope: FreezeScope::Window,
+            window: Some(window()),
+        }),
+        windows: vec![window()],
+        pending_requests: 1,
+    }
+}
+
+fn change_request() -> ChangeRequest {
+    ChangeRequest {
+        id: 5,
+        kind: RequestKind::Approval,
+        env: "production".into(),
+        release: "v1.1.0".into(),
+        expect: Some("v1.0.0".into()),
+        requested_by: "bob".into(),
+        requested_uid: 1001,
+        requested_at: ts(4),
+        status: RequestStatus::Deployed,
+        at: Some(ts(8)),
+        expires_at: Some(ts(10)),
+        approvals_needed: 1,
+        approvals: vec![Approval {
+            by: "alice".into(),
+            at: ts(5),
+        }],
+        force_reason: None,
+        decided_by: Some("alice".into()),
+        decided_at: Some(ts(5)),
+        outcome: Some("deployment #7".into()),
+        deployment_id: Some(7),
     }
 }
 
@@ -283,7 +346,48 @@ fn request_after(prev: Option<&Request>) -> Option<Request> {
             data: "{\"format\":".into(),
         },
         Request::ImportChunk { .. } => Request::ImportCommit,
-        Request::ImportCommit => return None,
+        Request::ImportCommit => Request::Freeze {
+            env: None,
+            reason: "incident 42".into(),
+            until: Some(ts(9)),
+        },
+        Request::Freeze { .. } => Request::Unfreeze {
+            env: Some("production".into()),
+        },
+        Request::Unfreeze { .. } => Request::FreezeWindowAdd {
+            env: "production".into(),
+            spec: "Fri 15:00 - Mon 09:00 Europe/Berlin".into(),
+            reason: "weekend".into(),
+        },
+        Request::FreezeWindowAdd { .. } => Request::FreezeWindowRemove {
+            env: "production".into(),
+            id: 2,
+        },
+        Request::FreezeWindowRemove { .. } => Request::EnvSetApprovals {
+            env: "production".into(),
+            approvals: 2,
+        },
+        Request::EnvSetApprovals { .. } => Request::EnvCreateGoverned {
+            env: environment(),
+            approvals: 1,
+        },
+        Request::EnvCreateGoverned { .. } => Request::SubmitDeploy {
+            deploy: deploy_request(),
+            at: Some(ts(8)),
+            expires_at: None,
+        },
+        Request::SubmitDeploy { .. } => Request::Requests {
+            env: Some("production".into()),
+            all: true,
+            limit: 20,
+            before_id: Some(9),
+        },
+        Request::Requests { .. } => Request::Approve { id: 5 },
+        Request::Approve { .. } => Request::Reject {
+            id: 5,
+            reason: "not today".into(),
+        },
+        Request::Reject { .. } => return None,
     })
 }
 
@@ -358,6 +462,8 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             )),
             protected: true,
             already_live: false,
+            governance: governance(),
+            pending: vec![change_request()],
         }),
         Response::DeployPlan(_) => Response::Deployed(DeployOutcome {
             deployment: deployment(),
@@ -412,7 +518,16 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             created_by: "alice".into(),
         }]),
         Response::Tokens(_) => Response::Done,
-        Response::Done => return None,
+        Response::Done => Response::ChangeRequest(change_request()),
+        Response::ChangeRequest(_) => Response::Requests(vec![change_request()]),
+        Response::Requests(_) => Response::RequestDecided {
+            request: change_request(),
+            deployed: Some(DeployOutcome {
+                deployment: deployment(),
+                changed: true,
+            }),
+        },
+        Response::RequestDecided { .. } => return None,
     })
 }
 
@@ -455,7 +570,21 @@ fn event_after(prev: Option<&Event>) -> Option<Event> {
             actor: "alice".into(),
         },
         Event::Imported { .. } => Event::Lagged { missed: 17 },
-        Event::Lagged { .. } => return None,
+        Event::Lagged { .. } => Event::Frozen {
+            env: Some("production".into()),
+            freeze: freeze(),
+        },
+        Event::Frozen { .. } => Event::Unfrozen {
+            env: None,
+            actor: "alice".into(),
+        },
+        Event::Unfrozen { .. } => Event::GovernanceChanged {
+            env: "production".into(),
+            actor: "alice".into(),
+            what: "approvals 0 -> 2".into(),
+        },
+        Event::GovernanceChanged { .. } => Event::RequestChanged(change_request()),
+        Event::RequestChanged(_) => return None,
     })
 }
 

@@ -30,13 +30,29 @@ pub struct Push {
     pub previous: Option<Release>,
     pub clears_hold: bool,
     pub reason: Option<String>,
+    /// A forced deploy over a freeze: the freeze it overrode, for the audit log.
+    pub over_freeze: Option<String>,
 }
 
-/// Check permission, `--expect`, holds and the promotion policy, in that order.
+/// Which governance gates a deploy passes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// A deploy as asked: an environment that needs approvals refuses it (the daemon
+    /// opens a request instead, `gov::submit_tx`).
+    Direct,
+    /// Carrying out an approved or scheduled request (or planning one): approvals are
+    /// counted by the request, not here.
+    Approved,
+}
+
+/// Check permission, freezes, approvals, `--expect`, holds and the promotion policy, in
+/// that order.
 pub fn prepare_deploy<K: Kv>(
     k: &K,
     req: &DeployRequest,
     caller: &Caller,
+    now: Timestamp,
+    gate: Gate,
 ) -> Result<DeployPrep, K::E> {
     let env = read::env_required(k, &req.env)?;
     let release = read::release_by_tag(k, &req.tag)?;
@@ -50,6 +66,29 @@ pub fn prepare_deploy<K: Kv>(
             forced,
         },
     )?;
+    // A freeze refuses even a no-op deploy: the answer must not depend on what is live.
+    let mut over_freeze = None;
+    if let Some(f) = crate::gov::freeze_in_force(k, &env.env.name, now)? {
+        if !forced {
+            return Err(f.refusal(&env.env.name).into());
+        }
+        over_freeze = Some(format!(
+            "{} freeze by {}: {}",
+            f.scope.as_str(),
+            f.by,
+            f.reason
+        ));
+    }
+    if gate == Gate::Direct {
+        let approvals = crate::gov::gov(k, &env.env.name)?.approvals;
+        if approvals > 0 {
+            return Err(RelError::policy(format!(
+                "{} needs {approvals} approval(s) per deploy: `relctl deploy {} --env {}` opens a request that others approve (relctl requests, relctl approve ID)",
+                env.env.name, release.tag, env.env.name
+            ))
+            .into());
+        }
+    }
     let state = read::env_state(k, &env.env.name)?;
     let previous = match state.live {
         Some(seq) => Some(read::release_required(k, seq)?),
@@ -92,6 +131,7 @@ pub fn prepare_deploy<K: Kv>(
                 previous,
                 clears_hold,
                 reason,
+                over_freeze,
             }))
         }
     }
@@ -162,11 +202,14 @@ pub fn apply_push(
         .as_ref()
         .map(|r| format!(" (was {})", r.tag))
         .unwrap_or_default();
-    let forced = p
+    let mut forced = p
         .reason
         .as_ref()
         .map(|r| format!("; forced: {r}"))
         .unwrap_or_default();
+    if let Some(f) = &p.over_freeze {
+        forced.push_str(&format!(" (over the {f})"));
+    }
     write::audit(
         tx,
         now,
@@ -210,7 +253,7 @@ pub fn deploy_tx(
     caller: &Caller,
     now: Timestamp,
 ) -> Result<DeployOutcome, TxError> {
-    match prepare_deploy(tx, req, caller)? {
+    match prepare_deploy(tx, req, caller, now, Gate::Direct)? {
         DeployPrep::NoOp(dep) => Ok(DeployOutcome {
             deployment: dep,
             changed: false,

@@ -109,7 +109,9 @@ pub fn view(trees: &Trees, rec: EnvRecord) -> RelResult<EnvironmentView> {
             held.push(r.tag);
         }
     }
+    let governance = crate::gov::view(trees, &name, crate::now())?;
     Ok(EnvironmentView {
+        governance,
         live_digest: live.as_ref().map(|r| r.digest),
         live: live.map(|r| r.tag),
         rollback_to,

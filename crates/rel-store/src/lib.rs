@@ -20,7 +20,7 @@
 //!
 //! | tree | key → value |
 //! |---|---|
-//! | `meta` | counters (`last_release`, `last_deployment`, `last_execution`, `last_env_order`, `release_count`), `schema`, `seeded`, `audit_head` (seq, hash), `draft` (canonical JSON) + `draft_digest`, `env_names` |
+//! | `meta` | counters (`last_release`, `last_deployment`, `last_execution`, `last_env_order`, `release_count`, `last_request`, `last_window`), `schema`, `seeded`, `audit_head` (seq, hash), `draft` (canonical JSON) + `draft_digest`, `env_names` |
 //! | `releases` | seq → `Release` |
 //! | `tags` | lowercased tag → `TagEntry::Live(seq)` or, after pruning, `Pruned(seq)` (tags are never reused) |
 //! | `digests` | (digest, seq) → () — releases with the same content |
@@ -36,6 +36,8 @@
 //! | `executions`, `exec_by_env`, `exec_window` | id → `Execution`; (env, n) → id; env → `ExecWindow` (retention) |
 //! | `tokens`, `token_hash` | name → `TokenRecord` (hash only); hash → name |
 //! | `events` | seq → `Change`: the newest [`events::KEEP`] committed changes, in commit order |
+//! | `gov` | env name → `GovRecord` (approvals, own freeze, freeze windows); `*` → the stopped line |
+//! | `requests`, `requests_due` | id → `ChangeRequest`; (due ms, id) → env name, for each pending request (a schedule's time, an approval request's expiry) |
 //!
 //! # Writes
 //!
@@ -66,6 +68,7 @@ mod envs;
 pub mod etcd;
 pub mod events;
 mod exec;
+mod gov;
 mod keys;
 mod migrate;
 mod prune;
@@ -74,6 +77,7 @@ mod records;
 mod releases;
 mod store_impl;
 mod stored;
+mod stored_gov;
 mod trees;
 mod wal;
 mod write;

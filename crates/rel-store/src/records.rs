@@ -110,4 +110,7 @@ pub mod meta {
     pub const ENV_NAMES: &[u8] = b"env_names";
     /// The seq of the newest change event.
     pub const LAST_EVENT: &[u8] = b"last_event";
+    /// Change requests and freeze windows (issue 11): ids never reused.
+    pub const LAST_REQUEST: &[u8] = b"last_request";
+    pub const LAST_WINDOW: &[u8] = b"last_window";
 }

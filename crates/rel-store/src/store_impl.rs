@@ -13,7 +13,8 @@ use crate::deploy::{self, RollbackPrep};
 use crate::records::*;
 use crate::trees::{Kv, T};
 use crate::writer::Mode;
-use crate::{SledStore, audit_log, dump, envs, events, exec, read, releases, write};
+use crate::{SledStore, audit_log, dump, envs, events, exec, gov, read, releases, write};
+use rel_domain::governance::{ChangeRequest, Decided, Submitted};
 
 impl SledStore {
     fn diff_digests(&self, from: Option<&Digest>, to: &Digest) -> RelResult<Diff> {
@@ -213,7 +214,9 @@ impl Store for SledStore {
             force_reason: None,
             ..req.clone()
         };
-        let verdict = deploy::prepare_deploy(t, &unforced, caller).map(|_| ());
+        let now = crate::now();
+        let verdict =
+            deploy::prepare_deploy(t, &unforced, caller, now, deploy::Gate::Approved).map(|_| ());
         Ok(DeployPlan {
             env: env.env.name.clone(),
             from: from.as_ref().map(|r| r.tag.clone()),
@@ -222,6 +225,8 @@ impl Store for SledStore {
             verdict,
             protected: env.env.protected,
             already_live: state.live == Some(release.seq),
+            governance: crate::gov::view(t, &env.env.name, now)?,
+            pending: crate::gov::pending_for(t, &env.env.name, &release.tag)?,
         })
     }
 
@@ -422,5 +427,179 @@ impl Store for SledStore {
     fn last_change(&self) -> RelResult<u64> {
         let _g = self.read_gate();
         events::last(&self.trees)
+    }
+
+    fn freeze(
+        &self,
+        env: Option<&str>,
+        reason: &str,
+        until: Option<Timestamp>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Vec<EnvironmentView>> {
+        let (e, r, c) = (env.map(str::to_string), reason.to_string(), caller.clone());
+        let names = self.mutate(move |tx| gov::freeze_tx(tx, e.as_deref(), &r, until, &c, now))?;
+        self.views(&names)
+    }
+
+    fn unfreeze(
+        &self,
+        env: Option<&str>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Vec<EnvironmentView>> {
+        let (e, c) = (env.map(str::to_string), caller.clone());
+        let names = self.mutate(move |tx| gov::unfreeze_tx(tx, e.as_deref(), &c, now))?;
+        self.views(&names)
+    }
+
+    fn add_freeze_window(
+        &self,
+        env: &str,
+        spec: &str,
+        reason: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, s, r, c) = (
+            env.to_string(),
+            spec.to_string(),
+            reason.to_string(),
+            caller.clone(),
+        );
+        self.mutate(move |tx| gov::window_add_tx(tx, &e, &s, &r, &c, now))?;
+        self.environment(env)
+    }
+
+    fn remove_freeze_window(
+        &self,
+        env: &str,
+        id: u64,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, c) = (env.to_string(), caller.clone());
+        self.mutate(move |tx| gov::window_remove_tx(tx, &e, id, &c, now))?;
+        self.environment(env)
+    }
+
+    fn set_approvals(
+        &self,
+        env: &str,
+        approvals: u32,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, c) = (env.to_string(), caller.clone());
+        self.mutate(move |tx| gov::set_approvals_tx(tx, &e, approvals, &c, now))?;
+        self.environment(env)
+    }
+
+    fn create_environment_governed(
+        &self,
+        env: &Environment,
+        approvals: u32,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<EnvironmentView> {
+        let (e, c) = (env.clone(), caller.clone());
+        let rec = self.mutate(move |tx| {
+            let rec = envs::create_tx(tx, &e, &c, now)?;
+            events::append(
+                tx,
+                &Change::EnvironmentCreated {
+                    name: rec.env.name.clone(),
+                    actor: c.actor.name.clone(),
+                },
+            )?;
+            if approvals > 0 {
+                gov::set_approvals_tx(tx, &rec.env.name, approvals, &c, now)?;
+            }
+            Ok(rec)
+        })?;
+        self.environment(&rec.env.name)
+    }
+
+    fn submit_deploy(
+        &self,
+        req: &DeployRequest,
+        at: Option<Timestamp>,
+        expires_at: Option<Timestamp>,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Submitted> {
+        let (r, c) = (req.clone(), caller.clone());
+        self.mutate(move |tx| gov::submit_tx(tx, &r, at, expires_at, &c, now))
+    }
+
+    fn requests(
+        &self,
+        env: Option<&str>,
+        all: bool,
+        limit: usize,
+        before_id: Option<u64>,
+    ) -> RelResult<Vec<ChangeRequest>> {
+        let _g = self.read_gate();
+        if let Some(e) = env {
+            read::env_required(&self.trees, e)?;
+        }
+        gov::list(&self.trees, env, all, limit, before_id)
+    }
+
+    fn request(&self, id: u64) -> RelResult<ChangeRequest> {
+        let _g = self.read_gate();
+        gov::request(&self.trees, id)?.ok_or_else(|| {
+            RelError::not_found(format!(
+                "no request #{id}; relctl requests --all lists them"
+            ))
+        })
+    }
+
+    fn approve(
+        &self,
+        id: u64,
+        caller: &Caller,
+        requester: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Decided> {
+        let (c, r) = (caller.clone(), requester.clone());
+        self.mutate(move |tx| gov::approve_tx(tx, id, &c, &r, now))
+    }
+
+    fn reject(
+        &self,
+        id: u64,
+        reason: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> RelResult<ChangeRequest> {
+        let (why, c) = (reason.to_string(), caller.clone());
+        self.mutate(move |tx| gov::reject_tx(tx, id, &why, &c, now))
+    }
+
+    fn due_requests(&self, now: Timestamp) -> RelResult<Vec<ChangeRequest>> {
+        let _g = self.read_gate();
+        gov::due(&self.trees, now)
+    }
+
+    fn next_due(&self) -> RelResult<Option<Timestamp>> {
+        let _g = self.read_gate();
+        gov::next_due(&self.trees)
+    }
+
+    fn fire_request(
+        &self,
+        id: u64,
+        requester: &Caller,
+        now: Timestamp,
+    ) -> RelResult<Option<Decided>> {
+        let r = requester.clone();
+        self.mutate(move |tx| gov::fire_tx(tx, id, &r, now))
+    }
+}
+
+impl SledStore {
+    fn views(&self, names: &[String]) -> RelResult<Vec<EnvironmentView>> {
+        names.iter().map(|n| self.environment(n)).collect()
     }
 }

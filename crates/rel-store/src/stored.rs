@@ -522,6 +522,20 @@ pub enum ChangeV1 {
     Imported {
         actor: String,
     },
+    Frozen {
+        env: Option<String>,
+        freeze: crate::stored_gov::FreezeV1,
+    },
+    Unfrozen {
+        env: Option<String>,
+        actor: String,
+    },
+    GovernanceChanged {
+        env: String,
+        actor: String,
+        what: String,
+    },
+    RequestChanged(crate::stored_gov::RequestV1),
 }
 
 impl Record for Change {
@@ -574,6 +588,15 @@ impl Record for Change {
                 ChangeV1::ReleasesPruned { removed, actor }
             }
             Change::Imported { actor } => ChangeV1::Imported { actor },
+            Change::Frozen { env, freeze } => ChangeV1::Frozen {
+                env,
+                freeze: crate::stored_gov::freeze_v1(&freeze),
+            },
+            Change::Unfrozen { env, actor } => ChangeV1::Unfrozen { env, actor },
+            Change::GovernanceChanged { env, actor, what } => {
+                ChangeV1::GovernanceChanged { env, actor, what }
+            }
+            Change::RequestChanged(r) => ChangeV1::RequestChanged(r.to_v1()),
         }
     }
     fn from_v1(v: ChangeV1) -> Self {
@@ -624,6 +647,17 @@ impl Record for Change {
                 Change::ReleasesPruned { removed, actor }
             }
             ChangeV1::Imported { actor } => Change::Imported { actor },
+            ChangeV1::Frozen { env, freeze } => Change::Frozen {
+                env,
+                freeze: crate::stored_gov::freeze_from(freeze),
+            },
+            ChangeV1::Unfrozen { env, actor } => Change::Unfrozen { env, actor },
+            ChangeV1::GovernanceChanged { env, actor, what } => {
+                Change::GovernanceChanged { env, actor, what }
+            }
+            ChangeV1::RequestChanged(r) => {
+                Change::RequestChanged(rel_domain::governance::ChangeRequest::from_v1(r))
+            }
         }
     }
 }

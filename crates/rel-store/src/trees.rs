@@ -45,9 +45,12 @@ pub enum T {
     Tokens,
     TokenHash,
     Events,
+    Gov,
+    Requests,
+    RequestsDue,
 }
 
-pub const ALL: [T; 26] = [
+pub const ALL: [T; 29] = [
     T::Meta,
     T::Releases,
     T::Tags,
@@ -74,6 +77,9 @@ pub const ALL: [T; 26] = [
     T::Tokens,
     T::TokenHash,
     T::Events,
+    T::Gov,
+    T::Requests,
+    T::RequestsDue,
 ];
 
 impl T {
@@ -110,6 +116,9 @@ impl T {
             T::Tokens => "tokens",
             T::TokenHash => "token_hash",
             T::Events => "events",
+            T::Gov => "gov",
+            T::Requests => "requests",
+            T::RequestsDue => "requests_due",
         }
     }
 }

@@ -95,6 +95,49 @@ pub enum Command {
     /// The daemon itself: `daemon stop` stops it gracefully (admin only)
     #[command(subcommand)]
     Daemon(DaemonCmd),
+    /// Stop the line: freeze every environment (deploys refused, rollbacks still work)
+    Freeze {
+        /// Every environment (required: `relctl env freeze ENV` freezes one)
+        #[arg(long, required = true)]
+        all: bool,
+        /// Why (shown to everyone refused, kept in the audit log)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// End by itself at TIME: RFC 3339 (2026-12-24T09:00:00Z) or a duration (2h, 30m, 1d)
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+    },
+    /// End a stopped line (admin only); freezes of single environments stay
+    Unfreeze {
+        /// Every environment (required: `relctl env unfreeze ENV` ends one's freeze)
+        #[arg(long, required = true)]
+        all: bool,
+    },
+    /// Open deploy requests (waiting for approvals or for their time), newest first
+    Requests {
+        /// Only requests for this environment
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// Also the ones that ended (deployed, rejected, expired, conflict, refused)
+        #[arg(long)]
+        all: bool,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Approve someone else's deploy request; the last approval needed deploys it
+    Approve {
+        /// The request id (relctl requests)
+        id: u64,
+    },
+    /// Reject a deploy request (or withdraw your own, or cancel a scheduled deploy)
+    Reject {
+        /// The request id (relctl requests)
+        id: u64,
+        /// Why (kept on the request and in the audit log)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
     /// Write man pages (relctl.1 and one per subcommand) into DIR, for packaging
     #[command(hide = true)]
     Man {
@@ -209,6 +252,14 @@ pub struct DeployArgs {
     /// If verification fails, roll the environment back to what it served before
     #[arg(long, requires = "verify")]
     pub auto_rollback: bool,
+    /// Schedule it: deploy once at TIME (RFC 3339 or a duration such as 2h), under the
+    /// freezes, approvals and policy in force then; cancel with relctl reject ID
+    #[arg(long, value_name = "TIME", conflicts_with = "verify")]
+    pub at: Option<String>,
+    /// On an environment that needs approvals: the request expires after this (RFC 3339 or
+    /// a duration; default 24h)
+    #[arg(long, value_name = "TIME")]
+    pub expires_in: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -313,7 +364,37 @@ pub enum EnvCmd {
         /// What the environment is for
         #[arg(short, long, value_name = "TEXT", default_value = "")]
         description: String,
+        /// Deploys need N approvals by other users (0: none)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        approvals: u32,
     },
+    /// Change an environment's settings (admin only)
+    Set {
+        /// The environment name
+        name: String,
+        /// Deploys need N approvals by other users (0 turns approvals off)
+        #[arg(long, value_name = "N")]
+        approvals: u32,
+    },
+    /// Freeze an environment: deploys refused (rollbacks still work) until unfrozen or --until
+    Freeze {
+        /// The environment name
+        env: String,
+        /// Why (shown to everyone refused, kept in the audit log)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// End by itself at TIME: RFC 3339 (2026-12-24T09:00:00Z) or a duration (2h, 30m, 1d)
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+    },
+    /// End an environment's freeze (its freeze windows stay)
+    Unfreeze {
+        /// The environment name
+        env: String,
+    },
+    /// Recurring freeze windows: add, list, remove
+    #[command(subcommand)]
+    FreezeWindow(FreezeWindowCmd),
     /// What an environment served, newest first
     History {
         /// The environment name
@@ -321,6 +402,32 @@ pub enum EnvCmd {
         /// At most this many
         #[arg(long, default_value_t = 20)]
         limit: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FreezeWindowCmd {
+    /// Add a window (admin only): "Fri 15:00 - Mon 09:00 Europe/Berlin" or "22:00 - 06:00 UTC"
+    Add {
+        /// The environment name
+        env: String,
+        /// DAY HH:MM - DAY HH:MM ZONE (weekly) or HH:MM - HH:MM ZONE (daily); end exclusive
+        spec: String,
+        /// Why (shown to everyone refused during the window)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// An environment's windows, with the one in force now
+    List {
+        /// The environment name
+        env: String,
+    },
+    /// Remove a window by its id (admin only)
+    Remove {
+        /// The environment name
+        env: String,
+        /// The window's id (relctl env freeze-window list ENV)
+        id: u64,
     },
 }
 

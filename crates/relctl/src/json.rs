@@ -115,10 +115,23 @@ pub struct EnvironmentJson {
     pub deployment_id: Option<u64>,
     pub held: Vec<String>,
     pub verification: Option<VerificationJson>,
+    // Change governance (issue 11): the freeze in force (null if none), the window it comes
+    // from (if it is one), every window, approvals per deploy, open requests.
+    pub frozen: Option<crate::json_gov::FreezeJson>,
+    pub freeze_window: Option<crate::json_gov::WindowJson>,
+    pub freeze_windows: Vec<crate::json_gov::WindowJson>,
+    pub approvals: u32,
+    pub pending_requests: u64,
 }
 
 pub fn environment(v: &EnvironmentView) -> EnvironmentJson {
+    let g = crate::json_gov::env_gov(&v.governance);
     EnvironmentJson {
+        frozen: g.frozen,
+        freeze_window: g.freeze_window,
+        freeze_windows: g.freeze_windows,
+        approvals: g.approvals,
+        pending_requests: g.pending_requests,
         name: v.env.name.clone(),
         description: v.env.description.clone(),
         protected: v.env.protected,
@@ -585,6 +598,23 @@ pub enum EventJson {
     Lagged {
         missed: u64,
     },
+    /// `env`: null when the line was stopped for every environment.
+    Frozen {
+        env: Option<String>,
+        freeze: crate::json_gov::FreezeJson,
+    },
+    Unfrozen {
+        env: Option<String>,
+        actor: String,
+    },
+    GovernanceChanged {
+        env: String,
+        actor: String,
+        what: String,
+    },
+    RequestChanged {
+        request: crate::json_gov::RequestJson,
+    },
 }
 
 pub fn event(e: &Event) -> EventJson {
@@ -642,6 +672,22 @@ pub fn event(e: &Event) -> EventJson {
             actor: actor.clone(),
         },
         Event::Lagged { missed } => EventJson::Lagged { missed: *missed },
+        Event::Frozen { env, freeze } => EventJson::Frozen {
+            env: env.clone(),
+            freeze: crate::json_gov::freeze(freeze, if env.is_some() { "env" } else { "all" }),
+        },
+        Event::Unfrozen { env, actor } => EventJson::Unfrozen {
+            env: env.clone(),
+            actor: actor.clone(),
+        },
+        Event::GovernanceChanged { env, actor, what } => EventJson::GovernanceChanged {
+            env: env.clone(),
+            actor: actor.clone(),
+            what: what.clone(),
+        },
+        Event::RequestChanged(r) => EventJson::RequestChanged {
+            request: crate::json_gov::request(r),
+        },
     }
 }
 

@@ -6,10 +6,12 @@ mod confirm;
 mod error;
 mod holds;
 mod json;
+mod json_gov;
 mod paging;
 mod session;
 mod table;
 mod table_exec;
+mod table_gov;
 
 #[cfg(test)]
 mod snapshots;

@@ -181,6 +181,7 @@ fn envs() -> Vec<EnvironmentView> {
             ],
         }),
         held: vec![],
+        governance: Default::default(),
     };
     let production = EnvironmentView {
         env: Environment {
@@ -198,6 +199,7 @@ fn envs() -> Vec<EnvironmentView> {
         deployment_id: Some(6),
         verification: None,
         held: vec!["v1.1.0".into()],
+        governance: Default::default(),
     };
     let qa = EnvironmentView {
         env: Environment {
@@ -215,6 +217,7 @@ fn envs() -> Vec<EnvironmentView> {
         deployment_id: None,
         verification: None,
         held: vec![],
+        governance: Default::default(),
     };
     vec![staging, production, qa]
 }
@@ -497,6 +500,8 @@ fn deploy_plan_and_results() {
         )),
         protected: true,
         already_live: false,
+        governance: Default::default(),
+        pending: vec![],
     };
     assert_snapshot!(
         "deploy_plan_denied_table",
@@ -514,6 +519,8 @@ fn deploy_plan_and_results() {
         verdict: Ok(()),
         protected: false,
         already_live: false,
+        governance: Default::default(),
+        pending: vec![],
     };
     assert_snapshot!(
         "deploy_plan_first_table",

@@ -539,6 +539,12 @@ pub fn pruned(r: &PruneReport) -> String {
 
 fn policy(v: &EnvironmentView) -> String {
     let mut parts = Vec::new();
+    if v.governance.frozen.is_some() {
+        parts.push("FROZEN".to_string());
+    }
+    if v.governance.approvals > 0 {
+        parts.push(format!("{} approvals", v.governance.approvals));
+    }
     if v.env.protected {
         parts.push("protected".to_string());
     }
@@ -644,6 +650,7 @@ pub fn environment(v: &EnvironmentView, ctx: Ctx) -> String {
             format!("{} (redeploying needs --force --reason)", v.held.join(", ")),
         ));
     }
+    pairs.extend(crate::table_gov::env_pairs(&v.governance, ctx));
     fields(&pairs)
 }
 
@@ -703,6 +710,26 @@ pub fn deploy_plan(p: &DeployPlan, forced: bool, ctx: Ctx) -> String {
         out.push_str("  no configuration changes (identical content)\n");
     } else {
         out.push_str(&diff_lines(&p.diff, 2, ctx.width));
+    }
+    if let Some(f) = &p.governance.frozen {
+        let _ = writeln!(out, "{}", crate::table_gov::frozen_line(f, ctx));
+    }
+    if p.governance.approvals > 0 {
+        let _ = writeln!(
+            out,
+            "approvals: {} needed; deploying opens a request for other users to approve",
+            p.governance.approvals
+        );
+    }
+    for r in &p.pending {
+        let _ = writeln!(
+            out,
+            "open request #{} by {} ({} of {} approvals)",
+            r.id,
+            r.requested_by,
+            r.approvals.len(),
+            r.approvals_needed
+        );
     }
     match &p.verdict {
         Ok(()) => out.push_str("policy: ok\n"),

@@ -125,6 +125,31 @@ fn in_group(group: &str, user: &str, peer_gid: u32, primary_gid: Option<u32>) ->
     gid == peer_gid || Some(gid) == primary_gid || g.mem.iter().any(|m| m == user)
 }
 
+impl Auth {
+    /// The caller `uid` would be if it connected now (a scheduled or approved request runs
+    /// as its requester, under the roles in force when it runs). A user no longer let in
+    /// gets the viewer role, so the deploy is refused and the request says why.
+    pub fn caller_for_uid(&self, uid: u32) -> Caller {
+        let gid = User::from_uid(Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.gid.as_raw())
+            .unwrap_or(u32::MAX);
+        let peer = Peer {
+            uid,
+            gid,
+            pid: None,
+        };
+        self.identify(&peer).unwrap_or_else(|_| Caller {
+            actor: Actor {
+                uid,
+                name: user_name(uid),
+            },
+            role: Role::Viewer,
+        })
+    }
+}
+
 /// The login name of `uid`, or `uid1234` when it has none (a container without /etc/passwd).
 pub fn user_name(uid: u32) -> String {
     match User::from_uid(Uid::from_raw(uid)) {
@@ -161,7 +186,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::SubscribeSince { .. }
         | Request::Logs(_)
         | Request::LogShow { .. }
-        | Request::TokenList => Role::Viewer,
+        | Request::TokenList
+        | Request::Requests { .. } => Role::Viewer,
         Request::DraftApply(_)
         | Request::ReleaseCreate(_)
         | Request::Deploy(_)
@@ -169,7 +195,12 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Export
         | Request::ExportStream
         | Request::Trigger { .. }
-        | Request::Verify { .. } => Role::Deployer,
+        | Request::Verify { .. }
+        | Request::SubmitDeploy { .. }
+        | Request::Freeze { .. }
+        | Request::Unfreeze { .. }
+        | Request::Approve { .. }
+        | Request::Reject { .. } => Role::Deployer,
         // Even a dry run: the store's policy treats pruning as admin-only.
         Request::ReleasePrune { .. }
         | Request::EnvCreate(_)
@@ -178,7 +209,11 @@ pub fn required_role(request: &Request) -> Role {
         | Request::TokenRevoke { .. }
         | Request::DaemonStop
         | Request::ImportChunk { .. }
-        | Request::ImportCommit => Role::Admin,
+        | Request::ImportCommit
+        | Request::FreezeWindowAdd { .. }
+        | Request::FreezeWindowRemove { .. }
+        | Request::EnvSetApprovals { .. }
+        | Request::EnvCreateGoverned { .. } => Role::Admin,
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use rel_domain::config::{AppConfig, AppConfigText};
 use rel_domain::diff::diff;
+use rel_domain::governance::Submitted;
 use rel_domain::{
     Caller, Deployment, RelError, RelResult, ReleaseQuery, Snapshot, Store, Timestamp,
 };
@@ -145,6 +146,18 @@ pub fn request_name(r: &Request) -> &'static str {
         Request::ExportStream => "export.stream",
         Request::ImportChunk { .. } => "import.chunk",
         Request::ImportCommit => "import.commit",
+        Request::Freeze { env: None, .. } => "freeze.all",
+        Request::Freeze { .. } => "env.freeze",
+        Request::Unfreeze { env: None } => "unfreeze.all",
+        Request::Unfreeze { .. } => "env.unfreeze",
+        Request::FreezeWindowAdd { .. } => "env.freeze-window.add",
+        Request::FreezeWindowRemove { .. } => "env.freeze-window.remove",
+        Request::EnvSetApprovals { .. } => "env.set",
+        Request::EnvCreateGoverned { .. } => "env.create",
+        Request::SubmitDeploy { .. } => "deploy.submit",
+        Request::Requests { .. } => "requests",
+        Request::Approve { .. } => "approve",
+        Request::Reject { .. } => "reject",
     }
 }
 
@@ -275,18 +288,12 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
         Request::PlanDeploy(req) => {
             no_events(store.plan_deploy(&req, caller).map(Response::DeployPlan))
         }
-        Request::Deploy(req) => match store.deploy(&req, caller, now()) {
-            Ok(out) => {
-                publish(shared, &out.deployment);
-                let events = if out.changed {
-                    vec![Event::Deployed(out.deployment.clone())]
-                } else {
-                    vec![]
-                };
-                (Ok(Response::Deployed(out)), events)
-            }
-            Err(e) => (Err(e), vec![]),
-        },
+        Request::Deploy(req) => submit(store, shared, caller, &req, None, None),
+        Request::SubmitDeploy {
+            deploy,
+            at,
+            expires_at,
+        } => submit(store, shared, caller, &deploy, at, expires_at),
         Request::PlanRollback(req) => {
             no_events(store.plan_rollback(&req).map(Response::RollbackPlan))
         }
@@ -339,6 +346,52 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             }
             Err(e) => (Err(e), vec![]),
         },
+        Request::Freeze { env, reason, until } => changed(
+            store
+                .freeze(env.as_deref(), &reason, until, caller, now())
+                .map(Response::Environments),
+        ),
+        Request::Unfreeze { env } => changed(
+            store
+                .unfreeze(env.as_deref(), caller, now())
+                .map(Response::Environments),
+        ),
+        Request::FreezeWindowAdd { env, spec, reason } => changed(
+            store
+                .add_freeze_window(&env, &spec, &reason, caller, now())
+                .map(Response::Environment),
+        ),
+        Request::FreezeWindowRemove { env, id } => changed(
+            store
+                .remove_freeze_window(&env, id, caller, now())
+                .map(Response::Environment),
+        ),
+        Request::EnvSetApprovals { env, approvals } => changed(
+            store
+                .set_approvals(&env, approvals, caller, now())
+                .map(Response::Environment),
+        ),
+        Request::EnvCreateGoverned { env, approvals } => changed(
+            store
+                .create_environment_governed(&env, approvals, caller, now())
+                .map(Response::Environment),
+        ),
+        Request::Requests {
+            env,
+            all,
+            limit,
+            before_id,
+        } => no_events(
+            store
+                .requests(env.as_deref(), all, page(limit), before_id)
+                .map(Response::Requests),
+        ),
+        Request::Approve { id } => changed(approve(store, shared, caller, id)),
+        Request::Reject { id, reason } => changed(
+            store
+                .reject(id, &reason, caller, now())
+                .map(Response::ChangeRequest),
+        ),
         // Turned into a stream by the connection before it gets here.
         Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
         Request::Trigger { .. }
@@ -357,6 +410,60 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
     }
 }
 
+/// A change whose events the store publishes; a non-empty list only raises the log level.
+fn changed(r: RelResult<Response>) -> Outcome {
+    let events = match &r {
+        Ok(_) => vec![Event::Lagged { missed: 0 }],
+        Err(_) => vec![],
+    };
+    (r, events)
+}
+
+/// A deploy that goes live at once, or opens a request (scheduled, or needing approvals).
+fn submit(
+    store: &dyn Store,
+    shared: &Shared,
+    caller: &Caller,
+    req: &rel_domain::DeployRequest,
+    at: Option<Timestamp>,
+    expires_at: Option<Timestamp>,
+) -> Outcome {
+    match store.submit_deploy(req, at, expires_at, caller, now()) {
+        Ok(Submitted::Deployed(out)) => {
+            publish(shared, &out.deployment);
+            let events = if out.changed {
+                vec![Event::Deployed(out.deployment.clone())]
+            } else {
+                vec![]
+            };
+            (Ok(Response::Deployed(out)), events)
+        }
+        Ok(Submitted::Requested(r)) => changed(Ok(Response::ChangeRequest(r))),
+        Err(e) => (Err(e), vec![]),
+    }
+}
+
+/// Count an approval; the last one deploys as the requester (roles as they are now). A
+/// refused deploy is committed on the request (conflict, refused) and answered as an error.
+fn approve(store: &dyn Store, shared: &Shared, caller: &Caller, id: u64) -> RelResult<Response> {
+    let requester = shared.auth.caller_for_uid(store.request(id)?.requested_uid);
+    let (request, outcome) = store.approve(id, caller, &requester, now())?;
+    match outcome {
+        Some(Err(e)) => Err(e),
+        Some(Ok(out)) => {
+            publish(shared, &out.deployment);
+            Ok(Response::RequestDecided {
+                request,
+                deployed: Some(out),
+            })
+        }
+        None => Ok(Response::RequestDecided {
+            request,
+            deployed: None,
+        }),
+    }
+}
+
 /// Structure, references, and every jq expression and template compiled.
 fn parse_and_validate(text: &AppConfigText) -> RelResult<AppConfig> {
     let config = text.parse()?;
@@ -366,7 +473,7 @@ fn parse_and_validate(text: &AppConfigText) -> RelResult<AppConfig> {
 
 /// Make what a deploy or rollback made live the environment's compiled app, before the
 /// client hears "ok" (so a trigger right after runs it). Blocking: compiles.
-fn publish(shared: &Shared, d: &Deployment) {
+pub(crate) fn publish(shared: &Shared, d: &Deployment) {
     shared
         .live
         .publish(shared.store.as_ref(), &d.env, &d.release, d.id);

@@ -80,6 +80,12 @@ pub fn to_wire(change: Change) -> Event {
         Change::EnvironmentCreated { name, actor } => Event::EnvironmentCreated { name, actor },
         Change::ReleasesPruned { removed, actor } => Event::ReleasesPruned { removed, actor },
         Change::Imported { actor } => Event::Imported { actor },
+        Change::Frozen { env, freeze } => Event::Frozen { env, freeze },
+        Change::Unfrozen { env, actor } => Event::Unfrozen { env, actor },
+        Change::GovernanceChanged { env, actor, what } => {
+            Event::GovernanceChanged { env, actor, what }
+        }
+        Change::RequestChanged(r) => Event::RequestChanged(r),
     }
 }
 

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod live;
 pub mod paging;
 pub mod rlimit;
+pub mod scheduler;
 pub mod server;
 pub mod socket;
 pub mod store_choice;

@@ -159,6 +159,7 @@ pub async fn serve(
         ))
     });
     crate::exec::stop_runs_after_grace(&shared, stop_rx.clone());
+    let scheduler = tokio::spawn(crate::scheduler::run(Arc::clone(&shared), stop_rx.clone()));
     let mut conns = JoinSet::new();
     let mut reserve = Reserve::new();
     let mut backoff = Duration::from_millis(10);
@@ -212,6 +213,9 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     while let Some(done) = conns.join_next().await {
         log_join(done);
+    }
+    if let Err(e) = scheduler.await {
+        tracing::error!(error = %e, "the request scheduler failed");
     }
     if let Some(h) = http
         && let Err(e) = h.await

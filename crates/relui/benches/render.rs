@@ -66,6 +66,7 @@ fn env(name: &str, protected: bool, requires: &[&str], live: u64) -> Environment
         deployment_id: Some(1_000_000),
         verification: None,
         held: vec![],
+        governance: Default::default(),
     }
 }
 

@@ -55,6 +55,7 @@ mod tests {
             deployment_id: None,
             verification: None,
             held: vec![],
+            governance: Default::default(),
         }
     }
 

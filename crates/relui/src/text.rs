@@ -195,6 +195,25 @@ pub fn event_summary(e: &Event) -> String {
         }
         Event::Imported { actor } => format!("{actor} imported a store"),
         Event::Lagged { missed } => format!("missed {missed} event(s); reloaded everything"),
+        Event::Frozen { env, freeze } => format!(
+            "{} froze {}: {}",
+            freeze.by,
+            env.as_deref().unwrap_or("every environment"),
+            freeze.reason
+        ),
+        Event::Unfrozen { env, actor } => format!(
+            "{actor} unfroze {}",
+            env.as_deref().unwrap_or("every environment")
+        ),
+        Event::GovernanceChanged { env, actor, what } => format!("{actor} changed {env}: {what}"),
+        Event::RequestChanged(r) => format!(
+            "request #{} ({} to {}) by {}: {}",
+            r.id,
+            r.release,
+            r.env,
+            r.requested_by,
+            r.status.as_str()
+        ),
     }
 }
 

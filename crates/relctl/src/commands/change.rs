@@ -55,8 +55,31 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
         expect: args.expect,
         force_reason: if args.force { args.reason } else { None },
     };
+    let at = super::gov::time_arg(s, "--at", args.at.as_deref())?;
+    let expires_at = super::gov::time_arg(s, "--expires-in", args.expires_in.as_deref())?;
     let conn = s.connect().await?;
     let plan = reply!(conn, Request::PlanDeploy(req.clone()), Response::DeployPlan(p) => p);
+    if at.is_some() {
+        // Scheduled: freezes, approvals, --expect and the policy are judged when it runs,
+        // not now; a protected environment still needs consent now.
+        if !s.json() {
+            out(&table::deploy_plan(
+                &plan,
+                req.force_reason.is_some(),
+                s.ctx,
+            ))?;
+        }
+        if plan.protected {
+            confirm::protected(&plan.env, args.yes, None).await?;
+        }
+        let submit = Request::SubmitDeploy {
+            deploy: req,
+            at,
+            expires_at,
+        };
+        let r = reply!(conn, submit, Response::ChangeRequest(r) => r);
+        return super::gov::show_request(s, &r);
+    }
     if let Some(expect) = &req.expect
         && !plan
             .from
@@ -83,7 +106,19 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let outcome = reply!(conn, Request::Deploy(req), Response::Deployed(o) => o);
+    let send = if expires_at.is_some() {
+        Request::SubmitDeploy {
+            deploy: req,
+            at: None,
+            expires_at,
+        }
+    } else {
+        Request::Deploy(req)
+    };
+    // An environment that needs approvals answers with the request it opened.
+    let Some(outcome) = super::gov::submit(s, &conn, send).await? else {
+        return Ok(());
+    };
     if args.verify {
         return verify_after_deploy(s, &conn, &outcome, args.auto_rollback).await;
     }

@@ -1,4 +1,4 @@
-//! `relctl env list | show | create | history`.
+//! `relctl env list | show | create | history`; the governance subcommands are in `gov.rs`.
 
 use rel_domain::Environment;
 use rel_proto::{Request, Response};
@@ -21,11 +21,20 @@ pub async fn run(s: &Session, cmd: EnvCmd) -> anyhow::Result<()> {
             let v = reply!(conn, Request::EnvShow { name }, Response::Environment(v) => v);
             s.show(|| table::environment(&v, s.ctx), || json::environment(&v))
         }
+        EnvCmd::Set { name, approvals } => {
+            return super::gov::set_approvals(s, name, approvals).await;
+        }
+        EnvCmd::Freeze { env, reason, until } => {
+            return super::gov::freeze(s, Some(env), reason, until).await;
+        }
+        EnvCmd::Unfreeze { env } => return super::gov::unfreeze(s, Some(env)).await,
+        EnvCmd::FreezeWindow(cmd) => return super::gov::window(s, cmd).await,
         EnvCmd::Create {
             name,
             protected,
             requires,
             description,
+            approvals,
         } => {
             // The daemon stamps the creation time; this one is only a placeholder.
             let env = Environment {
@@ -35,7 +44,13 @@ pub async fn run(s: &Session, cmd: EnvCmd) -> anyhow::Result<()> {
                 requires,
                 created_at: s.ctx.now,
             };
-            let v = reply!(conn, Request::EnvCreate(env), Response::Environment(v) => v);
+            // With approvals: one transaction, so the environment never exists without them.
+            let req = if approvals > 0 {
+                Request::EnvCreateGoverned { env, approvals }
+            } else {
+                Request::EnvCreate(env)
+            };
+            let v = reply!(conn, req, Response::Environment(v) => v);
             s.show(
                 || {
                     format!(

@@ -4,6 +4,7 @@ mod app;
 mod change;
 mod env;
 pub(crate) mod exec;
+mod gov;
 mod misc;
 mod release;
 mod token;
@@ -32,5 +33,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions { shell } => misc::completions(shell),
         Command::Daemon(DaemonCmd::Stop) => misc::daemon_stop(&s).await,
         Command::Man { dir } => misc::man(&dir),
+        Command::Freeze { reason, until, .. } => gov::freeze(&s, None, reason, until).await,
+        Command::Unfreeze { .. } => gov::unfreeze(&s, None).await,
+        Command::Requests { env, all, limit } => gov::requests(&s, env, all, limit).await,
+        Command::Approve { id } => gov::approve(&s, id).await,
+        Command::Reject { id, reason } => gov::reject(&s, id, reason).await,
     }
 }

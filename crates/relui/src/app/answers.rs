@@ -42,7 +42,12 @@ impl App {
                 cmds.extend(self.replan(None));
             }
             Event::DraftApplied { digest, .. } => self.data.draft_digest = Some(digest),
-            Event::EnvironmentCreated { .. } => {
+            // Governance changes show on the Environments screen (frozen, approvals).
+            Event::EnvironmentCreated { .. }
+            | Event::Frozen { .. }
+            | Event::Unfrozen { .. }
+            | Event::GovernanceChanged { .. }
+            | Event::RequestChanged(_) => {
                 cmds.push(Command::call(Purpose::Environments, Request::EnvList))
             }
             Event::ReleasesPruned { .. } | Event::Imported { .. } | Event::Lagged { .. } => {
@@ -451,5 +456,8 @@ fn response_name(r: &Response) -> &'static str {
         Response::TokenCreated { .. } => "TokenCreated",
         Response::Tokens(_) => "Tokens",
         Response::Done => "Done",
+        Response::ChangeRequest(_) => "ChangeRequest",
+        Response::Requests(_) => "Requests",
+        Response::RequestDecided { .. } => "RequestDecided",
     }
 }

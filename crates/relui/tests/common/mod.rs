@@ -158,6 +158,7 @@ pub fn env(
             live.map(|_| verification(true))
         },
         held: vec![],
+        governance: Default::default(),
     }
 }
 
@@ -411,6 +412,8 @@ impl World {
                     verdict: self.verdict.clone(),
                     protected: env.env.protected,
                     already_live: env.live.as_deref() == Some(r.tag.as_str()),
+                    governance: Default::default(),
+                    pending: vec![],
                 })
             }
             Request::PlanRollback(r) => {
