@@ -21,9 +21,7 @@ pub const HELP: &[KeyGroup] = &[
     KeyGroup {
         title: "Screens",
         keys: &[
-            k("1", "Releases"),
-            k("2", "Environments"),
-            k("3", "Logs (execution logs)"),
+            k("1 2 3 4", "Releases Envs Logs Requests"),
             k("Tab", "next screen"),
             k(":", "command palette"),
             k("?", "this help (any key closes)"),
@@ -42,6 +40,17 @@ pub const HELP: &[KeyGroup] = &[
         ],
     },
     KeyGroup {
+        title: "In a dialog",
+        keys: &[
+            k("Tab/S-Tab", "next / previous field"),
+            k("Space", "toggle / open dropdown"),
+            k("←/→", "change environment"),
+            k("Enter", "submit (field or button)"),
+            k("Ctrl-S", "submit from anywhere"),
+            k("Esc", "cancel"),
+        ],
+    },
+    KeyGroup {
         title: "Act",
         keys: &[
             k("n", "new release from the draft"),
@@ -52,18 +61,9 @@ pub const HELP: &[KeyGroup] = &[
             k("v", "verify env (run checks)"),
             k("y", "copy tag / digest / run id"),
             k("e / f", "Logs: errors only / env"),
+            k("f / u", "Envs: freeze / unfreeze"),
+            k("a / x", "Requests: approve / reject"),
             k("s", "start releasd (when gone)"),
-        ],
-    },
-    KeyGroup {
-        title: "In a dialog",
-        keys: &[
-            k("Tab/S-Tab", "next / previous field"),
-            k("Space", "toggle / open dropdown"),
-            k("←/→", "change environment"),
-            k("Enter", "submit (field or button)"),
-            k("Ctrl-S", "submit from anywhere"),
-            k("Esc", "cancel"),
         ],
     },
 ];
@@ -95,6 +95,7 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
             ("p", "promote"),
             ("v", "verify"),
             ("r", "rollback"),
+            ("f", "freeze"),
             ("/", "filter"),
             ("n", "new"),
             ("1", "releases"),
@@ -107,6 +108,15 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
             ("/", "filter"),
             ("e", "errors"),
             ("f", "env"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        FooterContext::Requests => &[
+            ("↑↓", "move"),
+            ("a", "approve"),
+            ("x", "reject"),
+            ("t", "open/all"),
+            ("/", "filter"),
             ("?", "help"),
             ("q", "quit"),
         ],
@@ -143,6 +153,7 @@ pub enum FooterContext {
     Environments,
     Logs,
     LogDetail,
+    Requests,
     Filter,
     Dialog,
     Menu,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clipboard;
 pub mod daemon;
 pub mod dialogs;
+pub mod gov;
 pub mod keys;
 pub mod layout;
 pub mod msg;

@@ -126,6 +126,23 @@ pub enum Purpose {
     Verify {
         env: String,
     },
+    /// A page of change requests (issue 11).
+    Requests {
+        generation: u64,
+        append: bool,
+    },
+    Freeze {
+        env: String,
+    },
+    Unfreeze {
+        env: String,
+    },
+    Approve {
+        id: u64,
+    },
+    Reject {
+        id: u64,
+    },
 }
 
 impl Purpose {
@@ -139,6 +156,10 @@ impl Purpose {
                 | Purpose::Create { .. }
                 | Purpose::Diff { .. }
                 | Purpose::Verify { .. }
+                | Purpose::Freeze { .. }
+                | Purpose::Unfreeze { .. }
+                | Purpose::Approve { .. }
+                | Purpose::Reject { .. }
         )
     }
 }

@@ -89,6 +89,7 @@ impl App {
                 self.offline_text().as_deref(),
             ),
             Screen::Logs => self.logs.render(f, c.main, self.theme, self.now),
+            Screen::Requests => self.requests.render(f, c.main, self.theme, self.now),
         }
         self.render_message(f, c.message);
         self.render_status(f, c.status);
@@ -97,10 +98,11 @@ impl App {
         match &self.dialog {
             Some(Dialog::Create(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Actions(m)) => m.render(f, c.main, self.theme),
-            Some(Dialog::Deploy(d)) => d.render(f, d_area, self.theme),
+            Some(Dialog::Deploy(d)) => d.render(f, d_area, self.theme, self.now),
             Some(Dialog::Rollback(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Diff(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Verify(d)) => d.render(f, d_area, self.theme, self.now),
+            Some(Dialog::Gov(d)) => d.render(f, c.main, self.theme),
             None => {}
         }
         if self.help {
@@ -135,6 +137,13 @@ impl App {
             };
             Span::styled(format!(" {n} {name} "), style)
         };
+        // Open requests are counted in the tab; narrow terminals get the short name only.
+        let pending = crate::gov::pending_total(&self.data.envs);
+        let requests_tab = match (area.width >= 80, pending) {
+            (false, _) => "Req".to_string(),
+            (true, 0) => "Requests".to_string(),
+            (true, n) => format!("Requests ({n})"),
+        };
         let left = Line::from(vec![
             Span::styled(" rel ", t.title()),
             Span::raw("│"),
@@ -143,6 +152,8 @@ impl App {
             tab("2", "Environments", Screen::Environments),
             Span::raw("│"),
             tab("3", "Logs", Screen::Logs),
+            Span::raw("│"),
+            tab("4", &requests_tab, Screen::Requests),
             Span::raw("│"),
         ]);
         f.render_widget(Paragraph::new(left), area);
@@ -341,6 +352,8 @@ impl App {
                 Screen::Environments => FooterContext::Environments,
                 Screen::Logs if self.logs.detail.is_some() => FooterContext::LogDetail,
                 Screen::Logs if self.logs.filter.editing => FooterContext::Filter,
+                Screen::Requests if self.requests.filter.editing => FooterContext::Filter,
+                Screen::Requests => FooterContext::Requests,
                 Screen::Logs => FooterContext::Logs,
             }
         }

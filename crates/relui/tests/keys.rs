@@ -714,6 +714,8 @@ fn quit_help_and_screens() {
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Logs);
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Requests);
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
     assert_eq!(app.update(ch('q')), [Command::Quit]);
     // Ctrl-C in a dialog cancels the dialog (as Esc); from the main screen it quits.
@@ -862,7 +864,9 @@ fn logs_screen_loads_filters_and_follows_runs() {
     );
     press(&mut app, &world, vec![key(KeyCode::Esc)]);
     assert!(app.logs.detail.is_none());
-    // Tab cycles through all three screens.
+    // Tab cycles through all the screens.
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Requests);
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
 }
@@ -1417,9 +1421,9 @@ fn copy_jumps_and_unknown_keys() {
     assert_eq!(selected_tag(&app), "v1.1.0");
     press(&mut app, &world, vec![ch('g')]);
     assert_eq!(selected_tag(&app), "v1.30.0");
-    app.update(ch('x'));
+    app.update(ch('z'));
     let m = app.message.clone().expect("message");
-    assert!(m.text.contains("Unknown key x — press ? for help"), "{m:?}");
+    assert!(m.text.contains("Unknown key z — press ? for help"), "{m:?}");
     // Logs: y copies the run id.
     press(&mut app, &world, vec![ch('3')]);
     if let Some(run) = app.logs.rows.first().map(|e| e.id) {
@@ -1603,4 +1607,126 @@ fn short_pages_are_followed_to_the_end() {
     assert_eq!(app.logs.shown_len(), 7);
     let s = screen(&app, 80, 24);
     assert!(s.contains("7 matches"), "{s}");
+}
+
+// ----- governance (issue 11) -----
+
+#[test]
+fn f_freezes_an_environment_with_a_reason_and_an_end() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('f')]);
+    assert!(matches!(&app.dialog, Some(Dialog::Gov(_))));
+    // No reason: nothing is sent, the dialog says why.
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(requests(&cmds).is_empty());
+    assert!(screen(&app, 80, 24).contains("Reason: required"));
+    let mut keys = typed("release week");
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("2h"));
+    for k in keys {
+        app.update(k);
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Freeze {
+            env: Some("staging".into()),
+            reason: "release week".into(),
+            until: Some(rel_domain::Timestamp(NOW + 120 * MIN)),
+        }]
+    );
+    // A bad end is refused with the field named, before anything is sent.
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('f')]);
+    let mut keys = typed("x");
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("soon"));
+    for k in keys {
+        app.update(k);
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(requests(&cmds).is_empty());
+    assert!(screen(&app, 80, 24).contains("Until:"));
+}
+
+#[test]
+fn a_frozen_environment_shows_who_why_until_and_u_unfreezes() {
+    let mut world = World::new(30);
+    freeze_staging(&mut world);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2')]);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("FROZEN by alice 5m ago") && s.contains("release week"),
+        "{s}"
+    );
+    // f on a frozen environment says so instead of freezing it twice.
+    press(&mut app, &world, vec![ch('f')]);
+    assert!(app.dialog.is_none());
+    let cmds = app.update(ch('u'));
+    assert!(requests(&cmds).is_empty(), "u asks first");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Unfreeze {
+            env: Some("staging".into())
+        }]
+    );
+}
+
+#[test]
+fn requests_screen_approves_others_and_rejects_with_a_reason() {
+    let mut world = World::new(30);
+    approvals_in_production(&mut world);
+    let mut app = connected(&world, 80, 24);
+    let cmds = app.update(ch('4'));
+    assert!(matches!(
+        &requests(&cmds)[..],
+        [Request::Requests { all: false, .. }]
+    ));
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.screen, Screen::Requests);
+    assert_eq!(app.requests.shown_len(), 2);
+    // #2 by bob, approved by carol: alice's is the last approval needed.
+    press(&mut app, &world, vec![ch('a')]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Yours is the last approval needed (2/2)"), "{s}");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(requests(&cmds), [Request::Approve { id: 2 }]);
+    // Her own request (#1): approving is refused here already, rejecting (withdrawing) asks
+    // for a reason.
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('4'), key(KeyCode::Down), ch('a')]);
+    assert!(app.dialog.is_none());
+    assert!(screen(&app, 80, 24).contains("is yours"));
+    press(&mut app, &world, vec![ch('x')]);
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    for k in typed("wrong release") {
+        app.update(k);
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Reject {
+            id: 1,
+            reason: "wrong release".into()
+        }]
+    );
+}
+
+#[test]
+fn a_deploy_to_an_approvals_environment_says_it_opens_a_request() {
+    let mut world = World::new(30);
+    approvals_in_production(&mut world);
+    let mut app = connected(&world, 80, 24);
+    // v1.29.0 (staging) → production: needs 2 approvals; #2 is already open for it.
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("production needs 2 approval(s): this creates a request")
+            && s.contains("request #2 by bob: 1/2 approvals, expires in 23h")
+            && s.contains("[ Request deploy of v1.29.0 to production ]"),
+        "{s}"
+    );
 }

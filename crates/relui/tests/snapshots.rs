@@ -721,3 +721,62 @@ fn releases_with_a_held_release() {
         app
     });
 }
+
+#[test]
+fn environments_frozen() {
+    snap("environments_frozen", |w, h| {
+        let mut world = World::new(30);
+        freeze_staging(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('2')]);
+        app
+    });
+}
+
+#[test]
+fn freeze_dialog() {
+    snap("freeze_dialog", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('2'), ch('f')];
+        keys.extend(typed("release week"));
+        keys.push(key(KeyCode::Tab));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn requests_screen() {
+    snap("requests", |w, h| {
+        let mut world = World::new(30);
+        approvals_in_production(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('4')]);
+        app
+    });
+}
+
+#[test]
+fn reject_dialog() {
+    snap("reject_dialog", |w, h| {
+        let mut world = World::new(30);
+        approvals_in_production(&mut world);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('4'), ch('x')];
+        keys.extend(typed("not this week"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn deploy_to_an_environment_that_needs_approvals() {
+    snap("deploy_approvals", |w, h| {
+        let mut world = World::new(30);
+        approvals_in_production(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
+        app
+    });
+}

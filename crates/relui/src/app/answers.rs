@@ -46,9 +46,19 @@ impl App {
             Event::EnvironmentCreated { .. }
             | Event::Frozen { .. }
             | Event::Unfrozen { .. }
-            | Event::GovernanceChanged { .. }
-            | Event::RequestChanged(_) => {
-                cmds.push(Command::call(Purpose::Environments, Request::EnvList))
+            | Event::GovernanceChanged { .. } => {
+                cmds.push(Command::call(Purpose::Environments, Request::EnvList));
+                cmds.extend(self.replan(None));
+            }
+            // The environments' open-request counts, the Requests screen and an open deploy
+            // confirmation (its pending requests) all show requests.
+            Event::RequestChanged(_) => {
+                cmds.push(Command::call(Purpose::Environments, Request::EnvList));
+                if self.requests.loaded {
+                    let g = self.next_gen();
+                    cmds.push(self.requests.reload(g));
+                }
+                cmds.extend(self.replan(None));
             }
             Event::ReleasesPruned { .. } | Event::Imported { .. } | Event::Lagged { .. } => {
                 cmds.extend(self.refresh_all())
@@ -204,6 +214,61 @@ impl App {
                     return self.on_deployment(&outcome.deployment);
                 }
                 self.info(format!("{tag} was already live in {env}: nothing changed."));
+            }
+            (Purpose::Deploy { tag, env }, Response::ChangeRequest(r)) => {
+                if matches!(self.dialog, Some(Dialog::Deploy(_))) {
+                    self.dialog = None;
+                }
+                let text = match r.kind {
+                    rel_domain::governance::RequestKind::Approval => format!(
+                        "{env} needs {} approval(s): request #{} to deploy {tag} is open; nothing is live yet. Another user approves it on the Requests screen (4).",
+                        r.approvals_needed, r.id
+                    ),
+                    rel_domain::governance::RequestKind::Scheduled => {
+                        format!("Deploy of {tag} to {env} scheduled as request #{}.", r.id)
+                    }
+                };
+                return self.on_gov_done(text);
+            }
+            (Purpose::Requests { generation, append }, Response::Requests(rows)) => {
+                let page = self.page();
+                if self.requests.on_page(generation, append, rows, page) {
+                    let g = self.next_gen();
+                    if let Some(c) = self.requests.maybe_prefetch(g) {
+                        return vec![c];
+                    }
+                }
+            }
+            (Purpose::Freeze { env }, Response::Environments(_)) => {
+                return self.on_gov_done(format!(
+                    "Froze {env}: deploys there are refused until it is unfrozen; rollbacks still work."
+                ));
+            }
+            (Purpose::Unfreeze { env }, Response::Environments(_)) => {
+                return self.on_gov_done(format!("Unfroze {env}: deploys go through again."));
+            }
+            (Purpose::Approve { id }, Response::RequestDecided { request, deployed }) => {
+                let text = match &deployed {
+                    Some(out) => format!(
+                        "Approved request #{id}, the last approval needed: deployed {} to {} (deployment #{}).",
+                        request.release, request.env, out.deployment.id
+                    ),
+                    None => format!(
+                        "Approved request #{id} ({} approvals); it waits for more.",
+                        crate::gov::approvals_text(&request)
+                    ),
+                };
+                let mut cmds = self.on_gov_done(text);
+                if let Some(out) = deployed {
+                    cmds.extend(self.on_deployment(&out.deployment));
+                }
+                return cmds;
+            }
+            (Purpose::Reject { id }, Response::ChangeRequest(r)) => {
+                return self.on_gov_done(format!(
+                    "Rejected request #{id} ({} to {}): nothing was deployed.",
+                    r.release, r.env
+                ));
             }
             (Purpose::Rollback { env }, Response::Deployed(outcome)) => {
                 if matches!(self.dialog, Some(Dialog::Rollback(_))) {
@@ -376,6 +441,15 @@ impl App {
                 }
             }
             Purpose::Logs { generation, .. } => self.logs.on_error(generation, message),
+            Purpose::Requests { generation, .. } => self.requests.on_error(generation, message),
+            Purpose::Freeze { env } => self.on_gov_failed(format!("Freeze {env}"), &e),
+            Purpose::Unfreeze { env } => self.on_gov_failed(format!("Unfreeze {env}"), &e),
+            Purpose::Approve { id } => {
+                self.on_gov_failed(format!("Approve request #{id}"), &e);
+                // A refused last approval is recorded on the request: show it.
+                return self.on_gov_reload();
+            }
+            Purpose::Reject { id } => self.on_gov_failed(format!("Reject request #{id}"), &e),
             // The run may have been trimmed by retention already; the list stays as it is.
             Purpose::LogShow { .. } => {}
             Purpose::ApplyExample => {

@@ -18,6 +18,9 @@ pub const PALETTE: &[(&str, &str, &str)] = &[
     ("releases", "", "the Releases screen"),
     ("envs", "", "the Environments screen"),
     ("logs", "", "the Logs screen"),
+    ("requests", "", "the Requests screen"),
+    ("freeze", "ENV", "freeze ENV (reason asked)"),
+    ("unfreeze", "ENV", "unfreeze ENV"),
     ("help", "", "list every key"),
     ("q", "", "quit"),
 ];
@@ -40,7 +43,7 @@ pub fn alias(key: KeyEvent) -> KeyEvent {
 }
 
 /// Letters the main screens act on (anything else gets "unknown key").
-const KNOWN: &str = "q?123nsjkgGhldarpv/y:ef";
+const KNOWN: &str = "q?1234nsjkgGhldarpv/y:efutx";
 
 impl App {
     /// `:` opened the palette; keys go to it until Enter or Esc.
@@ -89,6 +92,19 @@ impl App {
             ["releases"] => self.go(Screen::Releases),
             ["envs" | "environments"] => self.go(Screen::Environments),
             ["logs"] => self.go(Screen::Logs),
+            ["requests"] => self.go(Screen::Requests),
+            ["freeze" | "unfreeze", env] => {
+                if !env_known(self, env) {
+                    self.warn(format!("No environment named {env}: {}", self.env_list()));
+                    return vec![];
+                }
+                if words[0] == "freeze" {
+                    self.open_freeze(env);
+                } else {
+                    self.open_unfreeze(env);
+                }
+                vec![]
+            }
             ["deploy", tag, rest @ ..] if rest.len() <= 1 => {
                 if let Some(env) = rest.first().filter(|e| !env_known(self, e)) {
                     self.warn(format!("No environment named {env}: {}", self.env_list()));
@@ -137,6 +153,7 @@ impl App {
             Screen::Releases => '1',
             Screen::Environments => '2',
             Screen::Logs => '3',
+            Screen::Requests => '4',
         };
         self.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE))
     }
@@ -246,6 +263,10 @@ impl App {
                 .logs
                 .selected_run()
                 .map(|e| ("run id", e.id.to_string())),
+            Screen::Requests => self
+                .requests
+                .selected_request()
+                .map(|r| ("request id", r.id.to_string())),
         };
         match what {
             Some((kind, text)) => {

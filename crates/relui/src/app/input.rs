@@ -82,13 +82,15 @@ impl App {
             self.screen = Screen::Releases;
             return vec![];
         }
-        if is_char(&key, '2') || is_char(&key, '3') || key.code == KeyCode::Tab {
+        if ['2', '3', '4'].iter().any(|c| is_char(&key, *c)) || key.code == KeyCode::Tab {
             self.screen = if key.code == KeyCode::Tab {
                 self.screen.next()
             } else if is_char(&key, '2') {
                 Screen::Environments
-            } else {
+            } else if is_char(&key, '3') {
                 Screen::Logs
+            } else {
+                Screen::Requests
             };
             if self.screen == Screen::Environments && self.envs.history_env.is_none() {
                 return self.history_cmd();
@@ -96,6 +98,11 @@ impl App {
             if self.screen == Screen::Logs && !self.logs.loaded && !self.logs.loading() {
                 let g = self.next_gen();
                 return vec![self.logs.reload(g)];
+            }
+            if self.screen == Screen::Requests && !self.requests.loaded && !self.requests.loading()
+            {
+                let g = self.next_gen();
+                return vec![self.requests.reload(g)];
             }
             return vec![];
         }
@@ -111,7 +118,55 @@ impl App {
             Screen::Releases => self.releases_key(key),
             Screen::Environments => self.environments_key(key),
             Screen::Logs => self.logs_key(key),
+            Screen::Requests => self.requests_key(key),
         }
+    }
+
+    pub(super) fn requests_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let page = self.page();
+        if let Some(m) = movement(&key) {
+            self.requests.move_selection(m, page);
+            let g = self.next_gen();
+            return self.requests.maybe_prefetch(g).into_iter().collect();
+        }
+        if is_char(&key, '/') {
+            self.requests.filter.start();
+            return vec![];
+        }
+        if key.code == KeyCode::Esc && self.requests.filter.clear() {
+            return self.filter_changed();
+        }
+        if is_char(&key, 't') {
+            self.requests.all = !self.requests.all;
+            let g = self.next_gen();
+            return vec![self.requests.reload(g)];
+        }
+        let approve = is_char(&key, 'a');
+        if !approve && !is_char(&key, 'x') {
+            return vec![];
+        }
+        let Some(r) = self.requests.selected_request().cloned() else {
+            self.warn("No request selected.");
+            return vec![];
+        };
+        if r.status != rel_domain::governance::RequestStatus::Pending {
+            self.warn(format!(
+                "Request #{} is {} already: nothing to decide.",
+                r.id,
+                r.status.as_str()
+            ));
+            return vec![];
+        }
+        let me = self.data.caller.as_ref().map(|c| c.actor.name.clone());
+        if approve && me.as_deref() == Some(r.requested_by.as_str()) {
+            self.warn(format!(
+                "Request #{} is yours: another user must approve it (x withdraws it).",
+                r.id
+            ));
+            return vec![];
+        }
+        self.dialog = Some(Dialog::Gov(crate::app::gov::request_dialog(r, approve)));
+        vec![]
     }
 
     /// The `/` filter of the current list while it is being typed.
@@ -120,6 +175,7 @@ impl App {
             Screen::Releases if self.detail.is_none() => &mut self.releases.filter,
             Screen::Environments => &mut self.envs.filter,
             Screen::Logs if self.logs.detail.is_none() => &mut self.logs.filter,
+            Screen::Requests => &mut self.requests.filter,
             _ => return None,
         };
         filter.editing.then_some(filter)
@@ -150,6 +206,11 @@ impl App {
                 self.logs.filters_changed(page);
                 let g = self.next_gen();
                 self.logs.maybe_prefetch(g, true).into_iter().collect()
+            }
+            Screen::Requests => {
+                self.requests.filters_changed(page);
+                let g = self.next_gen();
+                self.requests.maybe_prefetch(g).into_iter().collect()
             }
         }
     }
@@ -310,6 +371,14 @@ impl App {
         if is_char(&key, 'v') {
             return self.start_verify(env);
         }
+        if is_char(&key, 'f') {
+            self.open_freeze(&env);
+            return vec![];
+        }
+        if is_char(&key, 'u') {
+            self.open_unfreeze(&env);
+            return vec![];
+        }
         if is_char(&key, 'd') || is_char(&key, 'a') {
             self.warn("d and a act on a release: pick one on the Releases screen (1).");
         }
@@ -427,6 +496,7 @@ impl App {
             Some(Dialog::Rollback(d)) => d.handle_key(&key),
             Some(Dialog::Diff(d)) => d.handle_key(&key),
             Some(Dialog::Verify(d)) => d.handle_key(&key),
+            Some(Dialog::Gov(d)) => d.handle_key(&key, self.now),
             None => Action::None,
         };
         match action {

@@ -4,6 +4,7 @@
 //! `answers.rs` handles daemon events and RPC answers, `input.rs` keys.
 
 mod answers;
+pub mod gov;
 pub mod habits;
 mod input;
 
@@ -14,7 +15,9 @@ use rel_proto::{Request, Welcome};
 use crate::dialogs::{Dialog, ErrorModal};
 use crate::layout;
 use crate::msg::{Command, Msg, Purpose};
-use crate::screens::{DetailScreen, EnvironmentsScreen, LogsScreen, ReleasesScreen, Screen};
+use crate::screens::{
+    DetailScreen, EnvironmentsScreen, LogsScreen, ReleasesScreen, RequestsScreen, Screen,
+};
 use crate::theme::Theme;
 
 /// Data loaded from the daemon that several components read.
@@ -74,6 +77,7 @@ pub struct App {
     pub detail: Option<DetailScreen>,
     pub envs: EnvironmentsScreen,
     pub logs: LogsScreen,
+    pub requests: RequestsScreen,
     pub dialog: Option<Dialog>,
     pub help: bool,
     pub error: Option<ErrorModal>,
@@ -114,6 +118,7 @@ impl App {
             detail: None,
             envs: EnvironmentsScreen::default(),
             logs: LogsScreen::default(),
+            requests: RequestsScreen::default(),
             dialog: None,
             help: false,
             error: None,
@@ -358,6 +363,10 @@ impl App {
         if self.logs.loaded || self.screen == Screen::Logs {
             let g = self.next_gen();
             cmds.push(self.logs.reload(g));
+        }
+        if self.requests.loaded || self.screen == Screen::Requests {
+            let g = self.next_gen();
+            cmds.push(self.requests.reload(g));
         }
         cmds.extend(self.replan(None));
         cmds

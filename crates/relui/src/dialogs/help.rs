@@ -21,9 +21,12 @@ fn group_lines(g: &KeyGroup, theme: Theme) -> Vec<Line<'static>> {
 }
 
 pub fn render(f: &mut Frame, area: Rect, theme: Theme) {
-    let half = HELP.len().div_ceil(2);
     let rows = |gs: &[KeyGroup]| gs.iter().map(|g| g.keys.len() + 1).sum::<usize>();
-    let height = rows(&HELP[..half]).max(rows(&HELP[half..]) + 2) as u16 + 2;
+    // Split the groups where the two columns come out most even (the right one also holds
+    // the status-bar legend), so the overlay is as short as it can be.
+    let tall = |i: usize| rows(&HELP[..i]).max(rows(&HELP[i..]) + 2);
+    let half = (1..HELP.len()).min_by_key(|i| tall(*i)).unwrap_or(1);
+    let height = u16::try_from(tall(half)).unwrap_or(u16::MAX) + 2;
     let rect = crate::layout::centered(area, 100, height);
     let inner = frame(f, rect, "Help — relui keys", theme);
     let [left, right] =

@@ -155,7 +155,18 @@ impl EnvironmentsScreen {
             } else {
                 e.env.name.clone()
             };
-            let (ver, ver_style) = if verifying.contains(&e.env.name) {
+            // A frozen environment reads as refused at a glance (and without colour, in the
+            // VERIFIED column, which says FROZEN while it is); the banner below says who, why
+            // and until when.
+            let frozen = e.governance.frozen.is_some();
+            let name = if frozen {
+                Span::styled(name, theme.bad())
+            } else {
+                Span::raw(name)
+            };
+            let (ver, ver_style) = if frozen {
+                ("FROZEN".to_string(), theme.bad())
+            } else if verifying.contains(&e.env.name) {
                 ("verifying…".to_string(), theme.warn())
             } else {
                 let style = match &e.verification {
@@ -227,12 +238,37 @@ impl EnvironmentsScreen {
             return;
         };
         let mut lines = Vec::new();
+        if let Some(fr) = &e.governance.frozen {
+            lines.extend(crate::text::labeled(
+                Span::raw(""),
+                &format!(
+                    "{}. Deploys are refused; rollback works (u unfreezes).",
+                    crate::gov::freeze_banner(fr, now)
+                ),
+                theme.bad().add_modifier(ratatui::style::Modifier::BOLD),
+                area.width.saturating_sub(4),
+            ));
+        }
         let mut facts = vec![];
         if e.env.protected {
             facts.push("protected: deploys need the name typed".to_string());
         }
         if !e.env.requires.is_empty() {
             facts.push(format!("requires {}", e.env.requires.join(", ")));
+        }
+        let g = &e.governance;
+        if g.approvals > 0 {
+            facts.push(format!(
+                "deploys need {} approval(s){}",
+                g.approvals,
+                match g.pending_requests {
+                    0 => String::new(),
+                    n => format!(", {n} open request(s) (4)"),
+                }
+            ));
+        }
+        if !g.windows.is_empty() {
+            facts.push(format!("{} freeze window(s)", g.windows.len()));
         }
         if !e.env.description.is_empty() {
             facts.insert(0, e.env.description.clone());
