@@ -853,3 +853,83 @@ fn lists_are_read_whole_from_a_daemon_with_a_small_page_budget() {
     tui.send(ENTER);
     tui.wait_for(&["8 matches"]);
 }
+
+/// Issue 11 in the TUI against a real daemon: freeze and unfreeze with a reason (the daemon
+/// records it), a deploy to an environment that needs approvals opens a request instead of
+/// going live, the Requests screen shows it, refuses to let its requester approve it, and
+/// rejects it with a reason.
+#[test]
+fn freeze_unfreeze_and_a_request_from_the_tui() {
+    let d = TestDaemon::start();
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(&d, &["release", "create", "v1.0.0", "-d", "first"]);
+    relctl_ok(&d, &["env", "create", "gated", "--approvals", "1"]);
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "v1.0.0"]);
+
+    // Freeze staging from the Environments screen: a reason is required.
+    tui.send("2");
+    tui.wait_for(&["History: staging"]);
+    tui.send("f");
+    tui.wait_for(&["Freeze staging", "Reason"]);
+    tui.send("release week");
+    tui.send(ENTER);
+    tui.wait_for(&["Froze staging", "FROZEN by", "release week"]);
+    let out = d
+        .relctl()
+        .args(["env", "show", "staging", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"reason\":\"release week\"")
+            || json.contains("\"reason\": \"release week\""),
+        "{json}"
+    );
+    // Unfreeze: asked once, then the banner goes.
+    tui.send("u");
+    tui.wait_for(&["Unfreeze staging"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Unfroze staging"]);
+    tui.wait_gone("FROZEN by");
+
+    // A deploy to an environment that needs an approval says so, then opens a request.
+    tui.send(":deploy v1.0.0 gated");
+    tui.send(ENTER);
+    tui.wait_for(&[
+        "‹ gated ›",
+        "needs 1 approval(s): this creates a request",
+        "[ Request deploy of v1.0.0 to gated ]",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["request #1 to deploy v1.0.0 is open"]);
+    // On the Requests screen: the requester may not approve it, and may withdraw it.
+    tui.send("4");
+    tui.wait_for(&["#1", "approval", "gated", "0/1"]);
+    tui.send("a");
+    tui.wait_for(&["is yours"]);
+    tui.send("x");
+    tui.wait_for(&["Reject request #1"]);
+    tui.send("wrong target");
+    tui.send(ENTER);
+    tui.wait_for(&["Rejected request #1", "No open requests"]);
+    // Nothing went live in gated.
+    let out = d
+        .relctl()
+        .args(["env", "show", "gated", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"live\":null") || json.contains("\"live\": null"),
+        "{json}"
+    );
+}
