@@ -12,6 +12,13 @@ use crate::records::*;
 use crate::trees::{Kv, T, Trees, Tx, TxError, storage_error};
 use crate::write;
 
+/// Environments a store holds at most. The environment list is one answer (it is not
+/// cursor-paged), so its size is bounded here instead: 256 environments with descriptions of
+/// at most [`MAX_ENV_DESCRIPTION_BYTES`] stay far inside one frame.
+pub const MAX_ENVIRONMENTS: usize = 256;
+/// Longest environment description, in bytes.
+pub const MAX_ENV_DESCRIPTION_BYTES: usize = 4 * 1024;
+
 pub fn create_tx(
     tx: &Tx<'_>,
     env: &Environment,
@@ -20,6 +27,13 @@ pub fn create_tx(
 ) -> Result<EnvRecord, TxError> {
     policy::authorize(caller, &Action::CreateEnvironment { name: &env.name })?;
     names::validate_env_name(&env.name)?;
+    if env.description.len() > MAX_ENV_DESCRIPTION_BYTES {
+        return Err(RelError::invalid(format!(
+            "description: {} bytes is over the limit of {MAX_ENV_DESCRIPTION_BYTES} bytes (4 KiB) for an environment; shorten it and link to longer notes",
+            env.description.len()
+        ))
+        .into());
+    }
     if read::env_record(tx, &env.name)?.is_some() {
         return Err(RelError::conflict(format!(
             "environment {} already exists; relctl env show {} shows it",
@@ -40,6 +54,13 @@ pub fn create_tx(
         if !requires.contains(r) {
             requires.push(r.clone());
         }
+    }
+    if read::env_names(tx)?.len() >= MAX_ENVIRONMENTS {
+        return Err(RelError::invalid(format!(
+            "environment {}: the store already holds {MAX_ENVIRONMENTS} environments, the limit; reuse an existing one (relctl env list)",
+            env.name
+        ))
+        .into());
     }
     let rec = EnvRecord {
         env: Environment {

@@ -121,3 +121,36 @@ async fn a_description_over_the_limit_is_refused_naming_the_field_and_the_limit(
         .expect("at the limit");
     assert!(matches!(ok, Response::Created(_)));
 }
+
+/// The environment list is one answer, so the store bounds it: a description over 4 KiB and
+/// an environment past the 256th are refused, naming the field or the limit, and the list of
+/// all 256 environments (with the longest descriptions) answers whole.
+#[test]
+fn environments_are_bounded_so_their_list_fits_one_answer() {
+    let d = TestDaemon::start();
+    let run = |args: &[&str]| d.relctl().args(args).output().expect("relctl");
+    let long = "d".repeat(4 * 1024 + 1);
+    let out = run(&["env", "create", "too-wordy", "--description", &long]);
+    assert_eq!(out.status.code(), Some(1), "invalid input exits 1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("description") && err.contains("4096"),
+        "names the field and the limit: {err}"
+    );
+    // A fresh store has staging and production: fill it to 256.
+    let at_limit = "d".repeat(4 * 1024);
+    for i in 0..254 {
+        let out = run(&["env", "create", &format!("env-{i}"), "-d", &at_limit]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run(&["env", "create", "one-too-many"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("256"), "names the limit: {err}");
+    let listed = relctl_json(&d, &["env", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(256));
+}
