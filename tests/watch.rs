@@ -105,3 +105,55 @@ fn watch_prints_a_json_line_per_event() {
         .expect("watch exits when the daemon dies");
     assert_eq!(status.code(), Some(EXIT_UNREACHABLE));
 }
+
+#[test]
+fn governance_changes_are_events_in_commit_order() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    let w = watch(&d);
+    ok(&d, &["env", "freeze", "staging", "--reason", "incident"]);
+    let e = next_event(&w);
+    assert_eq!(e["event"], "frozen", "{e}");
+    assert_eq!(e["env"], "staging");
+    assert_eq!(e["freeze"]["reason"], "incident");
+    ok(&d, &["env", "unfreeze", "staging"]);
+    assert_eq!(next_event(&w)["event"], "unfrozen");
+    ok(&d, &["freeze", "--all", "--reason", "stop"]);
+    let e = next_event(&w);
+    assert_eq!(
+        (e["event"].as_str(), e["env"].is_null()),
+        (Some("frozen"), true),
+        "{e}"
+    );
+    ok(&d, &["unfreeze", "--all"]);
+    assert_eq!(next_event(&w)["event"], "unfrozen");
+    ok(&d, &["env", "set", "staging", "--approvals", "1"]);
+    let e = next_event(&w);
+    assert_eq!(e["event"], "governance_changed", "{e}");
+    assert_eq!(e["what"], "approvals 0 -> 1");
+    let r = json(&d, &["deploy", "v1", "--env", "staging"]);
+    let e = next_event(&w);
+    assert_eq!(e["event"], "request_changed", "{e}");
+    assert_eq!(e["request"]["id"], r["request"]["id"]);
+    assert_eq!(e["request"]["status"], "pending");
+    ok(
+        &d,
+        &["reject", &r["request"]["id"].to_string(), "--reason", "no"],
+    );
+    let e = next_event(&w);
+    assert_eq!(e["request"]["status"], "rejected", "{e}");
+    // Last: the window could be in force on the day the test runs.
+    ok(
+        &d,
+        &[
+            "env",
+            "freeze-window",
+            "add",
+            "staging",
+            "Sat 00:00 - Sun 00:00 UTC",
+            "--reason",
+            "weekend",
+        ],
+    );
+    assert_eq!(next_event(&w)["event"], "governance_changed");
+}
