@@ -933,3 +933,56 @@ fn freeze_unfreeze_and_a_request_from_the_tui() {
         "{json}"
     );
 }
+
+/// Four eyes through the TUI: a request opened by the daemon's owner is approved in relui by
+/// another OS user (`nobody`, a deployer by the daemon's config), and that last approval
+/// deploys it.
+#[test]
+fn another_user_approves_a_request_in_the_tui_and_it_deploys() {
+    if !can_switch_user() {
+        return;
+    }
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(nobody().1))
+        .ok()
+        .flatten()
+        .expect("nobody's group");
+    let d = TestDaemon::start_with_config(&format!(
+        "[roles]\ndeployer = [\"nobody\"]\n[socket]\ngroup = \"{}\"\n",
+        group.name
+    ));
+    // nobody reaches the socket through its group; the directories must be passable.
+    std::fs::set_permissions(d.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the test dir");
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(&d, &["release", "create", "v1.0.0", "-d", "first"]);
+    relctl_ok(&d, &["env", "create", "gated", "--approvals", "1"]);
+    relctl_ok(&d, &["deploy", "v1.0.0", "--env", "gated"]);
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn_as_nobody(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "nobody (deployer)", "4 Requests (1)"]);
+    tui.send("4");
+    tui.wait_for(&["#1", "gated", "0/1"]);
+    tui.send("a");
+    tui.wait_for(&[
+        "Approve request #1",
+        "Yours is the last approval needed (1/1)",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["the last approval needed: deployed v1.0.0 to gated"]);
+    let out = d
+        .relctl()
+        .args(["env", "show", "gated", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"live\":\"v1.0.0\"") || json.contains("\"live\": \"v1.0.0\""),
+        "{json}"
+    );
+}
