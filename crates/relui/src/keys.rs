@@ -142,7 +142,7 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         FooterContext::Modal => &[("Enter/Esc", "dismiss")],
         FooterContext::Info => &[("Enter/Esc", "close")],
         FooterContext::VerifyResult => &[("↑↓", "scroll"), ("Enter/Esc", "close")],
-        FooterContext::Help => &[("any key", "closes help")],
+        FooterContext::Help => &[("j/k", "scroll"), ("any other key", "closes help")],
     }
 }
 

@@ -106,7 +106,7 @@ impl App {
             None => {}
         }
         if self.help {
-            dialogs::help::render(f, area, self.theme);
+            dialogs::help::render(f, area, self.theme, self.help_scroll);
         }
         if let Some(e) = &self.error {
             e.render(f, area, self.theme);

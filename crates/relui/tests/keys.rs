@@ -1730,3 +1730,30 @@ fn a_deploy_to_an_approvals_environment_says_it_opens_a_request() {
         "{s}"
     );
 }
+
+/// At 60×20 the help does not fit: it stacks in one column, says it scrolls, j scrolls it
+/// to the end, and any other key still closes it.
+#[test]
+fn help_scrolls_where_it_does_not_fit() {
+    let world = World::new(30);
+    let mut app = connected(&world, 60, 20);
+    press(&mut app, &world, vec![ch('?')]);
+    let s = screen(&app, 60, 20);
+    assert!(s.contains("(j/k scroll)") && s.contains("more (j)"), "{s}");
+    assert!(!s.contains("start releasd (when gone)"), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::End)]);
+    assert!(app.help);
+    let s = screen(&app, 60, 20);
+    assert!(
+        s.contains("start releasd (when gone)")
+            && s.contains("Status bar:")
+            && !s.contains("more (j)"),
+        "{s}"
+    );
+    assert!(app.update(ch('q')).is_empty());
+    assert!(!app.help);
+    // At 80×24 everything fits: nothing to scroll.
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('?')]);
+    assert!(!screen(&app, 80, 24).contains("j/k scroll"));
+}

@@ -47,7 +47,17 @@ impl App {
             return vec![];
         }
         if self.help {
-            self.help = false;
+            // Moving keys scroll a help that does not fit; any other key closes it.
+            match movement(&super::habits::alias(key)) {
+                Some(m) => {
+                    let max = crate::dialogs::help::max_scroll(self.size);
+                    self.help_scroll = crate::keys::apply_move(self.help_scroll, max + 1, 5, m);
+                }
+                None => {
+                    self.help = false;
+                    self.help_scroll = 0;
+                }
+            }
             return vec![];
         }
         if self.dialog.is_some() {

@@ -80,6 +80,8 @@ pub struct App {
     pub requests: RequestsScreen,
     pub dialog: Option<Dialog>,
     pub help: bool,
+    /// Rows the help overlay is scrolled by (it scrolls where it does not fit).
+    pub help_scroll: usize,
     pub error: Option<ErrorModal>,
     pub message: Option<Message>,
     pub last_event: Option<(String, Timestamp)>,
@@ -121,6 +123,7 @@ impl App {
             requests: RequestsScreen::default(),
             dialog: None,
             help: false,
+            help_scroll: 0,
             error: None,
             message: None,
             last_event: None,
