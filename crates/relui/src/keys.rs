@@ -142,7 +142,8 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         FooterContext::Modal => &[("Enter/Esc", "dismiss")],
         FooterContext::Info => &[("Enter/Esc", "close")],
         FooterContext::VerifyResult => &[("↑↓", "scroll"), ("Enter/Esc", "close")],
-        FooterContext::Help => &[("j/k", "scroll"), ("any other key", "closes help")],
+        // Where the help scrolls, its title says j/k; here it would be wrong where it fits.
+        FooterContext::Help => &[("any key", "closes help")],
     }
 }
 
