@@ -216,7 +216,7 @@ impl App {
                 };
                 let pool = match (*cmd, arg) {
                     ("deploy", 1) => &c.tags,
-                    ("deploy", 2) | ("rollback" | "verify", 1) => &c.envs,
+                    ("deploy", 2) | ("rollback" | "verify" | "freeze" | "unfreeze", 1) => &c.envs,
                     _ => return "Enter runs it, Esc cancels".into(),
                 };
                 let m: Vec<&String> = pool
@@ -298,7 +298,7 @@ fn complete(text: &str, c: &Completions) -> Option<String> {
     } else {
         match (words[0], words.len() - 1) {
             ("deploy", 1) => c.tags.clone(),
-            ("deploy", 2) | ("rollback" | "verify", 1) => c.envs.clone(),
+            ("deploy", 2) | ("rollback" | "verify" | "freeze" | "unfreeze", 1) => c.envs.clone(),
             _ => vec![],
         }
     };
