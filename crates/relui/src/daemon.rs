@@ -107,14 +107,27 @@ pub async fn connection_loop(
             Err(ClientError::Denied { reason, .. }) => {
                 first = false;
                 backoff = BACKOFF_MAX;
-                if tx.send(Msg::Denied { reason }).is_err() {
+                if tx
+                    .send(Msg::Denied {
+                        reason,
+                        by_daemon: false,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }
             Err(ClientError::Rpc(e)) if e.code == ErrorCode::PermissionDenied => {
                 first = false;
                 backoff = BACKOFF_MAX;
-                if tx.send(Msg::Denied { reason: e.message }).is_err() {
+                // The socket opened: the daemon itself refused this user (its roles).
+                if tx
+                    .send(Msg::Denied {
+                        reason: e.message,
+                        by_daemon: true,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -35,6 +35,8 @@ pub enum Msg {
     /// daemon then, and says so until access works.
     Denied {
         reason: String,
+        /// The socket opened but the daemon refused this user (no role in its config).
+        by_daemon: bool,
     },
     /// relui started releasd itself: its pid and log file (it keeps running after `q`).
     DaemonStarted {

@@ -237,7 +237,7 @@ impl App {
                 (s.clone(), s, t.status_bar())
             }
             Conn::Connected(w) => {
-                let (ours, ours_short) = if self.started.is_some() {
+                let (ours, ours_short) = if self.daemon_is_ours() {
                     (", started by relui", " (started by relui)")
                 } else {
                     ("", "")

@@ -242,6 +242,12 @@ template = "You said: {{ input.message }}"
 pipeline = "chat"
 "#;
 
+/// The last lines of a screen (the message line and the status bar), for failure output.
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(6)..].join("\n")
+}
+
 fn relctl_ok(d: &TestDaemon, args: &[&str]) {
     let out = d.relctl().args(args).output().expect("run relctl");
     assert!(
@@ -634,6 +640,40 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     assert!(stopped, "releasd {pid} did not stop on SIGTERM");
 }
 
+/// A daemon relui did not start (here rel-testkit's, with its own data dir) dies: relui
+/// says where its data was and how to start it, and `s` starts nothing on its socket (a
+/// default daemon there would serve an empty store). When the owner starts it again, relui
+/// reconnects to that same daemon.
+#[test]
+fn a_daemon_relui_did_not_start_is_never_restarted_by_it() {
+    let mut d = TestDaemon::start();
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(&d, &["release", "create", "v1.0.0", "-d", "first"]);
+    let socket = d.socket().to_path_buf();
+    let data = d.data_dir().display().to_string();
+    // Autostart on (the default): it must still not start one.
+    let mut tui = Tui::spawn(&["--socket", socket.to_str().expect("utf-8")], &[], 200, 20);
+    tui.wait_for(&["● connected", "v1.0.0"]);
+    assert!(!tui.screen().contains("started by relui"));
+    d.kill9();
+    let s = tui.wait_for(&["it was not started by relui", "from its last status"]);
+    assert!(s.contains(&data), "{data} not on screen:\n{}", tail(&s));
+    assert!(!s.contains("Press s"), "{s}");
+    tui.send("s");
+    // The refusal is the answer to s itself (nothing else sets a warning meanwhile).
+    tui.wait_for(&["DISCONNECTED", "start it the way it was started"]);
+    let s = tui.screen();
+    assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
+    // Its owner starts it again (it would fail if relui had taken the socket).
+    d.restart();
+    let pid = d.pid().expect("pid").to_string();
+    let s = tui.wait_for(&["● connected", &format!("(pid {pid})"), "v1.0.0"]);
+    assert!(!s.contains(", started by relui"), "{s}");
+    tui.wait_gone("not started by relui");
+}
+
 /// Release & Deploy to a protected environment — one created while the dialog is open —
 /// needs the environment's name typed: Ctrl-S without it creates nothing.
 #[test]
@@ -754,6 +794,33 @@ fn another_users_socket_is_permission_denied_and_starts_nothing() {
     tui.send("q");
     let status = tui.wait_exit();
     assert_eq!(status.exit_code(), 5, "{status:?}");
+}
+
+/// The socket opens (nobody is in its group) but the daemon's config gives nobody no role:
+/// relui says the daemon refused the user and shows the daemon's hint, not that the socket
+/// may not be opened; exit 5.
+#[test]
+fn a_user_without_a_role_is_told_so_not_that_the_socket_is_closed() {
+    if !can_switch_user() {
+        return;
+    }
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(nobody().1))
+        .ok()
+        .flatten()
+        .expect("nobody's group");
+    let d = TestDaemon::start_with_config(&format!("[socket]\ngroup = \"{}\"\n", group.name));
+    std::fs::set_permissions(d.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the test dir");
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn_as_nobody(&["--socket", socket.to_str().expect("utf-8")], 120, 40);
+    let s = tui.wait_for(&["PERMISSION DENIED", "refused you", "no role", "viewer = ["]);
+    assert!(!s.contains("may not open"), "{s}");
+    assert!(
+        !s.contains("starting") && !s.contains("could not start"),
+        "relui tried to start a daemon:\n{s}"
+    );
+    tui.send("q");
+    assert_eq!(tui.wait_exit().exit_code(), 5);
 }
 
 /// relctl as another user: exit 5 and no advice to start a daemon (there is one).

@@ -682,10 +682,7 @@ fn reconnecting_keeps_the_selection() {
         retry_in_ms: 400,
     });
     let s = screen(&app, 80, 24);
-    assert!(
-        s.contains("DISCONNECTED") && s.contains("releasd went away"),
-        "{s}"
-    );
+    assert!(s.contains("DISCONNECTED") && s.contains("stopped"), "{s}");
     // While disconnected the data stays on screen.
     assert!(s.contains(&before));
     settle_all(&mut app, &world, Msg::Connected(welcome()));
@@ -734,6 +731,12 @@ fn quit_help_and_screens() {
 fn s_starts_releasd_again_only_when_it_is_gone() {
     let world = World::new(3);
     let mut app = connected(&world, 80, 24);
+    // relui started this one (the world's daemon has pid 4242).
+    app.update(Msg::DaemonStarted {
+        pid: Some(4242),
+        log: None,
+    });
+    press(&mut app, &world, vec![]);
     // Connected: s does nothing of the sort.
     assert!(!app.update(ch('s')).contains(&Command::StartDaemon));
     app.update(Msg::Disconnected {
@@ -746,8 +749,57 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
     // Another user's socket: never.
     app.update(Msg::Denied {
         reason: "only the daemon's owner may open it".into(),
+        by_daemon: false,
     });
     assert!(app.update(ch('s')).is_empty());
+    assert_eq!(app.exit_code(), 5);
+}
+
+/// A daemon relui did not start (systemd's, another shell's) goes away: relui does not
+/// offer to start one, s starts nothing, and the message says where its data was.
+#[test]
+fn s_never_starts_a_daemon_relui_did_not_start() {
+    let world = World::new(3);
+    let mut app = connected(&world, 120, 40);
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    let s = screen(&app, 120, 40);
+    assert!(!s.contains("Press s"), "{s}");
+    assert!(s.contains("it was not started by relui"), "{s}");
+    assert!(s.contains("data dir /var/lib/releasd"), "{s}");
+    assert!(s.contains("systemctl restart releasd"), "{s}");
+    assert!(app.update(ch('s')).is_empty());
+    // relui started a daemon once, but the one that went away is another (another pid).
+    let mut app = connected(&world, 80, 24);
+    app.update(Msg::DaemonStarted {
+        pid: Some(999),
+        log: None,
+    });
+    app.update(Msg::Connected(welcome()));
+    press(&mut app, &world, vec![]);
+    app.update(Msg::Disconnected {
+        reason: "gone".into(),
+        retry_in_ms: 400,
+    });
+    assert!(app.update(ch('s')).is_empty());
+}
+
+/// The socket opened but the daemon refused the user's role: relui says that (and the
+/// daemon's hint), not that the socket may not be opened.
+#[test]
+fn a_refused_role_is_not_a_refused_socket() {
+    let mut app = new_app(relui::Theme::colored(), 80, 24);
+    app.update(Msg::Denied {
+        reason: "user bob (uid 1001) may not use this releasd: it serves only its owner alice and the users listed in its roles. Ask alice to add `viewer = [\"bob\"]`".into(),
+        by_daemon: true,
+    });
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("refused you"), "{s}");
+    assert!(s.contains("no role"), "{s}");
+    assert!(s.contains("viewer = [\"bob\"]"), "{s}");
+    assert!(!s.contains("may not open"), "{s}");
     assert_eq!(app.exit_code(), 5);
 }
 

@@ -326,6 +326,38 @@ fn disconnected() {
     });
 }
 
+/// The socket opened but the daemon's config has no role for this user: its hint, and no
+/// word of a socket that may not be opened.
+#[test]
+fn denied_by_the_daemons_roles() {
+    snap("denied_role", |w, h| {
+        let mut app = new_app(Theme::colored(), w, h);
+        app.update(Msg::Denied {
+            reason: "user bob (uid 1001) may not use this releasd: it serves only its owner alice and the users listed in its roles. Ask alice to add `viewer = [\"bob\"]` (or deployer/admin) to the [roles] section of /etc/rel/releasd.toml and restart releasd".into(),
+            by_daemon: true,
+        });
+        app
+    });
+}
+
+/// The daemon relui started went away: s starts it again, with the same arguments.
+#[test]
+fn disconnected_from_the_daemon_relui_started() {
+    snap("disconnected_ours", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        app.update(Msg::DaemonStarted {
+            pid: Some(4242),
+            log: None,
+        });
+        app.update(Msg::Disconnected {
+            reason: "lost the connection to releasd at /run/user/1000/releasd/releasd.sock; reconnecting".into(),
+            retry_in_ms: 1600,
+        });
+        app
+    });
+}
+
 #[test]
 fn fresh_store_applies_the_example_draft() {
     snap("fresh_store", |w, h| {

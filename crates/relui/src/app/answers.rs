@@ -122,6 +122,7 @@ impl App {
         };
         match (purpose, response) {
             (Purpose::Status, Response::Status(s)) => {
+                self.last_status = Some((s.pid, Some(s.data_dir.clone())));
                 self.data.release_total = Some(s.store.releases);
                 self.data.draft_digest = s.store.draft_digest;
                 if !self.example_checked {

@@ -121,6 +121,12 @@ impl App {
             return vec![];
         }
         if is_char(&key, 's') && matches!(self.conn, super::Conn::Disconnected { .. }) {
+            if self.ever_connected && !self.daemon_is_ours() {
+                // Not relui's daemon: its data dir and config are unknown here.
+                let text = self.not_ours_text();
+                self.warn(text);
+                return vec![];
+            }
             self.start_error = None;
             return vec![Command::StartDaemon];
         }
