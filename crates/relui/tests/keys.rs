@@ -1243,13 +1243,13 @@ fn an_unverified_promotion_hints_at_v() {
 #[test]
 fn live_in_is_readable_at_80_columns() {
     let mut world = World::new(30);
-    world.releases[1].live_in = vec!["staging".into(), "production".into()];
+    world.releases[1].live_in = vec!["staging".into(), "production".into(), "prod-eu".into()];
     let app = connected(&world, 80, 24);
     let s = screen(&app, 80, 24);
-    assert!(s.contains("staging +1"), "{s}");
-    assert!(!s.contains("productio "), "a cut name:\n{s}");
+    assert!(s.contains("staging,production +1"), "{s}");
+    assert!(!s.contains("prod-e "), "a cut name:\n{s}");
     let app = connected(&world, 120, 40);
-    assert!(screen(&app, 120, 40).contains("staging,production"));
+    assert!(screen(&app, 120, 40).contains("staging,production,prod-eu"));
 }
 
 #[test]

@@ -743,12 +743,37 @@ fn releases_with_a_held_release() {
     snap("releases_held", |w, h| {
         let mut world = World::new(30);
         if let Some(p) = world.envs.iter_mut().find(|e| e.env.name == "production") {
-            p.held = vec!["v1.27.0".into()];
+            p.held = vec!["v1.27.0".into(), "v1.29.0".into()];
         }
         let app = connected(&world, w, h);
         let s = screen(&app, w, h);
         if w >= 80 {
-            assert!(s.contains("HELD") && s.contains("held: production"), "{s}");
+            assert!(s.contains("HELD in production"), "{s}");
+            // v1.29.0 is live in staging and held in production: both said (issue 10).
+            assert!(s.contains("staging; HELD"), "{s}");
+        }
+        app
+    });
+}
+
+/// The detail of a release held in production: the HELD line wraps instead of running
+/// into the border.
+#[test]
+fn release_detail_of_a_held_release() {
+    snap("release_detail_held", |w, h| {
+        let mut world = World::new(30);
+        if let Some(p) = world.envs.iter_mut().find(|e| e.env.name == "production") {
+            p.held = vec!["v1.29.0".into()];
+        }
+        let mut app = connected(&world, w, h);
+        press(
+            &mut app,
+            &world,
+            vec![key(KeyCode::Down), key(KeyCode::Enter)],
+        );
+        let s = screen(&app, w, h);
+        if w >= 60 {
+            assert!(s.contains("override)"), "{s}");
         }
         app
     });

@@ -22,7 +22,8 @@ fn group_lines(g: &KeyGroup, theme: Theme) -> Vec<Line<'static>> {
 
 /// Below this width the groups stack in one column (two would cut the descriptions).
 const TWO_COLUMNS: u16 = 80;
-const LEGEND: &str = "Status bar: daemon · user · work · last change";
+/// Two lines, so it fits one column of the two-column overlay at 80×24.
+const LEGEND: [&str; 2] = ["Status bar:", " daemon · user · work · last change"];
 
 fn rows(gs: &[KeyGroup]) -> usize {
     gs.iter().map(|g| g.keys.len() + 1).sum()
@@ -31,7 +32,7 @@ fn rows(gs: &[KeyGroup]) -> usize {
 /// Where the groups split into two columns: as even as can be (the right one also holds the
 /// status-bar legend), so the overlay is as short as it can be.
 fn split() -> usize {
-    let tall = |i: usize| rows(&HELP[..i]).max(rows(&HELP[i..]) + 2);
+    let tall = |i: usize| rows(&HELP[..i]).max(rows(&HELP[i..]) + 3);
     (1..HELP.len()).min_by_key(|i| tall(*i)).unwrap_or(1)
 }
 
@@ -39,9 +40,9 @@ fn split() -> usize {
 fn content_rows(area: Rect) -> usize {
     if area.width >= TWO_COLUMNS {
         let i = split();
-        rows(&HELP[..i]).max(rows(&HELP[i..]) + 2)
+        rows(&HELP[..i]).max(rows(&HELP[i..]) + 3)
     } else {
-        rows(HELP) + 2
+        rows(HELP) + 3
     }
 }
 
@@ -61,8 +62,18 @@ pub fn render(f: &mut Frame, area: Rect, theme: Theme, scroll: usize) {
     } else {
         "Help — relui keys"
     };
+    // The screen below goes: its borders peeking out beside the overlay read as the
+    // overlay's own, broken ones.
+    // The tabs (top row) and the footer (bottom row, "any key closes help") stay.
+    let below = Rect::new(
+        area.x,
+        area.y + 1,
+        area.width,
+        area.height.saturating_sub(2),
+    );
+    f.render_widget(ratatui::widgets::Clear, below);
     let inner = frame(f, rect, title, theme);
-    let legend = || Line::styled(LEGEND, theme.dim());
+    let legend = || LEGEND.map(|l| Line::styled(l, theme.dim()));
     let offset = (u16::try_from(scroll).unwrap_or(u16::MAX), 0);
     if area.width < TWO_COLUMNS {
         let mut l = vec![];
@@ -70,7 +81,7 @@ pub fn render(f: &mut Frame, area: Rect, theme: Theme, scroll: usize) {
             l.extend(group_lines(g, theme));
         }
         l.push(Line::raw(""));
-        l.push(legend());
+        l.extend(legend());
         f.render_widget(Paragraph::new(l).scroll(offset), inner);
     } else {
         let half = split();
@@ -86,7 +97,7 @@ pub fn render(f: &mut Frame, area: Rect, theme: Theme, scroll: usize) {
             r.extend(group_lines(g, theme));
         }
         r.push(Line::raw(""));
-        r.push(legend());
+        r.extend(legend());
         f.render_widget(Paragraph::new(l).scroll(offset), left);
         f.render_widget(Paragraph::new(r).scroll(offset), right);
     }

@@ -14,6 +14,7 @@ use crate::keys::{Move, apply_move};
 use crate::msg::{Command, Purpose};
 use crate::text::verification_text;
 use crate::theme::Theme;
+use crate::widgets::columns::{column_widths, fit, header};
 use crate::widgets::{ListFilter, title_width};
 
 /// History rows fetched for the selected environment.
@@ -30,6 +31,15 @@ pub struct EnvironmentsScreen {
     pub history: Vec<Deployment>,
     pub history_error: Option<String>,
     pub history_loading: bool,
+}
+
+/// The VERIFIED cell where "passed 2/2" does not fit.
+fn short_verification(v: Option<&rel_domain::Verification>) -> &'static str {
+    match v {
+        None => "not run",
+        Some(v) if v.passed => "passed",
+        Some(_) => "FAILED",
+    }
 }
 
 impl EnvironmentsScreen {
@@ -146,8 +156,18 @@ impl EnvironmentsScreen {
             Constraint::Length(if wide { 16 } else { 12 }),
             Constraint::Min(8),
         ];
-        let header = Row::new(["", "ENV", "LIVE", "SINCE", "BY", "VERIFIED", "ROLLBACK TO"])
-            .style(theme.header());
+        let cw = column_widths(top.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
+        let head = Row::new([
+            String::new(),
+            header("ENV", "ENV", col(1)),
+            header("LIVE", "LIVE", col(2)),
+            header("SINCE", "AGE", col(3)),
+            header("BY", "BY", col(4)),
+            header("VERIFIED", "CHECKS", col(5)),
+            header("ROLLBACK TO", "ROLLBACK", col(6)),
+        ])
+        .style(theme.header());
         let rows = shown.iter().enumerate().map(|(i, e)| {
             let sel = i == self.selected;
             let name = if e.env.protected {
@@ -159,6 +179,7 @@ impl EnvironmentsScreen {
             // VERIFIED column, which says FROZEN while it is); the banner below says who, why
             // and until when.
             let frozen = e.governance.frozen.is_some();
+            let name = fit(&name, col(1));
             let name = if frozen {
                 Span::styled(name, theme.bad())
             } else {
@@ -167,23 +188,30 @@ impl EnvironmentsScreen {
             let (ver, ver_style) = if frozen {
                 ("FROZEN".to_string(), theme.bad())
             } else if verifying.contains(&e.env.name) {
-                ("verifying…".to_string(), theme.warn())
+                (header("verifying…", "checking", col(5)), theme.warn())
             } else {
                 let style = match &e.verification {
                     Some(v) if v.passed => theme.ok(),
                     Some(_) => theme.bad(),
                     None => theme.dim(),
                 };
-                (verification_text(e.verification.as_ref()), style)
+                (
+                    header(
+                        &verification_text(e.verification.as_ref()),
+                        short_verification(e.verification.as_ref()),
+                        col(5),
+                    ),
+                    style,
+                )
             };
             let row = Row::new([
                 Cell::from(if sel { "▶" } else { " " }),
                 Cell::from(name),
-                Cell::from(e.live.clone().unwrap_or_else(|| "(nothing)".into())),
+                Cell::from(fit(e.live.as_deref().unwrap_or("(nothing)"), col(2))),
                 Cell::from(e.since.map(|s| s.age(now)).unwrap_or_else(|| "—".into())),
-                Cell::from(e.by.clone().unwrap_or_else(|| "—".into())),
+                Cell::from(fit(e.by.as_deref().unwrap_or("—"), col(4))),
                 Cell::from(Span::styled(ver, ver_style)),
-                Cell::from(e.rollback_to.clone().unwrap_or_else(|| "—".into())),
+                Cell::from(fit(e.rollback_to.as_deref().unwrap_or("—"), col(6))),
             ]);
             if sel {
                 row.style(theme.selected())
@@ -207,7 +235,7 @@ impl EnvironmentsScreen {
         let title = Line::from(title);
         f.render_widget(
             Table::new(rows, widths)
-                .header(header)
+                .header(head)
                 .block(Block::default().borders(Borders::ALL).title(title)),
             top,
         );

@@ -12,6 +12,7 @@ use rel_proto::Request;
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
 use crate::theme::Theme;
+use crate::widgets::columns::{column_widths, fit, header};
 use crate::widgets::{ListFilter, match_count, title_width};
 
 pub const PAGE: usize = 100;
@@ -329,19 +330,43 @@ impl LogsScreen {
         let offset = self.place(self.offset, h);
         let end = (offset + h).min(self.shown.len());
         let wide = area.width >= 110;
+        // Below 80 columns the ids, times and input get less room so names keep theirs.
+        let narrow = area.width < 80;
         let widths = [
             Constraint::Length(1),
-            Constraint::Length(7),
+            Constraint::Length(if narrow { 5 } else { 7 }),
             Constraint::Length(if wide { 12 } else { 10 }),
-            Constraint::Length(if wide { 14 } else { 10 }),
-            Constraint::Length(if wide { 14 } else { 10 }),
-            Constraint::Length(6),
-            Constraint::Length(7),
-            Constraint::Length(4),
-            Constraint::Min(6),
+            Constraint::Length(if wide {
+                14
+            } else if narrow {
+                8
+            } else {
+                10
+            }),
+            Constraint::Length(if wide {
+                14
+            } else if narrow {
+                8
+            } else {
+                10
+            }),
+            Constraint::Length(if narrow { 5 } else { 6 }),
+            Constraint::Length(if narrow { 6 } else { 7 }),
+            Constraint::Length(if narrow { 3 } else { 4 }),
+            Constraint::Min(if narrow { 3 } else { 6 }),
         ];
+        let cw = column_widths(area.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
         let header = Row::new([
-            "", "ID", "ENV", "ENDPOINT", "RELEASE", "STATUS", "TIME", "AGE", "INPUT",
+            String::new(),
+            header("ID", "ID", col(1)),
+            header("ENV", "ENV", col(2)),
+            header("ENDPOINT", "EP", col(3)),
+            header("RELEASE", "REL", col(4)),
+            header("STATUS", "STAT", col(5)),
+            header("TIME", "TIME", col(6)),
+            header("AGE", "AGE", col(7)),
+            header("INPUT", "IN", col(8)),
         ])
         .style(theme.header());
         let rows = self
@@ -353,17 +378,17 @@ impl LogsScreen {
                 let sel = offset + i == self.selected;
                 let row = Row::new([
                     Cell::from(if sel { "▶" } else { " " }),
-                    Cell::from(format!("#{}", r.id)),
-                    Cell::from(r.env.clone()),
-                    Cell::from(r.endpoint.clone()),
-                    Cell::from(r.release.clone()),
+                    Cell::from(fit(&format!("#{}", r.id), col(1))),
+                    Cell::from(fit(&r.env, col(2))),
+                    Cell::from(fit(&r.endpoint, col(3))),
+                    Cell::from(fit(&r.release, col(4))),
                     Cell::from(Span::styled(
-                        status_text(r.status),
+                        fit(status_text(r.status), col(5)),
                         status_style(r.status, theme),
                     )),
-                    Cell::from(rel_proto::present::duration(r.duration_ms)),
+                    Cell::from(fit(&rel_proto::present::duration(r.duration_ms), col(6))),
                     Cell::from(r.started_at.age(now)),
-                    Cell::from(r.input.clone()),
+                    Cell::from(fit(&r.input, col(8))),
                 ]);
                 if sel {
                     row.style(theme.selected())

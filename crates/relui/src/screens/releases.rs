@@ -10,8 +10,9 @@ use rel_proto::Request;
 
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
-use crate::text::{first_line, live_in_text, thousands};
+use crate::text::{first_line, live_and_held_text, thousands};
 use crate::theme::{HELD_BADGE, Theme, held_in, state_badge};
+use crate::widgets::columns::{column_widths, fit, header};
 use crate::widgets::{ListFilter, title_width};
 
 /// Rows per request. The daemon answers a page in well under 10 ms at 100k releases.
@@ -263,30 +264,59 @@ impl ReleasesScreen {
         }
         let inner_h = usize::from(area.height.saturating_sub(3)).max(1);
         let wide = area.width >= 110;
-        let live_w: u16 = if wide { 24 } else { 17 };
+        let narrow = area.width < 80;
+        // LIVE IN holds "staging; HELD in production" on wide terminals and the HELD mark
+        // at least from 60 columns up.
         let widths = if wide {
             [
                 Constraint::Length(1),
                 Constraint::Length(20),
                 Constraint::Length(10),
-                Constraint::Length(live_w),
+                Constraint::Length(28),
                 Constraint::Length(4),
                 Constraint::Length(12),
                 Constraint::Min(10),
+            ]
+        } else if narrow {
+            [
+                Constraint::Length(1),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(20),
+                Constraint::Length(4),
+                Constraint::Min(7),
+                // No room for notes below 80 columns (Enter shows them).
+                Constraint::Length(0),
             ]
         } else {
             [
                 Constraint::Length(1),
                 Constraint::Length(14),
                 Constraint::Length(10),
-                Constraint::Length(live_w),
+                Constraint::Length(22),
                 Constraint::Length(4),
                 Constraint::Length(9),
                 Constraint::Min(6),
             ]
         };
-        let header = Row::new(["", "TAG", "STATE", "LIVE IN", "AGE", "AUTHOR", "NOTES"])
-            .style(theme.header());
+        let cw = column_widths(area.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
+        let live_w = col(3);
+        let columns = if narrow { 6 } else { 7 };
+        let header = Row::new(
+            [
+                String::new(),
+                header("TAG", "TAG", col(1)),
+                header("STATE", "STATE", col(2)),
+                header("LIVE IN", "LIVE", col(3)),
+                header("AGE", "AGE", col(4)),
+                header("AUTHOR", "BY", col(5)),
+                header("NOTES", "NOTES", col(6)),
+            ]
+            .into_iter()
+            .take(columns),
+        )
+        .style(theme.header());
         // Normally `offset` already keeps the selection visible; this only matters for the
         // frame in which the available height just changed.
         let offset = self.place(self.offset, inner_h);
@@ -298,35 +328,33 @@ impl ReleasesScreen {
                 let idx = offset + i;
                 let sel = idx == self.selected;
                 let held = held_in(envs, &r.release.tag);
-                let live = if r.live_in.is_empty() && !held.is_empty() {
-                    crate::text::fit_words(
-                        &format!("held: {}", held.join(",")),
-                        usize::from(live_w),
-                    )
-                } else {
-                    live_in_text(&r.live_in, usize::from(live_w))
-                };
+                // Live somewhere and held elsewhere says both (DEPLOYED alone hid the hold).
+                let live = live_and_held_text(&r.live_in, &held, live_w);
                 let badge = if r.state == rel_domain::ReleaseState::Superseded && !held.is_empty() {
                     Span::styled(HELD_BADGE, theme.held())
                 } else {
                     Span::styled(state_badge(r.state), theme.state(r.state))
                 };
-                let row = Row::new([
-                    Cell::from(if sel { "▶" } else { " " }),
-                    Cell::from(r.release.tag.clone()),
-                    Cell::from(badge),
-                    Cell::from(live),
-                    Cell::from(r.release.created_at.age(now)),
-                    Cell::from(r.release.created_by.clone()),
-                    Cell::from(first_line(&r.release.description).to_string()),
-                ]);
+                let row = Row::new(
+                    [
+                        Cell::from(if sel { "▶" } else { " " }),
+                        Cell::from(fit(&r.release.tag, col(1))),
+                        Cell::from(badge),
+                        Cell::from(live),
+                        Cell::from(r.release.created_at.age(now)),
+                        Cell::from(fit(&r.release.created_by, col(5))),
+                        Cell::from(fit(first_line(&r.release.description), col(6))),
+                    ]
+                    .into_iter()
+                    .take(columns),
+                );
                 if sel {
                     row.style(theme.selected())
                 } else {
                     row
                 }
             });
-        let table = Table::new(rows, widths)
+        let table = Table::new(rows, widths.into_iter().take(columns))
             .header(header)
             .block(block)
             .column_spacing(1);

@@ -1,5 +1,6 @@
 //! Small editing widgets used by dialogs and the filter line.
 
+pub mod columns;
 pub mod filter;
 pub mod textarea;
 pub mod textinput;
