@@ -1495,10 +1495,15 @@ fn the_actions_menu_has_letter_shortcuts() {
         "[d] Deploy",
         "[r] Rollback",
         "[v] Verify",
-        "[p] Diff",
-        "[f] Diff against the draft",
+        "[b] Diff against the previous release",
+        "[c] Diff against v1.28.0",
+        "[w] Diff against the draft",
     ] {
         assert!(s.contains(item), "{item} missing:\n{s}");
+    }
+    // No letter that means something else on the screens (p promote, l open, f freeze).
+    for other in ["[p]", "[l]", "[f]"] {
+        assert!(!s.contains(other), "{other} in the menu:\n{s}");
     }
     press(&mut app, &world, vec![ch('r')]);
     match &app.dialog {
