@@ -145,6 +145,12 @@ pub enum Purpose {
     Reject {
         id: u64,
     },
+    /// `:deploy TAG [ENV]` for a tag not loaded: does the daemon know it? Opens the deploy
+    /// confirmation when it does.
+    PaletteDeploy {
+        tag: String,
+        env: Option<String>,
+    },
 }
 
 impl Purpose {

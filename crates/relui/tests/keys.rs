@@ -1458,6 +1458,67 @@ fn the_command_palette() {
     assert_eq!(app.update(key(KeyCode::Enter)), [Command::Quit]);
 }
 
+fn palette(app: &mut relui::App, world: &World, line: &str) -> Vec<Command> {
+    press(app, world, vec![ch(':')]);
+    for c in line.chars() {
+        app.update(ch(c));
+    }
+    press(app, world, vec![key(KeyCode::Enter)])
+}
+
+/// `:deploy` checks the tag and the environment before any dialog opens, and says either
+/// mistake the same way (one line, with the close name); the line goes at the next key.
+#[test]
+fn the_palette_checks_tag_and_env_first_and_forgets_its_mistakes() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // Every release is loaded: an unknown tag is known to be unknown.
+    palette(&mut app, &world, "deploy v9 production");
+    assert!(app.dialog.is_none(), "a dialog opened for an unknown tag");
+    let m = app.message.clone().expect("message");
+    assert!(m.error && m.text.contains("No release tagged v9"), "{m:?}");
+    // An unknown environment suggests the close one: a prefix, or a near spelling.
+    palette(&mut app, &world, "deploy v1.30.0 prod");
+    assert!(app.dialog.is_none());
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("did you mean production?"), "{m:?}");
+    palette(&mut app, &world, "rollback stagin");
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("did you mean staging?"), "{m:?}");
+    // A stale mistake goes with the next key (here a screen switch).
+    palette(&mut app, &world, "foo");
+    assert!(screen(&app, 80, 24).contains("Unknown command :foo"));
+    press(&mut app, &world, vec![ch('2')]);
+    assert!(!screen(&app, 80, 24).contains("Unknown command"));
+    assert!(app.message.is_none(), "{:?}", app.message);
+    // A tag beyond the loaded pages: the daemon is asked, and its not-found is the same line.
+    // 300 releases: the first page (200) is loaded, the oldest are not.
+    let world = World::new(300);
+    let mut app = connected(&world, 80, 24);
+    assert!(app.releases.rows.len() < 300);
+    let left = palette(&mut app, &world, "deploy v9 production");
+    let [Command::Call { purpose, request }] = &left[..] else {
+        panic!("the daemon was not asked: {left:?}");
+    };
+    assert_eq!(request, &Request::ReleaseShow { tag: "v9".into() });
+    app.update(Msg::Rpc {
+        purpose: purpose.clone(),
+        result: Err(rel_proto::ClientError::Rpc(rel_domain::RelError::new(
+            rel_domain::ErrorCode::NotFound,
+            "no release v9",
+        ))),
+    });
+    assert!(app.dialog.is_none());
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("No release tagged v9"), "{m:?}");
+    // A loaded-later tag the daemon knows opens the confirmation.
+    palette(&mut app, &world, "deploy v1.2.0 production");
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => assert_eq!((d.tag.as_str(), d.env()), ("v1.2.0", "production")),
+        _ => panic!("no deploy dialog for a tag the daemon knows"),
+    }
+}
+
 /// `y` copies the selected tag (OSC 52 bytes checked in relui::clipboard), g/G jump, and an
 /// unknown key says how to get help.
 #[test]

@@ -340,6 +340,20 @@ fn denied_by_the_daemons_roles() {
     });
 }
 
+/// `:deploy v1.30.0 prod`: one line with the close name, no dialog.
+#[test]
+fn palette_with_an_unknown_environment() {
+    snap("palette_unknown_env", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch(':')];
+        keys.extend(typed("deploy v1.30.0 prod"));
+        keys.push(key(KeyCode::Enter));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
 /// The daemon relui started went away: s starts it again, with the same arguments.
 #[test]
 fn disconnected_from_the_daemon_relui_started() {

@@ -343,6 +343,12 @@ impl App {
                 let page = self.page();
                 self.logs.insert(exec, page);
             }
+            (Purpose::PaletteDeploy { tag, env }, Response::Release(detail)) => {
+                // Only if nothing else was opened meanwhile.
+                if self.dialog.is_none() {
+                    return self.open_deploy(tag, Some(detail.view), env);
+                }
+            }
             (Purpose::Diff { .. }, Response::Release(detail)) => {
                 if let Some(Dialog::Diff(d)) = &mut self.dialog {
                     let header = match &detail.previous {
@@ -451,6 +457,14 @@ impl App {
                 return self.on_gov_reload();
             }
             Purpose::Reject { id } => self.on_gov_failed(format!("Reject request #{id}"), &e),
+            Purpose::PaletteDeploy { tag, .. } => {
+                if matches!(&e, ClientError::Rpc(r) if r.code == rel_domain::ErrorCode::NotFound) {
+                    let text = self.no_release_text(&tag);
+                    self.palette_warn(text);
+                } else if !connection {
+                    self.palette_warn(format!("Cannot look up release {tag}: {message}"));
+                }
+            }
             // The run may have been trimmed by retention already; the list stays as it is.
             Purpose::LogShow { .. } => {}
             Purpose::ApplyExample => {

@@ -5,9 +5,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
 use crate::keys::is_char;
-use crate::msg::Command;
+use crate::msg::{Command, Purpose};
 use crate::screens::Screen;
 use crate::widgets::TextInput;
+use rel_proto::Request;
 
 /// The palette's commands: name, arguments, what it does (shown as completion hints).
 pub const PALETTE: &[(&str, &str, &str)] = &[
@@ -95,7 +96,8 @@ impl App {
             ["requests"] => self.go(Screen::Requests),
             ["freeze" | "unfreeze", env] => {
                 if !env_known(self, env) {
-                    self.warn(format!("No environment named {env}: {}", self.env_list()));
+                    let text = self.no_env_text(env);
+                    self.palette_warn(text);
                     return vec![];
                 }
                 if words[0] == "freeze" {
@@ -106,25 +108,52 @@ impl App {
                 vec![]
             }
             ["deploy", tag, rest @ ..] if rest.len() <= 1 => {
+                // Tag and environment are checked before any dialog opens, so a typo reads
+                // the same whichever of the two it is in: one line, with the close name.
                 if let Some(env) = rest.first().filter(|e| !env_known(self, e)) {
-                    self.warn(format!("No environment named {env}: {}", self.env_list()));
+                    let text = self.no_env_text(env);
+                    self.palette_warn(text);
                     return vec![];
                 }
+                if let Err(e) = rel_domain::names::validate_tag(tag) {
+                    self.palette_warn(e.message);
+                    return vec![];
+                }
+                let env = rest.first().map(|e| e.to_string());
                 let release = self
                     .releases
                     .rows
                     .iter()
                     .find(|r| r.release.tag == *tag)
                     .cloned();
-                self.open_deploy(
-                    tag.to_string(),
-                    release,
-                    rest.first().map(|e| e.to_string()),
-                )
+                match release {
+                    Some(r) => self.open_deploy(tag.to_string(), Some(r), env),
+                    // Every release is loaded: it does not exist.
+                    None if self
+                        .data
+                        .release_total
+                        .is_some_and(|t| self.releases.rows.len() as u64 >= t) =>
+                    {
+                        let text = self.no_release_text(tag);
+                        self.palette_warn(text);
+                        vec![]
+                    }
+                    // Not among the pages loaded: the daemon knows.
+                    None => vec![Command::call(
+                        Purpose::PaletteDeploy {
+                            tag: tag.to_string(),
+                            env,
+                        },
+                        Request::ReleaseShow {
+                            tag: tag.to_string(),
+                        },
+                    )],
+                }
             }
             ["rollback", env] | ["verify", env] => {
                 if !env_known(self, env) {
-                    self.warn(format!("No environment named {env}: {}", self.env_list()));
+                    let text = self.no_env_text(env);
+                    self.palette_warn(text);
                     return vec![];
                 }
                 if words[0] == "rollback" {
@@ -138,7 +167,7 @@ impl App {
                     .iter()
                     .find(|(name, _, _)| name == cmd)
                     .map(|(name, args, _)| format!("Usage: :{name} {args}"));
-                self.warn(usage.unwrap_or_else(|| {
+                self.palette_warn(usage.unwrap_or_else(|| {
                     format!(
                         "Unknown command :{cmd}. Try :deploy TAG ENV, :rollback ENV, :verify ENV, :new or :q (Tab completes)."
                     )
@@ -156,6 +185,39 @@ impl App {
             Screen::Requests => '4',
         };
         self.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE))
+    }
+
+    /// A palette mistake: said in the message line until the next key (a stale "Unknown
+    /// command" must not linger over what the user does next).
+    pub(super) fn palette_warn(&mut self, text: impl Into<String>) {
+        self.warn(text);
+        self.palette_message = true;
+    }
+
+    /// "No environment named prod: did you mean production?", else the list.
+    fn no_env_text(&self, env: &str) -> String {
+        let names = self.env_names();
+        // A unique prefix (prod → production) first, then a near spelling (stagin).
+        let mut prefixed = names.iter().filter(|n| n.starts_with(env));
+        let close = match (prefixed.next(), prefixed.next()) {
+            (Some(one), None) => Some(one.as_str()),
+            _ => rel_domain::names::did_you_mean(env, &names),
+        };
+        match close {
+            Some(c) => format!("No environment named {env}: did you mean {c}?"),
+            None => format!("No environment named {env}: {}", self.env_list()),
+        }
+    }
+
+    /// "No release tagged v9 (the newest is v1.30.0)".
+    pub(super) fn no_release_text(&self, tag: &str) -> String {
+        match self.releases.rows.first() {
+            Some(r) => format!(
+                "No release tagged {tag}: the newest is {} (Tab completes tags).",
+                r.release.tag
+            ),
+            None => format!("No release tagged {tag}: there are no releases yet (n creates one)."),
+        }
     }
 
     fn env_list(&self) -> String {

@@ -21,6 +21,10 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return vec![];
         }
+        // A palette mistake was said; whatever comes next replaces it.
+        if std::mem::take(&mut self.palette_message) {
+            self.message = None;
+        }
         if crate::keys::is_ctrl(&key, 'c') {
             // Like Esc in a shell prompt: Ctrl-C closes what is open (an error, the help, a
             // dialog, an edited filter) and quits only from the main screen.

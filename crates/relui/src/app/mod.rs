@@ -110,6 +110,8 @@ pub struct App {
     pub last_status: Option<(u32, Option<String>)>,
     /// When the info message was set: info messages expire (errors stay).
     message_at: Option<Timestamp>,
+    /// The message is a palette mistake: the next key clears it.
+    palette_message: bool,
     /// The fresh-store check (apply the example draft) runs once per session.
     example_checked: bool,
     generation: u64,
@@ -144,6 +146,7 @@ impl App {
             palette: None,
             verifying_since: None,
             message_at: None,
+            palette_message: false,
             example_checked: false,
             generation: 0,
         }
