@@ -1,5 +1,5 @@
 //! The daemon's lifecycle from relctl: `status` says its pid, uptime and log file, and
-//! `daemon stop` stops it gracefully and returns once its socket is gone.
+//! `daemon stop` stops it gracefully and returns once its socket is gone and it has exited.
 
 use rel_testkit::TestDaemon;
 
@@ -54,8 +54,20 @@ fn status_shows_pid_uptime_and_log_then_daemon_stop_stops_it() {
         stdout.contains(&format!("releasd (pid {pid}) stopped")),
         "{stdout}"
     );
-    // relctl returned only once the socket was gone, and the daemon exits 0 as on SIGTERM.
+    // relctl returned only once the socket was gone and the process had exited (so its data
+    // dir lock is free for the next `releasd`): the test harness, its parent, has not reaped
+    // it yet, so it is a zombie at most.
     assert!(!d.socket().exists(), "the socket is still there");
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = state
+        .rsplit_once(')')
+        .map(|(_, r)| r.trim_start().to_string());
+    assert!(
+        state
+            .as_deref()
+            .is_none_or(|r| r.starts_with('Z') || r.starts_with('X')),
+        "releasd still running after daemon stop returned: {state:?}"
+    );
     assert!(d.wait_exit().success());
     // Nothing answers now: exit 6.
     let out = d.relctl().arg("status").output().expect("relctl");

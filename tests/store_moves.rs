@@ -20,6 +20,14 @@ fn export_then_import_into_a_fresh_daemon() {
     assert_eq!(out["file"], p(&dump));
     assert!(out["bytes"].as_u64().expect("bytes") > 0);
     assert!(!d.dir().join("store.json.partial").exists());
+    // The dump holds the audit log and token hashes: owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&dump).expect("dump").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    // An existing file is never overwritten without --force.
+    let stderr = fails(&d, &["export", p(&dump)], EXIT_CONFLICT);
+    assert!(stderr.contains("--force"), "{stderr}");
+    ok(&d, &["export", p(&dump), "--force"]);
 
     let fresh = TestDaemon::start();
     let st = json(&fresh, &["import", p(&dump)]);

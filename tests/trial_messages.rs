@@ -35,6 +35,12 @@ fn empty_app_config_is_refused_and_keeps_the_draft() {
                     .contains("defines no tools, pipelines, endpoints or checks; nothing applied"),
             "{stderr}"
         );
+        // validate agrees with apply.
+        let stderr = fails(&d, &["app", "validate", p(&file)], EXIT_ERROR);
+        assert!(
+            stderr.contains(name) && stderr.contains("relctl app apply would refuse it"),
+            "{stderr}"
+        );
     }
     assert_eq!(json(&d, &["app", "show"]), before, "the draft is untouched");
 }
@@ -84,4 +90,72 @@ fn socket_from_the_environment_is_not_shown_as_required_in_usage() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--reason"), "{stderr}");
     assert!(!stderr.contains("--socket"), "{stderr}");
+}
+
+#[test]
+fn rollback_to_the_live_release_says_so_and_holds_nothing() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    ok(&d, &["deploy", "v1", "--env", "staging"]);
+    release(&d, "v2", 2);
+    ok(&d, &["deploy", "v2", "--env", "staging"]);
+    let dry = ok(
+        &d,
+        &["rollback", "--env", "staging", "--to", "v2", "--dry-run"],
+    );
+    assert!(dry.contains("v2 is already live in staging"), "{dry}");
+    assert!(!dry.contains("held"), "nothing is held by a no-op: {dry}");
+    let out = ok(&d, &["rollback", "--env", "staging", "--to", "v2", "--yes"]);
+    assert!(
+        out.contains("already live") && !out.contains("held"),
+        "{out}"
+    );
+    assert_eq!(live(&d, "staging"), "v2");
+}
+
+#[test]
+fn a_refused_create_and_deploy_advises_creating_and_deploying_in_one_go() {
+    let d = TestDaemon::start();
+    let file = write(&d, "app.toml", &config(1));
+    ok(&d, &["app", "apply", p(&file)]);
+    let stderr = fails(
+        &d,
+        &["release", "create", "v9", "--deploy", "production", "--yes"],
+        EXIT_DENIED,
+    );
+    assert!(
+        stderr.contains("relctl release create v9 --deploy staging")
+            && stderr.contains("nothing was created"),
+        "{stderr}"
+    );
+    // The advice works.
+    ok(&d, &["release", "create", "v9", "--deploy", "staging"]);
+}
+
+#[test]
+fn a_misspelt_step_reference_is_refused_with_its_path_and_the_steps_it_could_use() {
+    let d = TestDaemon::start();
+    let text = config(1).replace(".steps.greet", ".steps.gret");
+    assert!(
+        text.contains(".steps.gret"),
+        "the example changed; update this test"
+    );
+    let file = write(&d, "app.toml", &text);
+    for cmd in ["validate", "apply"] {
+        let stderr = fails(&d, &["app", cmd, p(&file)], EXIT_ERROR);
+        assert!(
+            stderr.contains("pipelines.chat.stages[0].steps[1].expr: .steps.gret refers to unknown step \"gret\"")
+                && stderr.contains("\"greet\""),
+            "{cmd}: {stderr}"
+        );
+    }
+    // In a template too.
+    let text = config(1).replace("{{ input.message }}", "{{ steps.nothere }}");
+    let file = write(&d, "app2.toml", &text);
+    let stderr = fails(&d, &["app", "validate", p(&file)], EXIT_ERROR);
+    assert!(
+        stderr.contains("steps.nothere refers to unknown step \"nothere\"")
+            && stderr.contains("this is the first step"),
+        "{stderr}"
+    );
 }

@@ -114,8 +114,9 @@ pub struct EnvironmentView {
     pub verification: Option<Verification>,
     /// Releases rolled back out of this environment: redeploying one needs `--force --reason`.
     pub held: Vec<String>,
-    /// Freezes, windows, approvals and open requests (issue 11).
-    pub governance: GovernanceView,
+    /// Freezes, windows, approvals and open requests (issue 11). Boxed: it is large and
+    /// usually empty, and this travels inline in `Response`.
+    pub governance: Box<GovernanceView>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,8 +240,8 @@ pub struct DeployPlan {
     pub protected: bool,
     pub already_live: bool,
     /// The target environment's freezes and approvals: with `approvals > 0` a deploy opens
-    /// a request instead of going live.
-    pub governance: GovernanceView,
+    /// a request instead of going live. Boxed like `EnvironmentView::governance`.
+    pub governance: Box<GovernanceView>,
     /// Open requests to deploy this release to this environment.
     pub pending: Vec<ChangeRequest>,
 }

@@ -37,6 +37,15 @@ pub fn validate_tag(tag: &str) -> RelResult<()> {
 /// A case-only difference counts (`Staging` → `staging`).
 pub fn did_you_mean<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     let lower = name.to_lowercase();
+    // A short form people type (`prod` for production): the one known name it begins.
+    if lower.len() >= 3 {
+        let mut starting = known
+            .iter()
+            .filter(|k| k.as_str() != name && k.to_lowercase().starts_with(&lower));
+        if let (Some(only), None) = (starting.next(), starting.next()) {
+            return Some(only.as_str());
+        }
+    }
     known
         .iter()
         .filter(|k| k.as_str() != name)
@@ -111,6 +120,9 @@ mod tests {
         assert_eq!(did_you_mean("Staging", &known), Some("staging"));
         assert_eq!(did_you_mean("staging", &known), None);
         assert_eq!(did_you_mean("dev", &known), None);
+        // A short form that begins exactly one name.
+        assert_eq!(did_you_mean("prod", &known), Some("production"));
+        assert_eq!(did_you_mean("PROD", &known), Some("production"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "ab"), 2);
     }

@@ -201,10 +201,17 @@ impl Parts {
         let mut pipelines = HashMap::new();
         for (pname, pipeline) in &cfg.pipelines {
             let mut steps = Vec::new();
+            let names: Vec<&str> = pipeline
+                .stages
+                .iter()
+                .flat_map(|st| st.steps.iter().map(|s| s.name.as_str()))
+                .collect();
             for (si, stage) in pipeline.stages.iter().enumerate() {
                 for (ti, step) in stage.steps.iter().enumerate() {
                     let path = format!("pipelines.{pname}.stages[{si}].steps[{ti}]");
                     steps.push(compile_step(cfg, &tools, &path, step, &mut templates)?);
+                    let k = steps.len() - 1;
+                    check_step_refs(&templates, &path, step, &names[..k], &names[k + 1..])?;
                 }
             }
             pipelines.insert(pname.clone(), Arc::new(CompiledPipeline { steps }));
@@ -347,6 +354,32 @@ fn compile_step(
         timeout_source,
         op,
     })
+}
+
+/// Every `steps.NAME` the step reads names a step before it (see [`crate::step_refs`]).
+fn check_step_refs(
+    templates: &minijinja::Environment<'static>,
+    path: &str,
+    step: &Step,
+    earlier: &[&str],
+    later: &[&str],
+) -> RelResult<()> {
+    let found = match step.kind {
+        StepKind::Template => {
+            let name = format!("{path}.template");
+            crate::step_refs::template(templates, &name, earlier, later).map(|e| (name, e))
+        }
+        StepKind::Transform | StepKind::Assert => step.expr.as_deref().and_then(|code| {
+            crate::step_refs::jq(code, earlier, later).map(|e| (format!("{path}.expr"), e))
+        }),
+        StepKind::Http | StepKind::Command => step.input.as_deref().and_then(|code| {
+            crate::step_refs::jq(code, earlier, later).map(|e| (format!("{path}.input"), e))
+        }),
+    };
+    match found {
+        Some((at, e)) => Err(RelError::invalid(format!("{at}: {e}"))),
+        None => Ok(()),
+    }
 }
 
 fn input_expr(path: &str, step: &Step) -> RelResult<Option<Arc<JqProgram>>> {

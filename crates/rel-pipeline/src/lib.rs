@@ -38,6 +38,7 @@ pub mod jq;
 mod limits;
 mod live;
 mod run;
+mod step_refs;
 mod template_check;
 
 pub use checks::{CheckOutcome, CheckRef, check, eval_expect, run_check, run_checks};

@@ -239,12 +239,13 @@ pub enum Response {
     },
     Tokens(Vec<TokenInfo>),
     Done,
-    /// A deploy that did not go live at once: the request it opened.
-    ChangeRequest(ChangeRequest),
+    /// A deploy that did not go live at once: the request it opened. (Boxed, like the
+    /// other large request-carrying variants, to keep frames small in memory.)
+    ChangeRequest(Box<ChangeRequest>),
     Requests(Vec<ChangeRequest>),
     /// An approval: the request as it is now, and the deploy the last approval carried out.
     RequestDecided {
-        request: ChangeRequest,
+        request: Box<ChangeRequest>,
         deployed: Option<DeployOutcome>,
     },
 }
@@ -388,5 +389,5 @@ pub enum Event {
         what: String,
     },
     /// A request was opened, approved, rejected, expired or carried out.
-    RequestChanged(ChangeRequest),
+    RequestChanged(Box<ChangeRequest>),
 }

@@ -122,7 +122,7 @@ fn env_view() -> EnvironmentView {
         deployment_id: Some(42),
         verification: Some(verification()),
         held: vec!["v0.9.0".into()],
-        governance: governance(),
+        governance: Box::new(governance()),
     }
 }
 
@@ -462,7 +462,7 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             )),
             protected: true,
             already_live: false,
-            governance: governance(),
+            governance: Box::new(governance()),
             pending: vec![change_request()],
         }),
         Response::DeployPlan(_) => Response::Deployed(DeployOutcome {
@@ -518,10 +518,10 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
             created_by: "alice".into(),
         }]),
         Response::Tokens(_) => Response::Done,
-        Response::Done => Response::ChangeRequest(change_request()),
+        Response::Done => Response::ChangeRequest(Box::new(change_request())),
         Response::ChangeRequest(_) => Response::Requests(vec![change_request()]),
         Response::Requests(_) => Response::RequestDecided {
-            request: change_request(),
+            request: Box::new(change_request()),
             deployed: Some(DeployOutcome {
                 deployment: deployment(),
                 changed: true,
@@ -583,7 +583,7 @@ fn event_after(prev: Option<&Event>) -> Option<Event> {
             actor: "alice".into(),
             what: "approvals 0 -> 2".into(),
         },
-        Event::GovernanceChanged { .. } => Event::RequestChanged(change_request()),
+        Event::GovernanceChanged { .. } => Event::RequestChanged(Box::new(change_request())),
         Event::RequestChanged(_) => return None,
     })
 }

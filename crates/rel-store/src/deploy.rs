@@ -67,8 +67,9 @@ pub fn prepare_deploy<K: Kv>(
         },
     )?;
     // A freeze refuses even a no-op deploy: the answer must not depend on what is live.
+    let (frozen, approvals) = crate::gov::gate(k, &env.env.name, now)?;
     let mut over_freeze = None;
-    if let Some(f) = crate::gov::freeze_in_force(k, &env.env.name, now)? {
+    if let Some(f) = frozen {
         if !forced {
             return Err(f.refusal(&env.env.name).into());
         }
@@ -79,15 +80,12 @@ pub fn prepare_deploy<K: Kv>(
             f.reason
         ));
     }
-    if gate == Gate::Direct {
-        let approvals = crate::gov::gov(k, &env.env.name)?.approvals;
-        if approvals > 0 {
-            return Err(RelError::policy(format!(
-                "{} needs {approvals} approval(s) per deploy: `relctl deploy {} --env {}` opens a request that others approve (relctl requests, relctl approve ID)",
-                env.env.name, release.tag, env.env.name
-            ))
-            .into());
-        }
+    if gate == Gate::Direct && approvals > 0 {
+        return Err(RelError::policy(format!(
+            "{} needs {approvals} approval(s) per deploy: `relctl deploy {} --env {}` opens a request that others approve (relctl requests, relctl approve ID)",
+            env.env.name, release.tag, env.env.name
+        ))
+        .into());
     }
     let state = read::env_state(k, &env.env.name)?;
     let previous = match state.live {

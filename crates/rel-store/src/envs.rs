@@ -132,7 +132,7 @@ pub fn view(trees: &Trees, rec: EnvRecord) -> RelResult<EnvironmentView> {
     }
     let governance = crate::gov::view(trees, &name, crate::now())?;
     Ok(EnvironmentView {
-        governance,
+        governance: Box::new(governance),
         live_digest: live.as_ref().map(|r| r.digest),
         live: live.map(|r| r.tag),
         rollback_to,

@@ -54,6 +54,15 @@ pub fn freeze_in_force<K: Kv>(
     ))
 }
 
+/// What gates a deploy to `env` at `now`: the freeze in force and the approvals needed
+/// (two point reads, on the deploy path).
+pub fn gate<K: Kv>(k: &K, env: &str, now: Timestamp) -> Result<(Option<FreezeView>, u32), K::E> {
+    let own = gov(k, env)?;
+    let all = line(k)?;
+    let frozen = g::freeze_in_force(own.freeze.as_ref(), all.as_ref(), &own.windows, now);
+    Ok((frozen, own.approvals))
+}
+
 /// Read side: an environment's governance as `env show` answers it.
 pub fn view(trees: &Trees, env: &str, now: Timestamp) -> RelResult<GovernanceView> {
     let own = gov(trees, env)?;
@@ -724,7 +733,8 @@ fn carry_out(
 
 // --- read side --------------------------------------------------------------------------------
 
-/// Requests, newest first: pending only unless `all`; of one environment if `env`.
+/// Requests, newest first: pending only unless `all`; of one environment if `env`. Pending
+/// ones come from the small `requests_due` index, so listing them does not read history.
 pub fn list(
     trees: &Trees,
     env: Option<&str>,
@@ -732,19 +742,38 @@ pub fn list(
     limit: usize,
     before_id: Option<u64>,
 ) -> RelResult<Vec<ChangeRequest>> {
-    let tree = trees.tree(T::Requests);
-    let end = u64k(before_id.unwrap_or(u64::MAX));
+    let keep = |r: &ChangeRequest| env.is_none_or(|e| e == r.env);
+    let below = before_id.unwrap_or(u64::MAX);
+    if !all {
+        let mut ids = Vec::new();
+        for item in trees.tree(T::RequestsDue).iter() {
+            let (k, v) = item.map_err(storage_error)?;
+            if env.is_some_and(|e| e.as_bytes() != v.as_ref()) {
+                continue;
+            }
+            if let Some(id) = k.get(8..).and_then(read_u64).filter(|id| *id < below) {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = Vec::new();
+        for id in ids.into_iter().take(limit) {
+            if let Some(r) = request(trees, id)?.filter(|r| keep(r)) {
+                out.push(r);
+            }
+        }
+        return Ok(out);
+    }
     let mut out = Vec::new();
-    for item in tree.range(..end).rev() {
+    for item in trees.tree(T::Requests).range(..u64k(below)).rev() {
         if out.len() >= limit {
             break;
         }
         let (k, v) = item.map_err(storage_error)?;
         let r: ChangeRequest = dec_at(T::Requests, &k, &v)?;
-        if env.is_some_and(|e| e != r.env) || (!all && r.status != RequestStatus::Pending) {
-            continue;
+        if keep(&r) {
+            out.push(r);
         }
-        out.push(r);
     }
     Ok(out)
 }

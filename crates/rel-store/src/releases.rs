@@ -96,7 +96,18 @@ pub fn create_tx(
                 expect: None,
                 force_reason: None,
             };
-            Some(deploy::deploy_tx(tx, &d, caller, now)?)
+            Some(deploy::deploy_tx(tx, &d, caller, now).map_err(|e| {
+                // The release does not exist after a refusal (one transaction), so the
+                // deploy rule's `relctl deploy TAG` advice would fail: point at the create.
+                let TxError::Rel(mut e) = e;
+                e.message = e.message.replace(
+                    &format!("relctl deploy {} --env ", req.tag),
+                    &format!("relctl release create {} --deploy ", req.tag),
+                );
+                e.message
+                    .push_str("; nothing was created (the release and its deploy are one change)");
+                TxError::Rel(e)
+            })?)
         }
         None => None,
     };

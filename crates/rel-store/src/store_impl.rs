@@ -225,7 +225,7 @@ impl Store for SledStore {
             verdict,
             protected: env.env.protected,
             already_live: state.live == Some(release.seq),
-            governance: crate::gov::view(t, &env.env.name, now)?,
+            governance: Box::new(crate::gov::view(t, &env.env.name, now)?),
             pending: crate::gov::pending_for(t, &env.env.name, &release.tag)?,
         })
     }

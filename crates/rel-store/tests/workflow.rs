@@ -132,6 +132,15 @@ fn create_and_deploy_is_one_transaction() {
     let audit_before = s.status().expect("status").audit_entries;
     let e = s.create_release(&req, &admin(), t(1)).expect_err("policy");
     assert_eq!(e.code, ErrorCode::PolicyDenied);
+    // The advice creates and deploys in one go (`relctl deploy v1` would not find v1).
+    assert!(
+        e.message
+            .contains("relctl release create v1 --deploy staging")
+            && !e.message.contains("relctl deploy v1")
+            && e.message.contains("nothing was created"),
+        "{}",
+        e.message
+    );
     assert_eq!(
         s.release("v1").expect_err("rolled back").code,
         ErrorCode::NotFound

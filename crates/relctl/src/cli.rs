@@ -79,8 +79,12 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write the whole store to FILE (a JSON document) to move it to another machine
     Export {
-        /// Where to write the dump ("-" for stdout)
+        /// Where to write the dump ("-" for stdout). Written with mode 0600: it holds the
+        /// audit log and token hashes
         file: PathBuf,
+        /// Replace FILE if it exists (without it, an existing file is never overwritten)
+        #[arg(long)]
+        force: bool,
     },
     /// Load a store written by `relctl export` into a daemon that has no releases yet
     Import {
@@ -139,7 +143,6 @@ pub enum Command {
         reason: String,
     },
     /// Write man pages (relctl.1 and one per subcommand) into DIR, for packaging
-    #[command(hide = true)]
     Man {
         /// Where to write the pages (created if missing)
         dir: PathBuf,
@@ -225,6 +228,9 @@ pub enum StateArg {
     Ready,
     Deployed,
     Superseded,
+    /// Rolled back out of an environment (whatever their state): redeploying one there needs
+    /// --force --reason
+    Held,
 }
 
 #[derive(Debug, Args)]

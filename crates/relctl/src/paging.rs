@@ -12,9 +12,8 @@ pub async fn collect<T>(
     mut fetch: impl AsyncFnMut(Option<u64>, usize) -> anyhow::Result<Vec<T>>,
     cursor: impl Fn(&T) -> u64,
 ) -> anyhow::Result<Vec<T>> {
-    if limit == 0 {
-        return fetch(None, 0).await;
-    }
+    // 0 asks for everything: still page by page, since the daemon cuts pages by bytes.
+    let limit = if limit == 0 { usize::MAX } else { limit };
     let mut out: Vec<T> = Vec::new();
     let mut before: Option<u64> = None;
     while out.len() < limit {

@@ -4,6 +4,10 @@
 use insta::assert_snapshot;
 use rel_domain::config::{ConfigFormat, EXAMPLE_APP_TOML};
 use rel_domain::diff::{Change, ChangeOp, Diff, FieldChange};
+use rel_domain::governance::{
+    Approval, ChangeRequest, Freeze, FreezeScope, FreezeView, FreezeWindow, GovernanceView,
+    RequestKind, RequestStatus,
+};
 use rel_domain::{
     Actor, AppConfig, AuditEntry, AuditReport, Caller, CheckResult, CreateOutcome, DeployOutcome,
     DeployPlan, Deployment, DeploymentKind, Digest, Environment, EnvironmentView, PruneReport,
@@ -690,4 +694,112 @@ fn wrap_breaks_at_spaces_and_splits_long_words() {
     assert_eq!(table::wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
     assert_eq!(table::wrap("", 4), [""]);
     assert_eq!(table::wrap("a  b", 10), ["a b"]);
+}
+
+fn gov_request(status: RequestStatus, kind: RequestKind) -> ChangeRequest {
+    ChangeRequest {
+        id: 7,
+        kind,
+        env: "production".into(),
+        release: "v1.2.0".into(),
+        expect: Some("v1.1.0".into()),
+        requested_by: "alice".into(),
+        requested_uid: 1000,
+        requested_at: ts(60 * 25),
+        status,
+        at: (kind == RequestKind::Scheduled).then(|| ts(60 * 27)),
+        expires_at: (kind == RequestKind::Approval).then(|| ts(60 * 49)),
+        approvals_needed: 2,
+        approvals: vec![Approval {
+            by: "bob".into(),
+            at: ts(60 * 25 + 30),
+        }],
+        force_reason: None,
+        decided_by: None,
+        decided_at: None,
+        outcome: None,
+        deployment_id: None,
+    }
+}
+
+#[test]
+fn governance_env_requests_and_events() {
+    let c = ctx();
+    let window = FreezeWindow {
+        id: 3,
+        spec: "Fri 15:00 - Mon 09:00 Europe/Berlin".into(),
+        reason: "no weekend deploys".into(),
+        added_by: "root".into(),
+        added_at: ts(0),
+    };
+    let mut prod = envs().remove(1);
+    *prod.governance = GovernanceView {
+        approvals: 2,
+        frozen: Some(FreezeView {
+            by: "alice".into(),
+            reason: "incident 42".into(),
+            since: ts(60 * 25),
+            until: Some(ts(60 * 27)),
+            scope: FreezeScope::Env,
+            window: None,
+        }),
+        windows: vec![window.clone()],
+        pending_requests: 1,
+    };
+    both(
+        "env_show_frozen",
+        table::environment(&prod, c),
+        pretty(&json::environment(&prod)),
+    );
+    let list = vec![
+        gov_request(RequestStatus::Pending, RequestKind::Approval),
+        gov_request(RequestStatus::Pending, RequestKind::Scheduled),
+    ];
+    both(
+        "requests",
+        crate::table_gov::requests(&list, c),
+        pretty(&crate::json_gov::requests(&list)),
+    );
+    let r = gov_request(RequestStatus::Pending, RequestKind::Approval);
+    both(
+        "request_opened",
+        crate::table_gov::request(&r, c),
+        pretty(&crate::json_gov::RequestAnswerJson {
+            request: crate::json_gov::request(&r),
+        }),
+    );
+    let events = [
+        Event::Frozen {
+            env: None,
+            freeze: Freeze {
+                by: "alice".into(),
+                reason: "release day".into(),
+                since: ts(0),
+                until: None,
+            },
+        },
+        Event::Unfrozen {
+            env: Some("production".into()),
+            actor: "alice".into(),
+        },
+        Event::GovernanceChanged {
+            env: "production".into(),
+            actor: "root".into(),
+            what: "approvals 0 -> 2".into(),
+        },
+        Event::RequestChanged(Box::new(gov_request(
+            RequestStatus::Deployed,
+            RequestKind::Approval,
+        ))),
+    ];
+    let lines: Vec<String> = events.iter().map(|e| json::line(&json::event(e))).collect();
+    assert_snapshot!("governance_watch_lines", lines.join("\n"));
+    for out in [
+        table::environment(&prod, c),
+        crate::table_gov::requests(&list, c),
+    ] {
+        for line in out.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+    }
 }

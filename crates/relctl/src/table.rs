@@ -772,6 +772,17 @@ pub fn deployed(o: &DeployOutcome, ctx: Ctx) -> String {
 }
 
 pub fn rollback_plan(p: &RollbackPlan, dry_run: bool, ctx: Ctx) -> String {
+    // `--to` the release that is live already: nothing moves and nothing is held.
+    if p.popped.is_empty() && p.from == p.to {
+        let mut out = format!(
+            "{} is already live in {}; nothing to roll back\n",
+            p.to, p.env
+        );
+        if dry_run {
+            out.push_str("dry run: nothing changed\n");
+        }
+        return out;
+    }
     let mut out = format!("roll back {}: {} → {}\n", p.env, p.from, p.to);
     if p.popped.len() > 1 {
         let _ = writeln!(out, "  leaves the stack: {}", p.popped.join(", "));

@@ -6,8 +6,9 @@ use rel_domain::governance::{ChangeRequest, FreezeView, GovernanceView, RequestK
 
 use crate::table::{Ctx, Table, fields, or_dash, short_time, when};
 
-/// `FROZEN by ana since … until …: reason`, one line.
+/// `FROZEN by ana: reason` and, on a second line, since and until (UTC).
 pub fn frozen_line(f: &FreezeView, ctx: Ctx) -> String {
+    let _ = ctx;
     let scope = match (f.scope, &f.window) {
         (rel_domain::governance::FreezeScope::All, _) => " (the line is stopped)".to_string(),
         (rel_domain::governance::FreezeScope::Window, Some(w)) => {
@@ -17,13 +18,13 @@ pub fn frozen_line(f: &FreezeView, ctx: Ctx) -> String {
     };
     let until = f
         .until
-        .map(|u| format!("until {}", when(u, ctx)))
+        .map(|u| format!("until {}", short_time(u)))
         .unwrap_or_else(|| "until unfrozen".into());
     format!(
-        "FROZEN{scope} by {} since {}, {until}: {}",
+        "FROZEN{scope} by {}: {}\nsince {}, {until}",
         f.by,
-        when(f.since, ctx),
-        f.reason
+        f.reason,
+        short_time(f.since)
     )
 }
 
@@ -82,11 +83,13 @@ pub fn windows(g: &GovernanceView, env: &str, ctx: Ctx) -> String {
     out
 }
 
+/// When a pending request falls due: a schedule's time, an approval request's expiry.
 fn due(r: &ChangeRequest) -> String {
     match r.kind {
-        RequestKind::Scheduled => r.at.map(short_time).map(|t| format!("at {t}")),
-        RequestKind::Approval => r.expires_at.map(short_time).map(|t| format!("expires {t}")),
+        RequestKind::Scheduled => r.at,
+        RequestKind::Approval => r.expires_at,
     }
+    .map(short_time)
     .unwrap_or_default()
 }
 
@@ -103,7 +106,7 @@ pub fn requests(list: &[ChangeRequest], ctx: Ctx) -> String {
             "BY",
             "STATUS",
             "APPROVALS",
-            "WHEN",
+            "DUE (UTC)",
         ],
         &[7, 3],
     );
@@ -134,10 +137,10 @@ pub fn request(r: &ChangeRequest, ctx: Ctx) -> String {
         ("status", r.status.as_str().to_string()),
     ];
     if let Some(at) = r.at {
-        pairs.push(("runs at", when(at, ctx)));
+        pairs.push(("runs at", at.rfc3339()));
     }
     if let Some(e) = r.expires_at {
-        pairs.push(("expires", when(e, ctx)));
+        pairs.push(("expires", e.rfc3339()));
     }
     let by: Vec<&str> = r.approvals.iter().map(|a| a.by.as_str()).collect();
     pairs.push((

@@ -105,11 +105,14 @@ impl Auth {
             None => {
                 let config = match &self.config_path {
                     Some(p) => format!("the [roles] section of {}", p.display()),
-                    None => "a config file passed with `releasd --config FILE`".to_string(),
+                    None => {
+                        "the [roles] section of a config file passed with `releasd --config FILE`"
+                            .to_string()
+                    }
                 };
                 Err(RelError::permission(format!(
                     "user {name} (uid {}) may not use this releasd: it serves only its owner {} and the users listed in its roles. \
-                     Ask {} to add `viewer = [\"{name}\"]` (or deployer/admin) to {config} and restart releasd",
+                     Ask {} to add `viewer = [\"{name}\"]` (or deployer/admin) under `[roles]` in {config} and restart releasd",
                     peer.uid, self.owner_name, self.owner_name
                 )))
             }

@@ -77,7 +77,9 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
+    let received = rx.recv_timeout(READY_TIMEOUT);
+    let timed_out = received.is_err();
+    let line = received.unwrap_or_default();
     if line.starts_with("releasd ready ") {
         // The child's line ends with ` http=ADDR` when it serves HTTP (the real port for :0).
         let http = line
@@ -93,10 +95,17 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
             log_path.display()
         ));
     }
-    // Not ready: it exited (say why, from its log) or hangs (stop it).
-    let status = match child.try_wait() {
-        Ok(Some(s)) => Some(s),
-        _ => {
+    // Not ready: it exited (say why, from its log) or hangs (stop it). A child that closed
+    // its stdout without the ready line is exiting: give it a moment to be reaped, so an
+    // instant failure is never reported as the ready timeout.
+    let status = if timed_out {
+        None
+    } else {
+        wait_briefly(&mut child)
+    };
+    let status = match status {
+        Some(s) => Some(s),
+        None => {
             let _ = child.kill();
             let _ = child.wait();
             None
@@ -111,14 +120,33 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
     }
 }
 
+/// The exit status of a child that is exiting, waiting at most a few seconds.
+fn wait_briefly(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// What the child wrote to the log after `start` (its error), at most the last 40 lines.
+/// Informational lines are left out: the reason it stopped is what the reader needs, and on
+/// a small terminal (relui shows this) it must not be pushed out by start-up chatter.
 fn log_since(path: &Path, start: u64) -> String {
     let mut text = String::new();
     if let Ok(mut f) = std::fs::File::open(path) {
         let _ = f.seek(SeekFrom::Start(start));
         let _ = f.read_to_string(&mut text);
     }
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains(" INFO ") && !l.contains(" DEBUG "))
+        .collect();
     let tail = &lines[lines.len().saturating_sub(40)..];
     if tail.is_empty() {
         format!("(nothing in {})", path.display())

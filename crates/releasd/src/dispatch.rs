@@ -79,6 +79,7 @@ pub async fn handle(
         });
     }
     let what = request_name(&request);
+    let governs = is_governance(&request);
     let shared2 = Arc::clone(shared);
     let caller2 = caller.clone();
     let joined = tokio::task::spawn_blocking(move || {
@@ -95,7 +96,7 @@ pub async fn handle(
         }
     };
     match &result {
-        Ok(_) if !events.is_empty() => {
+        Ok(_) if governs || !events.is_empty() => {
             tracing::info!(request = what, actor = %caller.actor.name, "done")
         }
         Ok(_) => tracing::debug!(request = what, actor = %caller.actor.name, "done"),
@@ -346,32 +347,32 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
             }
             Err(e) => (Err(e), vec![]),
         },
-        Request::Freeze { env, reason, until } => changed(
+        Request::Freeze { env, reason, until } => no_events(
             store
                 .freeze(env.as_deref(), &reason, until, caller, now())
                 .map(Response::Environments),
         ),
-        Request::Unfreeze { env } => changed(
+        Request::Unfreeze { env } => no_events(
             store
                 .unfreeze(env.as_deref(), caller, now())
                 .map(Response::Environments),
         ),
-        Request::FreezeWindowAdd { env, spec, reason } => changed(
+        Request::FreezeWindowAdd { env, spec, reason } => no_events(
             store
                 .add_freeze_window(&env, &spec, &reason, caller, now())
                 .map(Response::Environment),
         ),
-        Request::FreezeWindowRemove { env, id } => changed(
+        Request::FreezeWindowRemove { env, id } => no_events(
             store
                 .remove_freeze_window(&env, id, caller, now())
                 .map(Response::Environment),
         ),
-        Request::EnvSetApprovals { env, approvals } => changed(
+        Request::EnvSetApprovals { env, approvals } => no_events(
             store
                 .set_approvals(&env, approvals, caller, now())
                 .map(Response::Environment),
         ),
-        Request::EnvCreateGoverned { env, approvals } => changed(
+        Request::EnvCreateGoverned { env, approvals } => no_events(
             store
                 .create_environment_governed(&env, approvals, caller, now())
                 .map(Response::Environment),
@@ -386,11 +387,11 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                 .requests(env.as_deref(), all, page(limit), before_id)
                 .map(Response::Requests),
         ),
-        Request::Approve { id } => changed(approve(store, shared, caller, id)),
-        Request::Reject { id, reason } => changed(
+        Request::Approve { id } => no_events(approve(store, shared, caller, id)),
+        Request::Reject { id, reason } => no_events(
             store
                 .reject(id, &reason, caller, now())
-                .map(Response::ChangeRequest),
+                .map(|r| Response::ChangeRequest(Box::new(r))),
         ),
         // Turned into a stream by the connection before it gets here.
         Request::Subscribe | Request::SubscribeSince { .. } => no_events(Ok(Response::Subscribed)),
@@ -410,13 +411,20 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
     }
 }
 
-/// A change whose events the store publishes; a non-empty list only raises the log level.
-fn changed(r: RelResult<Response>) -> Outcome {
-    let events = match &r {
-        Ok(_) => vec![Event::Lagged { missed: 0 }],
-        Err(_) => vec![],
-    };
-    (r, events)
+/// Requests that change governance state (logged at info level when they succeed).
+fn is_governance(r: &Request) -> bool {
+    matches!(
+        r,
+        Request::Freeze { .. }
+            | Request::Unfreeze { .. }
+            | Request::FreezeWindowAdd { .. }
+            | Request::FreezeWindowRemove { .. }
+            | Request::EnvSetApprovals { .. }
+            | Request::EnvCreateGoverned { .. }
+            | Request::SubmitDeploy { .. }
+            | Request::Approve { .. }
+            | Request::Reject { .. }
+    )
 }
 
 /// A deploy that goes live at once, or opens a request (scheduled, or needing approvals).
@@ -438,7 +446,7 @@ fn submit(
             };
             (Ok(Response::Deployed(out)), events)
         }
-        Ok(Submitted::Requested(r)) => changed(Ok(Response::ChangeRequest(r))),
+        Ok(Submitted::Requested(r)) => no_events(Ok(Response::ChangeRequest(Box::new(r)))),
         Err(e) => (Err(e), vec![]),
     }
 }
@@ -453,12 +461,12 @@ fn approve(store: &dyn Store, shared: &Shared, caller: &Caller, id: u64) -> RelR
         Some(Ok(out)) => {
             publish(shared, &out.deployment);
             Ok(Response::RequestDecided {
-                request,
+                request: Box::new(request),
                 deployed: Some(out),
             })
         }
         None => Ok(Response::RequestDecided {
-            request,
+            request: Box::new(request),
             deployed: None,
         }),
     }

@@ -85,7 +85,7 @@ pub fn to_wire(change: Change) -> Event {
         Change::GovernanceChanged { env, actor, what } => {
             Event::GovernanceChanged { env, actor, what }
         }
-        Change::RequestChanged(r) => Event::RequestChanged(r),
+        Change::RequestChanged(r) => Event::RequestChanged(Box::new(r)),
     }
 }
 
@@ -154,10 +154,27 @@ pub async fn forward_since(
     tx: mpsc::Sender<ServerFrame>,
 ) {
     let mut last = after;
-    if let Some(a) = after
-        && replay(&store, a, &mut last, &tx).await.is_err()
-    {
-        return;
+    if let Some(a) = after {
+        // A seq from the future (the store was imported or replaced, or a typo): waiting for
+        // it would skip every new event silently. Say where the store really is (`Lagged` at
+        // its newest seq: resync) and go on from there.
+        let s = Arc::clone(&store);
+        let newest = tokio::task::spawn_blocking(move || s.last_change())
+            .await
+            .unwrap_or(Ok(0))
+            .unwrap_or(0);
+        if a > newest {
+            last = Some(newest);
+            let frame = ServerFrame::SeqEvent {
+                seq: newest,
+                event: Event::Lagged { missed: 0 },
+            };
+            if tx.send(frame).await.is_err() {
+                return;
+            }
+        } else if replay(&store, a, &mut last, &tx).await.is_err() {
+            return;
+        }
     }
     while let Some(n) = sub.next().await {
         match n {

@@ -142,3 +142,27 @@ async fn events_arrive_in_commit_order_and_resume_without_gap_or_repeat() {
     assert_eq!(v["seq"], serde_json::json!(expected_next), "{out}");
     assert_eq!(v["event"], "deployed", "{out}");
 }
+
+/// A seq past the store's newest (an imported or replaced store, a typo) is not waited for
+/// silently: the subscriber gets `Lagged` at the newest seq (resync) and then every new
+/// event, none skipped.
+#[tokio::test]
+async fn resuming_from_a_seq_the_store_never_reached_resyncs_and_misses_nothing() {
+    let d = TestDaemon::start();
+    let c = connect(d.socket()).await;
+    apply_example(&c).await;
+    create(&c, "a", None).await.expect("create a");
+    let watcher = connect(d.socket()).await;
+    let mut events = watcher
+        .subscribe_since(Some(99_999))
+        .await
+        .expect("subscribe");
+    let (seq, event) = events.next_seq().await.expect("resync marker");
+    let newest = seq.expect("seq");
+    assert!(newest < 99_999);
+    assert!(matches!(event, Event::Lagged { missed: 0 }), "{event:?}");
+    deploy(&c, "a", "staging", None).await.expect("deploy");
+    let (seq, event) = events.next_seq().await.expect("the next event");
+    assert_eq!(seq, Some(newest + 1));
+    assert!(matches!(event, Event::Deployed(_)), "{event:?}");
+}

@@ -253,3 +253,56 @@ async fn a_group_grants_its_members_a_role_and_the_actor_is_recorded() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A deployer's `--force` is not an override: relctl does not print "overridden with
+/// --force" before the daemon's refusal, and the refusal says the admin role is needed.
+#[test]
+fn a_deployers_force_is_refused_without_claiming_an_override() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = daemon_for_nobody("[roles]\ndeployer = [\"nobody\"]");
+    let nobody = User::from_name("nobody")
+        .ok()
+        .flatten()
+        .expect("user nobody");
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, rel_domain::config::EXAMPLE_APP_TOML).expect("app");
+    for args in [
+        vec!["app", "apply", app.to_str().expect("utf-8")],
+        vec!["release", "create", "v1"],
+    ] {
+        let out = d.relctl().args(&args).output().expect("relctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = d
+        .relctl()
+        .args([
+            "deploy",
+            "v1",
+            "--env",
+            "production",
+            "--yes",
+            "--force",
+            "--reason",
+            "hotfix",
+        ])
+        .uid(nobody.uid.as_raw())
+        .gid(nobody.gid.as_raw())
+        .output()
+        .expect("relctl as nobody");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(5), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("overridden"),
+        "claimed an override: {stdout}"
+    );
+    assert!(stderr.contains("admin"), "{stderr}");
+}

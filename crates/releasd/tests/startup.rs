@@ -379,3 +379,35 @@ fn pid_file(data: &Path) -> Option<u32> {
         .parse()
         .ok()
 }
+
+/// A detached start that fails at once says it did not start and why (the config error),
+/// never that it timed out, and leaves out the start-up chatter.
+#[test]
+fn a_detached_start_with_a_bad_config_names_the_error_not_a_timeout() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("releasd.toml");
+    std::fs::write(&config, "viewer = [\"nobody\"]\n").expect("config");
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(tmp.path().join("run").join("releasd.sock"))
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run releasd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("did not start"), "{stderr}");
+    assert!(
+        !stderr.contains("within"),
+        "blamed the ready timeout: {stderr}"
+    );
+    assert!(stderr.contains("viewer"), "names the bad field: {stderr}");
+    assert!(
+        !stderr.contains(" INFO "),
+        "start-up chatter in the reason: {stderr}"
+    );
+}

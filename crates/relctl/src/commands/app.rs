@@ -94,6 +94,18 @@ fn validate(s: &Session, file: &Path) -> anyhow::Result<()> {
     let cfg = text.parse().map_err(|e| name_file(file, e.into()))?;
     // The same checks the daemon runs on apply: jq expressions, templates and their filters.
     rel_pipeline::validate_app(&cfg).map_err(|e| name_file(file, e.into()))?;
+    // What `app apply` refuses, validate refuses too: a CI check must not pass a file that
+    // the deploy step then rejects.
+    if cfg.is_empty() {
+        return Err(name_file(
+            file,
+            RelError::invalid(
+                "this config defines no tools, pipelines, endpoints or checks; relctl app apply would refuse it \
+                 (check the file name, or that the file was not truncated)",
+            )
+            .into(),
+        ));
+    }
     let snap = Snapshot::of(cfg);
     let name = file.display().to_string();
     s.show(

@@ -88,6 +88,16 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
     {
         return Err(expect_mismatch(&conn, &plan.env, plan.from.as_deref(), expect).await);
     }
+    // Only an admin's --force overrides the policy: for anyone else the daemon refuses the
+    // forced deploy itself, and the plan must not claim "overridden" first.
+    let may_force = conn.client.welcome().caller.role == rel_domain::model::Role::Admin;
+    if req.force_reason.is_some() && !may_force && plan.verdict.is_err() {
+        let outcome = reply!(conn, Request::Deploy(req), Response::Deployed(o) => o);
+        return s.show(
+            || table::deployed(&outcome, s.ctx),
+            || json::outcome(&outcome),
+        );
+    }
     if !plan.already_live {
         let plan_text = table::deploy_plan(&plan, req.force_reason.is_some(), s.ctx);
         if !s.json() {
@@ -262,10 +272,13 @@ pub async fn rollback(s: &Session, args: RollbackArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return s.show(|| plan_text.clone(), || json::rollback_plan(&plan));
     }
-    if !s.json() {
+    // `--to` what is live already: nothing to show or confirm; the daemon answers "nothing
+    // changed" (and says so in JSON as `changed: false`).
+    let no_op = plan.popped.is_empty() && plan.from == plan.to;
+    if !s.json() && !no_op {
         out(&plan_text)?;
     }
-    if env.env.protected {
+    if env.env.protected && !no_op {
         let consent =
             confirm::protected(&plan.env, args.yes, s.json().then_some(plan_text)).await?;
         if consent == Consent::Typed && req.expect.is_none() {

@@ -1,6 +1,7 @@
 //! `relctl status | watch | audit [verify] | export | import | completions`.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use clap::CommandFactory;
@@ -47,10 +48,36 @@ pub async fn daemon_stop(s: &Session) -> anyhow::Result<()> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // The socket goes first; the data dir's lock is released only when the process exits.
+    // Wait for that too, so `relctl daemon stop && releasd` never finds the dir still taken.
+    while process_running(pid) {
+        if std::time::Instant::now() >= deadline {
+            return Err(RelError::unavailable(format!(
+                "releasd (pid {pid}) removed its socket but is still running after {}s (closing its store). Check its log, or wait and check with: ps -p {pid}",
+                STOP_DEADLINE.as_secs()
+            ))
+            .into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     s.show(
         || format!("releasd (pid {pid}) stopped; {} is gone\n", s.socket.display()),
         || serde_json::json!({ "stopped": true, "pid": pid, "socket": s.socket.display().to_string() }),
     )
+}
+
+/// Whether process `pid` still runs (Linux `/proc`; a zombie has exited). Where there is no
+/// `/proc`, or the daemon runs in another pid namespace, this says no and the socket is the
+/// only signal.
+fn process_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S …`: the state follows the last ')' (comm may contain one).
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| !matches!(state, 'Z' | 'X')),
+        Err(_) => false,
+    }
 }
 
 /// In-flight requests finish before the daemon exits; a verify can take a while.
@@ -65,7 +92,16 @@ pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
         "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
         s.socket.display()
     );
+    let mut last_seen = since;
     while let Some((seq, event)) = events.next_seq().await {
+        if let (Some(asked), Some(seq), rel_proto::Event::Lagged { .. }) = (since, seq, &event)
+            && seq < asked
+        {
+            eprintln!(
+                "note: the newest event is {seq}, before --since {asked}: this store was imported or replaced since you last watched; going on from {seq} (check its state: relctl status)"
+            );
+        }
+        last_seen = seq.or(last_seen);
         let mut line = json::line(&json::SeqEventJson {
             seq,
             event: json::event(&event),
@@ -82,8 +118,12 @@ pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
             Err(e) => return Err(anyhow::Error::new(e).context("cannot write to stdout")),
         }
     }
+    let resume = match last_seen {
+        Some(seq) => format!("relctl watch --since {seq}"),
+        None => "relctl watch".to_string(),
+    };
     Err(RelError::unavailable(format!(
-        "releasd at {} went away (the event stream ended); start it again with releasd and re-run relctl watch",
+        "releasd at {} went away (the event stream ended); start it again with releasd and resume with {resume} (nothing missed in between)",
         s.socket.display()
     ))
     .into())
@@ -121,9 +161,16 @@ pub async fn audit(s: &Session, args: AuditArgs) -> anyhow::Result<()> {
 /// Pieces of the file sent per `ImportChunk`: well inside a frame.
 const IMPORT_CHUNK: usize = 1024 * 1024;
 
-pub async fn export(s: &Session, file: &Path) -> anyhow::Result<()> {
-    let conn = s.connect().await?;
+pub async fn export(s: &Session, file: &Path, force: bool) -> anyhow::Result<()> {
     let to_stdout = file.as_os_str() == "-";
+    if !to_stdout && !force && file.exists() {
+        return Err(RelError::conflict(format!(
+            "{} exists; export never overwrites a file unless told to: pass --force to replace it, or choose another name",
+            file.display()
+        ))
+        .into());
+    }
+    let conn = s.connect().await?;
     // Write beside the target and rename, so an interrupted export never leaves half a dump.
     let mut partial = file.as_os_str().to_owned();
     partial.push(".partial");
@@ -138,7 +185,14 @@ pub async fn export(s: &Session, file: &Path) -> anyhow::Result<()> {
         Box::new(std::io::stdout().lock())
     } else {
         Box::new(std::io::BufWriter::new(
-            std::fs::File::create(&partial).map_err(cannot_write)?,
+            // 0600: the dump holds the audit log and token hashes.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&partial)
+                .map_err(cannot_write)?,
         ))
     };
     // The export streams in pieces: any store size, bounded memory on both sides.
@@ -289,8 +343,8 @@ mod tests {
         }
         let list = std::fs::read_to_string(dir.join("relctl-release-list.1")).expect("page");
         assert!(list.contains("relctl release list"), "{list}");
-        // The hidden man command itself gets no page.
-        assert!(!dir.join("relctl-man.1").exists());
+        // `man` is listed in --help (packagers look there), so it has a page like the rest.
+        assert!(dir.join("relctl-man.1").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

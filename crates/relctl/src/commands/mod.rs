@@ -28,7 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(&s, cmd).await,
         Command::Watch(a) => misc::watch(&s, a.since).await,
         Command::Audit(args) => misc::audit(&s, args).await,
-        Command::Export { file } => misc::export(&s, &file).await,
+        Command::Export { file, force } => misc::export(&s, &file, force).await,
         Command::Import { file } => misc::import(&s, &file).await,
         Command::Completions { shell } => misc::completions(shell),
         Command::Daemon(DaemonCmd::Stop) => misc::daemon_stop(&s).await,

@@ -84,10 +84,14 @@ async fn create(s: &Session, args: CreateArgs) -> anyhow::Result<()> {
 }
 
 async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Result<()> {
-    let state = state.map(|st| match st {
-        StateArg::Ready => ReleaseState::Ready,
-        StateArg::Deployed => ReleaseState::Deployed,
-        StateArg::Superseded => ReleaseState::Superseded,
+    // Held is not a state of its own (a held release may be live elsewhere): list all and
+    // keep the held ones.
+    let held_only = state == Some(StateArg::Held);
+    let state = state.and_then(|st| match st {
+        StateArg::Ready => Some(ReleaseState::Ready),
+        StateArg::Deployed => Some(ReleaseState::Deployed),
+        StateArg::Superseded => Some(ReleaseState::Superseded),
+        StateArg::Held => None,
     });
     let conn = s.connect().await?;
     let fetch = async |before_seq, limit| {
@@ -99,10 +103,21 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
         };
         Ok(reply!(conn, Request::ReleaseList(query), Response::Releases(l) => l))
     };
-    let list = crate::paging::collect(limit, fetch, |r| r.release.seq).await?;
     let envs = conn.call(Request::EnvList).await;
     let holds = holds(envs?)?;
+    let list = if held_only {
+        let all = crate::paging::collect(usize::MAX, fetch, |r| r.release.seq).await?;
+        all.into_iter()
+            .filter(|r| !holds.held_in(&r.release.tag).is_empty())
+            .take(if limit == 0 { usize::MAX } else { limit })
+            .collect()
+    } else {
+        crate::paging::collect(limit, fetch, |r| r.release.seq).await?
+    };
     if list.is_empty() && !s.json() {
+        if held_only {
+            return out("no held releases\n");
+        }
         return out(&match state {
             Some(st) => format!("no {} releases\n", st.as_str()),
             None => "no releases yet: apply a config (relctl app apply app.toml), then relctl release create v1.0.0 -d \"first release\"\n".to_string(),
