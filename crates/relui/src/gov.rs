@@ -33,6 +33,15 @@ pub fn freeze_banner(f: &FreezeView, now: Timestamp) -> String {
     )
 }
 
+/// The stopped line (`freeze --all`), as the environments report it: the freeze in force
+/// with scope `All` on any of them. An environment with its own freeze reports that one
+/// instead, so one without is enough to see the stop.
+pub fn line_stop(envs: &[EnvironmentView]) -> Option<&FreezeView> {
+    envs.iter()
+        .filter_map(|e| e.governance.frozen.as_ref())
+        .find(|f| f.scope == FreezeScope::All)
+}
+
 /// "1/2" approvals of a request.
 pub fn approvals_text(r: &ChangeRequest) -> String {
     format!("{}/{}", r.approvals.len(), r.approvals_needed)

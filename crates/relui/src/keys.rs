@@ -62,6 +62,7 @@ pub const HELP: &[KeyGroup] = &[
             k("y", "copy tag / digest / run id"),
             k("e / f", "Logs: errors only / env"),
             k("f / u", "Envs: freeze / unfreeze"),
+            k("F / U", "Envs: stop line / end it"),
             k("a / x", "Requests: approve / reject"),
             k("s", "start releasd (when gone)"),
         ],

@@ -145,6 +145,10 @@ pub enum Purpose {
     Reject {
         id: u64,
     },
+    /// Stop the line (`Request::Freeze { env: None }`).
+    FreezeAll,
+    /// End the stopped line (`Request::Unfreeze { env: None }`).
+    UnfreezeAll,
     /// `:deploy TAG [ENV]` for a tag not loaded: does the daemon know it? Opens the deploy
     /// confirmation when it does.
     PaletteDeploy {
@@ -166,6 +170,8 @@ impl Purpose {
                 | Purpose::Verify { .. }
                 | Purpose::Freeze { .. }
                 | Purpose::Unfreeze { .. }
+                | Purpose::FreezeAll
+                | Purpose::UnfreezeAll
                 | Purpose::Approve { .. }
                 | Purpose::Reject { .. }
         )

@@ -156,8 +156,24 @@ impl App {
             tab("4", &requests_tab, Screen::Requests),
             Span::raw("│"),
         ]);
+        let left_w = left.width();
         f.render_widget(Paragraph::new(left), area);
-        let right = Line::from(vec![Span::styled("? help ", t.dim())]).right_aligned();
+        // A stopped line is said on every screen, in the longest form that fits.
+        let avail = usize::from(area.width).saturating_sub(left_w);
+        let right = if crate::gov::line_stop(&self.data.envs).is_some() {
+            let mark = [" LINE STOPPED ", " STOPPED ", " STOP "]
+                .into_iter()
+                .find(|m| m.len() <= avail)
+                .unwrap_or("");
+            let mut spans = vec![Span::styled(mark, t.disconnected())];
+            if mark.len() + 8 <= avail {
+                spans.push(Span::styled(" ? help ", t.dim()));
+            }
+            Line::from(spans)
+        } else {
+            Line::from(vec![Span::styled("? help ", t.dim())])
+        }
+        .right_aligned();
         f.render_widget(Paragraph::new(right), area);
     }
 

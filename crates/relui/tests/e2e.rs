@@ -922,7 +922,7 @@ fn lists_are_read_whole_from_a_daemon_with_a_small_page_budget() {
 }
 
 /// Issue 11 in the TUI against a real daemon: freeze and unfreeze with a reason (the daemon
-/// records it), a deploy to an environment that needs approvals opens a request instead of
+/// records it), stop the line and end it, a deploy to an environment that needs approvals opens a request instead of
 /// going live, the Requests screen shows it, refuses to let its requester approve it, and
 /// rejects it with a reason.
 #[test]
@@ -967,6 +967,26 @@ fn freeze_unfreeze_and_a_request_from_the_tui() {
     tui.send(ENTER);
     tui.wait_for(&["Unfroze staging"]);
     tui.wait_gone("FROZEN by");
+
+    // Stop the line (F): every environment refuses deploys, as the daemon records it.
+    tui.send("F");
+    tui.wait_for(&["Stop the line", "Reason"]);
+    tui.send("incident 42");
+    tui.send(ENTER);
+    tui.wait_for(&["Stopped the line", "LINE STOPPED by"]);
+    let out = d
+        .relctl()
+        .args(["env", "show", "gated", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("incident 42"), "{json}");
+    // U ends it.
+    tui.send("U");
+    tui.wait_for(&["End the stopped line"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Ended the stopped line"]);
+    tui.wait_gone("LINE STOPPED");
 
     // A deploy to an environment that needs an approval says so, then opens a request.
     tui.send(":deploy v1.0.0 gated");

@@ -1519,6 +1519,76 @@ fn the_palette_checks_tag_and_env_first_and_forgets_its_mistakes() {
     }
 }
 
+/// Stop the line from the Environments screen (F) and from the palette (`:freeze --all
+/// REASON`): the daemon gets one freeze for every environment; U and `:unfreeze --all` end
+/// it, and only when it is stopped.
+#[test]
+fn stop_the_line_and_end_it() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('F')]);
+    assert!(
+        matches!(&app.dialog, Some(Dialog::Gov(_))),
+        "F opened nothing"
+    );
+    // A reason is required.
+    let left = press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert!(requests(&left).is_empty(), "{left:?}");
+    assert!(screen(&app, 80, 24).contains("Reason: required"));
+    let left = press(&mut app, &world, typed("incident 42"));
+    assert!(left.is_empty());
+    let left = press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(
+        requests(&left),
+        [Request::Freeze {
+            env: None,
+            reason: "incident 42".into(),
+            until: None
+        }]
+    );
+    // The palette: the reason given, Enter confirms.
+    let mut app = connected(&world, 80, 24);
+    palette(&mut app, &world, "freeze --all payments down");
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Stop the line"), "{s}");
+    let left = press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(
+        requests(&left),
+        [Request::Freeze {
+            env: None,
+            reason: "payments down".into(),
+            until: None
+        }]
+    );
+    // Not stopped: U says so and sends nothing.
+    let mut app = connected(&world, 80, 24);
+    let left = press(&mut app, &world, vec![ch('2'), ch('U')]);
+    assert!(left.is_empty() && app.dialog.is_none());
+    assert!(
+        app.message
+            .clone()
+            .expect("message")
+            .text
+            .contains("not stopped")
+    );
+    // Stopped: U and :unfreeze --all end it.
+    let mut stopped = World::new(30);
+    stop_the_line(&mut stopped);
+    let mut app = connected(&stopped, 80, 24);
+    assert!(screen(&app, 80, 24).contains("LINE STOPPED"));
+    press(&mut app, &stopped, vec![ch('2'), ch('U')]);
+    let left = press(&mut app, &stopped, vec![key(KeyCode::Enter)]);
+    assert_eq!(requests(&left), [Request::Unfreeze { env: None }]);
+    let mut app = connected(&stopped, 80, 24);
+    palette(&mut app, &stopped, "unfreeze --all");
+    let left = press(&mut app, &stopped, vec![key(KeyCode::Enter)]);
+    assert_eq!(requests(&left), [Request::Unfreeze { env: None }]);
+    // F on a stopped line says so.
+    let mut app = connected(&stopped, 80, 24);
+    press(&mut app, &stopped, vec![ch('2'), ch('F')]);
+    assert!(app.dialog.is_none());
+}
+
 /// `y` copies the selected tag (OSC 52 bytes checked in relui::clipboard), g/G jump, and an
 /// unknown key says how to get help.
 #[test]

@@ -804,6 +804,40 @@ fn environments_frozen() {
     });
 }
 
+/// Stop the line: the banner above every environment, FROZEN on each, and the mark in the
+/// tab bar (seen from every screen).
+#[test]
+fn environments_line_stopped() {
+    snap("environments_line_stopped", |w, h| {
+        let mut world = World::new(30);
+        stop_the_line(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('2')]);
+        app
+    });
+}
+
+#[test]
+fn releases_line_stopped() {
+    snap("releases_line_stopped", |w, h| {
+        let mut world = World::new(30);
+        stop_the_line(&mut world);
+        connected(&world, w, h)
+    });
+}
+
+#[test]
+fn freeze_all_dialog() {
+    snap("freeze_all_dialog", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('2'), ch('F')];
+        keys.extend(typed("incident 42"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
 #[test]
 fn freeze_dialog() {
     snap("freeze_dialog", |w, h| {

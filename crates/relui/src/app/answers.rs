@@ -245,6 +245,18 @@ impl App {
                     "Froze {env}: deploys there are refused until it is unfrozen; rollbacks still work."
                 ));
             }
+            (Purpose::FreezeAll, Response::Environments(_)) => {
+                return self.on_gov_done(
+                    "Stopped the line: deploys to every environment are refused until the line is unfrozen (U on Environments); rollbacks still work."
+                        .to_string(),
+                );
+            }
+            (Purpose::UnfreezeAll, Response::Environments(_)) => {
+                return self.on_gov_done(
+                    "Ended the stopped line: deploys go through again (an environment frozen on its own stays frozen)."
+                        .to_string(),
+                );
+            }
             (Purpose::Unfreeze { env }, Response::Environments(_)) => {
                 return self.on_gov_done(format!("Unfroze {env}: deploys go through again."));
             }
@@ -451,6 +463,8 @@ impl App {
             Purpose::Requests { generation, .. } => self.requests.on_error(generation, message),
             Purpose::Freeze { env } => self.on_gov_failed(format!("Freeze {env}"), &e),
             Purpose::Unfreeze { env } => self.on_gov_failed(format!("Unfreeze {env}"), &e),
+            Purpose::FreezeAll => self.on_gov_failed("Stop the line".into(), &e),
+            Purpose::UnfreezeAll => self.on_gov_failed("End the stopped line".into(), &e),
             Purpose::Approve { id } => {
                 self.on_gov_failed(format!("Approve request #{id}"), &e);
                 // A refused last approval is recorded on the request: show it.

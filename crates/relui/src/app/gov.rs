@@ -96,7 +96,7 @@ impl App {
                 format!("Unfreezing lets deploys to {env} through again.")
             }
             rel_domain::governance::FreezeScope::All => {
-                "The whole line is stopped: unfreezing here ends the freeze of this environment only if it has its own; end the stop with relctl unfreeze --all.".to_string()
+                "The whole line is stopped: unfreezing here ends the freeze of this environment only if it has its own; U (or :unfreeze --all) ends the stop for every environment.".to_string()
             }
             rel_domain::governance::FreezeScope::Window => {
                 "This is a recurring freeze window: it ends by itself; an admin removes windows with relctl env freeze-window remove.".to_string()
@@ -105,6 +105,45 @@ impl App {
         self.dialog = Some(Dialog::Gov(GovDialog::new(
             GovKind::Unfreeze { env: env.into() },
             about,
+        )));
+    }
+
+    /// Stop the line: every environment refuses deploys until it is restarted. `reason`
+    /// comes from the palette (`:freeze --all REASON`); the confirmation still asks.
+    pub(super) fn open_freeze_all(&mut self, reason: &str) {
+        if let Some(f) = crate::gov::line_stop(&self.data.envs) {
+            self.warn(format!(
+                "The line is stopped already: {}. Press U to end it.",
+                crate::gov::freeze_banner(f, self.now)
+            ));
+            return;
+        }
+        let mut d = GovDialog::new(
+            GovKind::FreezeAll,
+            vec![format!(
+                "Deploys to every environment ({}) will be refused, naming you, the reason and the end; rollbacks still work. An admin may override one deploy with a reason (audited), and ends the stop with U.",
+                self.env_names().join(", ")
+            )],
+        );
+        if !reason.is_empty() {
+            d.reason = crate::widgets::TextInput::with(reason);
+            // The reason is given: Enter stops the line (Tab goes back to it).
+            d.focus = crate::dialogs::gov::GovFocus::Button;
+        }
+        self.dialog = Some(Dialog::Gov(d));
+    }
+
+    pub(super) fn open_unfreeze_all(&mut self) {
+        let Some(f) = crate::gov::line_stop(&self.data.envs).cloned() else {
+            self.warn("The line is not stopped: nothing to unfreeze for every environment (u unfreezes one).");
+            return;
+        };
+        self.dialog = Some(Dialog::Gov(GovDialog::new(
+            GovKind::UnfreezeAll,
+            vec![
+                crate::gov::freeze_banner(&f, self.now),
+                "Ending it lets deploys through again everywhere; an environment frozen on its own (f) stays frozen. The daemon lets only an admin do this.".to_string(),
+            ],
         )));
     }
 

@@ -20,8 +20,16 @@ pub const PALETTE: &[(&str, &str, &str)] = &[
     ("envs", "", "the Environments screen"),
     ("logs", "", "the Logs screen"),
     ("requests", "", "the Requests screen"),
-    ("freeze", "ENV", "freeze ENV (reason asked)"),
-    ("unfreeze", "ENV", "unfreeze ENV"),
+    (
+        "freeze",
+        "ENV | --all REASON",
+        "freeze ENV, or stop the line",
+    ),
+    (
+        "unfreeze",
+        "ENV | --all",
+        "unfreeze ENV, or end the stopped line",
+    ),
     ("help", "", "list every key"),
     ("q", "", "quit"),
 ];
@@ -44,7 +52,7 @@ pub fn alias(key: KeyEvent) -> KeyEvent {
 }
 
 /// Letters the main screens act on (anything else gets "unknown key").
-const KNOWN: &str = "q?1234nsjkgGhldarpv/y:efutx";
+const KNOWN: &str = "q?1234nsjkgGhldarpv/y:efutxFU";
 
 impl App {
     /// `:` opened the palette; keys go to it until Enter or Esc.
@@ -94,6 +102,14 @@ impl App {
             ["envs" | "environments"] => self.go(Screen::Environments),
             ["logs"] => self.go(Screen::Logs),
             ["requests"] => self.go(Screen::Requests),
+            ["freeze", "--all", reason @ ..] => {
+                self.open_freeze_all(&reason.join(" "));
+                vec![]
+            }
+            ["unfreeze", "--all"] => {
+                self.open_unfreeze_all();
+                vec![]
+            }
             ["freeze" | "unfreeze", env] => {
                 if !env_known(self, env) {
                     let text = self.no_env_text(env);

@@ -399,6 +399,15 @@ impl App {
             self.open_unfreeze(&env);
             return vec![];
         }
+        // Shifted: the same for every environment (stop the line, and end the stop).
+        if key.code == KeyCode::Char('F') {
+            self.open_freeze_all("");
+            return vec![];
+        }
+        if key.code == KeyCode::Char('U') {
+            self.open_unfreeze_all();
+            return vec![];
+        }
         if is_char(&key, 'd') || is_char(&key, 'a') {
             self.warn("d and a act on a release: pick one on the Releases screen (1).");
         }

@@ -20,10 +20,22 @@ use crate::widgets::TextInput;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GovKind {
-    Freeze { env: String },
-    Unfreeze { env: String },
-    Approve { request: Box<ChangeRequest> },
-    Reject { request: Box<ChangeRequest> },
+    Freeze {
+        env: String,
+    },
+    Unfreeze {
+        env: String,
+    },
+    /// Stop the line: freeze every environment at once.
+    FreezeAll,
+    /// End the stopped line (environments frozen on their own stay frozen).
+    UnfreezeAll,
+    Approve {
+        request: Box<ChangeRequest>,
+    },
+    Reject {
+        request: Box<ChangeRequest>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +76,8 @@ impl GovDialog {
         match &self.kind {
             GovKind::Freeze { env } => format!("Freeze {env}"),
             GovKind::Unfreeze { env } => format!("Unfreeze {env}"),
+            GovKind::FreezeAll => "Stop the line: freeze every environment".into(),
+            GovKind::UnfreezeAll => "End the stopped line".into(),
             GovKind::Approve { request } => format!("Approve request #{}", request.id),
             GovKind::Reject { request } => format!("Reject request #{}", request.id),
         }
@@ -73,6 +87,8 @@ impl GovDialog {
         match &self.kind {
             GovKind::Freeze { env } => format!("Freeze {env}"),
             GovKind::Unfreeze { env } => format!("Unfreeze {env}"),
+            GovKind::FreezeAll => "Freeze every environment".into(),
+            GovKind::UnfreezeAll => "Unfreeze every environment".into(),
             GovKind::Approve { request } => format!("Approve #{}", request.id),
             GovKind::Reject { request } => format!("Reject #{}", request.id),
         }
@@ -80,9 +96,13 @@ impl GovDialog {
 
     fn fields(&self) -> Vec<GovFocus> {
         match self.kind {
-            GovKind::Freeze { .. } => vec![GovFocus::Reason, GovFocus::Until, GovFocus::Button],
+            GovKind::Freeze { .. } | GovKind::FreezeAll => {
+                vec![GovFocus::Reason, GovFocus::Until, GovFocus::Button]
+            }
             GovKind::Reject { .. } => vec![GovFocus::Reason, GovFocus::Button],
-            GovKind::Unfreeze { .. } | GovKind::Approve { .. } => vec![GovFocus::Button],
+            GovKind::Unfreeze { .. } | GovKind::UnfreezeAll | GovKind::Approve { .. } => {
+                vec![GovFocus::Button]
+            }
         }
     }
 
@@ -107,7 +127,10 @@ impl GovDialog {
             return Action::None;
         }
         let reason = self.reason.text().trim().to_string();
-        let needs_reason = matches!(self.kind, GovKind::Freeze { .. } | GovKind::Reject { .. });
+        let needs_reason = matches!(
+            self.kind,
+            GovKind::Freeze { .. } | GovKind::FreezeAll | GovKind::Reject { .. }
+        );
         if needs_reason && reason.is_empty() {
             self.hint = Some(
                 "Reason: required; everyone refused sees it, and the audit log keeps it.".into(),
@@ -148,6 +171,15 @@ impl GovDialog {
                     env: Some(env.clone()),
                 },
             ),
+            GovKind::FreezeAll => (
+                Purpose::FreezeAll,
+                Request::Freeze {
+                    env: None,
+                    reason,
+                    until,
+                },
+            ),
+            GovKind::UnfreezeAll => (Purpose::UnfreezeAll, Request::Unfreeze { env: None }),
             GovKind::Approve { request } => (
                 Purpose::Approve { id: request.id },
                 Request::Approve { id: request.id },

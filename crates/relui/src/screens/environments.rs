@@ -142,6 +142,28 @@ impl EnvironmentsScreen {
             );
             return;
         }
+        // The stopped line first, above every environment it covers.
+        let area = match crate::gov::line_stop(&data.envs) {
+            Some(stop) => {
+                let text = format!(
+                    "LINE STOPPED {}. Every deploy is refused; rollbacks work. U ends it.",
+                    crate::gov::freeze_banner(stop, now)
+                        .trim_start_matches("FROZEN (the line is stopped for every environment) ")
+                );
+                let lines = crate::text::labeled(
+                    Span::raw(" "),
+                    &text,
+                    theme.bad().add_modifier(ratatui::style::Modifier::BOLD),
+                    area.width.saturating_sub(1),
+                );
+                let h = u16::try_from(lines.len()).unwrap_or(1).min(3);
+                let [banner, rest] =
+                    Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(area);
+                f.render_widget(Paragraph::new(lines), banner);
+                rest
+            }
+            None => area,
+        };
         let rows_h = u16::try_from(shown.len().max(1)).unwrap_or(u16::MAX);
         let table_h = rows_h.saturating_add(3).min(area.height / 2).max(4);
         let [top, bottom] =
@@ -270,8 +292,13 @@ impl EnvironmentsScreen {
             lines.extend(crate::text::labeled(
                 Span::raw(""),
                 &format!(
-                    "{}. Deploys are refused; rollback works (u unfreezes).",
-                    crate::gov::freeze_banner(fr, now)
+                    "{}. Deploys are refused; rollback works ({}).",
+                    crate::gov::freeze_banner(fr, now),
+                    match fr.scope {
+                        rel_domain::governance::FreezeScope::All => "U ends the stopped line",
+                        rel_domain::governance::FreezeScope::Window => "the window ends by itself",
+                        rel_domain::governance::FreezeScope::Env => "u unfreezes",
+                    }
                 ),
                 theme.bad().add_modifier(ratatui::style::Modifier::BOLD),
                 area.width.saturating_sub(4),

@@ -655,6 +655,20 @@ pub fn freeze_staging(world: &mut World) {
     }
 }
 
+/// The line stopped by bob 10 minutes ago until unfrozen: every environment reports it.
+pub fn stop_the_line(world: &mut World) {
+    for e in world.envs.iter_mut() {
+        e.governance.frozen = Some(rel_domain::governance::FreezeView {
+            by: "bob".into(),
+            reason: "incident 42: payments down".into(),
+            since: ts(10),
+            until: None,
+            scope: rel_domain::governance::FreezeScope::All,
+            window: None,
+        });
+    }
+}
+
 /// Production needs 2 approvals; two open requests: #2 by bob (one approval, by carol), #1
 /// by alice (none).
 pub fn approvals_in_production(world: &mut World) {
