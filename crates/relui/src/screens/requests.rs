@@ -14,6 +14,7 @@ use crate::gov::{approvals_text, request_state};
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
 use crate::theme::Theme;
+use crate::widgets::columns::{column_widths, fit, header};
 use crate::widgets::{ListFilter, title_width};
 
 pub const PAGE: u64 = 100;
@@ -200,18 +201,49 @@ impl RequestsScreen {
         let h = usize::from(list.height.saturating_sub(3)).max(1);
         let offset = self.place(self.offset, h);
         let wide = area.width >= 110;
+        // Below 80 columns the narrow columns give way so names and the state keep room.
+        let narrow = area.width < 80;
         let widths = [
             Constraint::Length(1),
-            Constraint::Length(5),
-            Constraint::Length(9),
-            Constraint::Length(if wide { 14 } else { 11 }),
-            Constraint::Length(if wide { 14 } else { 9 }),
-            Constraint::Length(if wide { 12 } else { 7 }),
-            Constraint::Length(5),
+            Constraint::Length(if narrow { 4 } else { 5 }),
+            Constraint::Length(if narrow { 8 } else { 9 }),
+            Constraint::Length(if wide {
+                14
+            } else if narrow {
+                10
+            } else {
+                11
+            }),
+            Constraint::Length(if wide {
+                14
+            } else if narrow {
+                8
+            } else {
+                9
+            }),
+            Constraint::Length(if wide {
+                12
+            } else if narrow {
+                6
+            } else {
+                7
+            }),
+            Constraint::Length(if narrow { 3 } else { 5 }),
             Constraint::Min(8),
         ];
-        let header = Row::new(["", "ID", "KIND", "ENV", "RELEASE", "BY", "OK", "STATE"])
-            .style(theme.header());
+        let cw = column_widths(list.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
+        let head = Row::new([
+            String::new(),
+            header("ID", "ID", col(1)),
+            header("KIND", "KIND", col(2)),
+            header("ENV", "ENV", col(3)),
+            header("RELEASE", "REL", col(4)),
+            header("BY", "BY", col(5)),
+            header("OK", "OK", col(6)),
+            header("STATE", "STATE", col(7)),
+        ])
+        .style(theme.header());
         let rows = self.shown().enumerate().skip(offset).take(h).map(|(i, r)| {
             let sel = i == self.selected;
             let state_style = match r.status {
@@ -221,13 +253,16 @@ impl RequestsScreen {
             };
             let row = Row::new([
                 Cell::from(if sel { "▶" } else { " " }),
-                Cell::from(format!("#{}", r.id)),
-                Cell::from(r.kind.as_str()),
-                Cell::from(r.env.clone()),
-                Cell::from(r.release.clone()),
-                Cell::from(r.requested_by.clone()),
-                Cell::from(approvals_text(r)),
-                Cell::from(Span::styled(request_state(r, now), state_style)),
+                Cell::from(fit(&format!("#{}", r.id), col(1))),
+                Cell::from(fit(r.kind.as_str(), col(2))),
+                Cell::from(fit(&r.env, col(3))),
+                Cell::from(fit(&r.release, col(4))),
+                Cell::from(fit(&r.requested_by, col(5))),
+                Cell::from(fit(&approvals_text(r), col(6))),
+                Cell::from(Span::styled(
+                    header(&request_state(r, now), &short_state(r, now), col(7)),
+                    state_style,
+                )),
             ]);
             if sel {
                 row.style(theme.selected())
@@ -237,7 +272,7 @@ impl RequestsScreen {
         });
         f.render_widget(
             Table::new(rows, widths)
-                .header(header)
+                .header(head)
                 .block(block)
                 .column_spacing(1),
             list,
@@ -289,5 +324,17 @@ impl RequestsScreen {
             ),
             area,
         );
+    }
+}
+
+/// The STATE cell where "expires in 23h" does not fit: "exp in 23h".
+fn short_state(r: &rel_domain::governance::ChangeRequest, now: Timestamp) -> String {
+    match (r.status, r.expires_at) {
+        (RequestStatus::Pending, Some(e))
+            if r.kind == rel_domain::governance::RequestKind::Approval =>
+        {
+            format!("exp {}", crate::gov::until_text(e, now))
+        }
+        _ => request_state(r, now),
     }
 }
