@@ -293,7 +293,8 @@ impl ReleasesScreen {
                 Constraint::Length(1),
                 Constraint::Length(14),
                 Constraint::Length(10),
-                Constraint::Length(22),
+                // "HELD in production" whole; the notes keep 15 columns.
+                Constraint::Length(19),
                 Constraint::Length(4),
                 Constraint::Length(9),
                 Constraint::Min(6),
