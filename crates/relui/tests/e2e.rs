@@ -675,6 +675,29 @@ fn a_daemon_relui_did_not_start_is_never_restarted_by_it() {
     tui.wait_gone("not started by relui");
 }
 
+/// relui starting on a socket whose daemon died (kill -9 leaves the socket file): it does
+/// not start a default daemon in its place, says why, and connects when the owner starts
+/// that daemon again.
+#[test]
+fn a_stale_socket_gets_no_default_daemon() {
+    let mut d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    d.kill9();
+    assert!(socket.exists(), "kill -9 should leave the socket file");
+    // Autostart on (the default).
+    let mut tui = Tui::spawn(&["--socket", socket.to_str().expect("utf-8")], &[], 200, 30);
+    let s = tui.wait_for(&["DISCONNECTED", "stopped without cleaning up"]);
+    assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
+    // Still said after the retries (here: after the retry counter was seen to change).
+    tui.wait_for(&["retry in 0.4s"]);
+    let s = tui.wait_for(&["stopped without cleaning up"]);
+    assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
+    d.restart();
+    let pid = d.pid().expect("pid").to_string();
+    let s = tui.wait_for(&["● connected", &format!("(pid {pid})")]);
+    assert!(!s.contains(", started by relui"), "{s}");
+}
+
 /// Release & Deploy to a protected environment — one created while the dialog is open —
 /// needs the environment's name typed: Ctrl-S without it creates nothing.
 #[test]
