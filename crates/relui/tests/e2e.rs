@@ -685,7 +685,7 @@ fn a_stale_socket_gets_no_default_daemon() {
     d.kill9();
     assert!(socket.exists(), "kill -9 should leave the socket file");
     // Autostart on (the default).
-    let mut tui = Tui::spawn(&["--socket", socket.to_str().expect("utf-8")], &[], 200, 30);
+    let tui = Tui::spawn(&["--socket", socket.to_str().expect("utf-8")], &[], 200, 30);
     let s = tui.wait_for(&["DISCONNECTED", "stopped without cleaning up"]);
     assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
     // Still said after the retries (here: after the retry counter was seen to change).
