@@ -46,6 +46,8 @@ pub async fn connection_loop(
     let mut backoff = BACKOFF_START;
     let mut first = true;
     let mut start_now = false;
+    // The socket was stale at the first attempt: say why nothing was started at every retry.
+    let mut stale = false;
     // The seq of the last event seen: a reconnect resumes right after it (the daemon replays
     // what was committed meanwhile, in order), so no event is missed or shown twice.
     let mut last_seq: Option<u64> = None;
@@ -59,6 +61,7 @@ pub async fn connection_loop(
         match Client::connect(&opts.socket, &opts.client_name).await {
             Ok(client) => {
                 first = false;
+                stale = false;
                 let client = Arc::new(client);
                 let mut events = match client.subscribe_since(last_seq).await {
                     Ok(s) => s,
@@ -107,14 +110,39 @@ pub async fn connection_loop(
             Err(ClientError::Denied { reason, .. }) => {
                 first = false;
                 backoff = BACKOFF_MAX;
-                if tx.send(Msg::Denied { reason }).is_err() {
+                if tx
+                    .send(Msg::Denied {
+                        reason,
+                        by_daemon: false,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }
             Err(ClientError::Rpc(e)) if e.code == ErrorCode::PermissionDenied => {
                 first = false;
                 backoff = BACKOFF_MAX;
-                if tx.send(Msg::Denied { reason: e.message }).is_err() {
+                // The socket opened: the daemon itself refused this user (its roles).
+                if tx
+                    .send(Msg::Denied {
+                        reason: e.message,
+                        by_daemon: true,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            // A socket file nobody answers on: a daemon ran there and stopped without
+            // cleaning up. Its data dir and config are unknown here, so a default daemon in
+            // its place could serve an empty store on that socket: only `s` starts one.
+            Err(ClientError::Unreachable { .. })
+                if first && opts.autostart && opts.socket.exists() =>
+            {
+                first = false;
+                stale = true;
+                if report(&tx, stale_socket_text(&opts.socket), backoff) {
                     return;
                 }
             }
@@ -127,7 +155,11 @@ pub async fn connection_loop(
             }
             Err(e) => {
                 first = false;
-                if report(&tx, e.to_string(), backoff) {
+                let reason = match e {
+                    ClientError::Unreachable { .. } if stale => stale_socket_text(&opts.socket),
+                    e => e.to_string(),
+                };
+                if report(&tx, reason, backoff) {
                     return;
                 }
             }
@@ -178,6 +210,14 @@ async fn spawn_and_report(
             .is_ok()
         }
     }
+}
+
+/// Why relui did not start a daemon on a stale socket, and what to do.
+pub fn stale_socket_text(socket: &Path) -> String {
+    format!(
+        "no releasd answers at {}, but its socket is there: a daemon ran there and stopped without cleaning up. relui does not start a default one in its place (that one's data dir and config may differ): start it the way it was started, or press s to start a default releasd here",
+        socket.display()
+    )
 }
 
 /// Tell the app; true when it is gone.

@@ -21,9 +21,7 @@ pub const HELP: &[KeyGroup] = &[
     KeyGroup {
         title: "Screens",
         keys: &[
-            k("1", "Releases"),
-            k("2", "Environments"),
-            k("3", "Logs (execution logs)"),
+            k("1 2 3 4", "Releases Envs Logs Requests"),
             k("Tab", "next screen"),
             k(":", "command palette"),
             k("?", "this help (any key closes)"),
@@ -38,7 +36,18 @@ pub const HELP: &[KeyGroup] = &[
             k("PgUp/PgDn", "page up / down"),
             k("Enter", "open a detail (l too)"),
             k("Esc", "back / cancel (h)"),
-            k("/", "filter (Logs: next env)"),
+            k("/", "filter the list by text"),
+        ],
+    },
+    KeyGroup {
+        title: "In a dialog",
+        keys: &[
+            k("Tab/S-Tab", "next / previous field"),
+            k("Space", "toggle / open dropdown"),
+            k("←/→", "change environment"),
+            k("Enter", "submit (field or button)"),
+            k("Ctrl-S", "submit from anywhere"),
+            k("Esc", "cancel"),
         ],
     },
     KeyGroup {
@@ -51,18 +60,11 @@ pub const HELP: &[KeyGroup] = &[
             k("p", "promote live → next env"),
             k("v", "verify env (run checks)"),
             k("y", "copy tag / digest / run id"),
+            k("e / f", "Logs: errors only / env"),
+            k("f / u", "Envs: freeze / unfreeze"),
+            k("F / U", "Envs: stop line / end it"),
+            k("a / x", "Requests: approve / reject"),
             k("s", "start releasd (when gone)"),
-        ],
-    },
-    KeyGroup {
-        title: "In a dialog",
-        keys: &[
-            k("Tab/S-Tab", "next / previous field"),
-            k("Space", "toggle / open dropdown"),
-            k("←/→", "change environment"),
-            k("Enter", "submit (field or button)"),
-            k("Ctrl-S", "submit from anywhere"),
-            k("Esc", "cancel"),
         ],
     },
 ];
@@ -94,6 +96,8 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
             ("p", "promote"),
             ("v", "verify"),
             ("r", "rollback"),
+            ("f", "freeze"),
+            ("/", "filter"),
             ("n", "new"),
             ("1", "releases"),
             ("?", "help"),
@@ -102,8 +106,18 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         FooterContext::Logs => &[
             ("↑↓", "move"),
             ("Enter", "run detail"),
-            ("/", "environment"),
-            ("1", "releases"),
+            ("/", "filter"),
+            ("e", "errors"),
+            ("f", "env"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        FooterContext::Requests => &[
+            ("↑↓", "move"),
+            ("a", "approve"),
+            ("x", "reject"),
+            ("t", "open/all"),
+            ("/", "filter"),
             ("?", "help"),
             ("q", "quit"),
         ],
@@ -129,6 +143,7 @@ pub fn footer(context: FooterContext) -> &'static [(&'static str, &'static str)]
         FooterContext::Modal => &[("Enter/Esc", "dismiss")],
         FooterContext::Info => &[("Enter/Esc", "close")],
         FooterContext::VerifyResult => &[("↑↓", "scroll"), ("Enter/Esc", "close")],
+        // Where the help scrolls, its title says j/k; here it would be wrong where it fits.
         FooterContext::Help => &[("any key", "closes help")],
     }
 }
@@ -140,6 +155,7 @@ pub enum FooterContext {
     Environments,
     Logs,
     LogDetail,
+    Requests,
     Filter,
     Dialog,
     Menu,

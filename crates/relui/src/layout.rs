@@ -11,12 +11,12 @@ pub struct Chrome {
     pub footer: Rect,
 }
 
-/// `message_rows`: 1–3 rows for the message line (long messages wrap).
+/// `message_rows`: 1–4 rows for the message line (long messages wrap).
 pub fn chrome(area: Rect, message_rows: u16) -> Chrome {
     let [tabs, main, message, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(message_rows.clamp(1, 3)),
+        Constraint::Length(message_rows.clamp(1, 4)),
         Constraint::Length(1),
         Constraint::Length(1),
     ])

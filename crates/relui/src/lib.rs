@@ -8,9 +8,11 @@
 
 pub mod app;
 pub mod ascii;
+pub mod cli;
 pub mod clipboard;
 pub mod daemon;
 pub mod dialogs;
+pub mod gov;
 pub mod keys;
 pub mod layout;
 pub mod msg;

@@ -1,7 +1,7 @@
-//! `relui [--socket PATH] [--no-start]`: the rel terminal UI.
+//! `relui [--socket PATH] [--no-start]`: the rel terminal UI (`relui man DIR` and
+//! `relui completions SHELL` write what a package installs).
 
 use std::io;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,26 +10,33 @@ use clap::Parser;
 use crossterm::execute;
 use ratatui::DefaultTerminal;
 use ratatui::layout::Rect;
+use relui::cli::{Args, Sub};
 use relui::daemon::{Options, now};
 use relui::runtime::{run, spawn_background, spawn_terminal_input};
 use relui::{App, Theme};
 use tokio::signal::unix::{SignalKind, signal};
 
-/// Keyboard-driven terminal UI for rel: releases, environments, deploys and rollbacks.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// The releasd socket [default: $RELEASD_SOCKET, else $XDG_RUNTIME_DIR/releasd/releasd.sock,
-    /// else /tmp/releasd-$UID/releasd.sock].
-    #[arg(long, value_name = "PATH")]
-    socket: Option<PathBuf>,
-    /// Do not start releasd when none is running; just keep trying to connect.
-    #[arg(long)]
-    no_start: bool,
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
+    match &args.command {
+        Some(Sub::Man { dir }) => {
+            return match relui::cli::write_man(dir) {
+                Ok(path) => {
+                    println!("wrote {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("relui: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Sub::Completions { shell }) => {
+            print!("{}", relui::cli::completions(*shell));
+            return ExitCode::SUCCESS;
+        }
+        None => {}
+    }
     init_tracing();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

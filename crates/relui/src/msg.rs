@@ -35,6 +35,8 @@ pub enum Msg {
     /// daemon then, and says so until access works.
     Denied {
         reason: String,
+        /// The socket opened but the daemon refused this user (no role in its config).
+        by_daemon: bool,
     },
     /// relui started releasd itself: its pid and log file (it keeps running after `q`).
     DaemonStarted {
@@ -126,6 +128,33 @@ pub enum Purpose {
     Verify {
         env: String,
     },
+    /// A page of change requests (issue 11).
+    Requests {
+        generation: u64,
+        append: bool,
+    },
+    Freeze {
+        env: String,
+    },
+    Unfreeze {
+        env: String,
+    },
+    Approve {
+        id: u64,
+    },
+    Reject {
+        id: u64,
+    },
+    /// Stop the line (`Request::Freeze { env: None }`).
+    FreezeAll,
+    /// End the stopped line (`Request::Unfreeze { env: None }`).
+    UnfreezeAll,
+    /// `:deploy TAG [ENV]` for a tag not loaded: does the daemon know it? Opens the deploy
+    /// confirmation when it does.
+    PaletteDeploy {
+        tag: String,
+        env: Option<String>,
+    },
 }
 
 impl Purpose {
@@ -139,6 +168,12 @@ impl Purpose {
                 | Purpose::Create { .. }
                 | Purpose::Diff { .. }
                 | Purpose::Verify { .. }
+                | Purpose::Freeze { .. }
+                | Purpose::Unfreeze { .. }
+                | Purpose::FreezeAll
+                | Purpose::UnfreezeAll
+                | Purpose::Approve { .. }
+                | Purpose::Reject { .. }
         )
     }
 }

@@ -17,6 +17,19 @@ use crate::screens::Screen;
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 20;
 
+/// The status bar's fields, each with the form it takes when the line is short of room.
+struct StatusFields {
+    conn_long: String,
+    conn_short: String,
+    conn_style: ratatui::style::Style,
+    user_long: String,
+    user_short: String,
+    /// Running work (verification spinner), never shortened.
+    work: String,
+    /// The last change: `│ 5m ago: ` and what happened.
+    last: Option<(String, String)>,
+}
+
 /// The footer hints that fit in `width` columns: drop from the middle so the first (how to
 /// move) and the last ones (`? help`, `q quit`) always stay.
 pub fn fit_hints(
@@ -76,6 +89,7 @@ impl App {
                 self.offline_text().as_deref(),
             ),
             Screen::Logs => self.logs.render(f, c.main, self.theme, self.now),
+            Screen::Requests => self.requests.render(f, c.main, self.theme, self.now),
         }
         self.render_message(f, c.message);
         self.render_status(f, c.status);
@@ -84,14 +98,15 @@ impl App {
         match &self.dialog {
             Some(Dialog::Create(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Actions(m)) => m.render(f, c.main, self.theme),
-            Some(Dialog::Deploy(d)) => d.render(f, d_area, self.theme),
+            Some(Dialog::Deploy(d)) => d.render(f, d_area, self.theme, self.now),
             Some(Dialog::Rollback(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Diff(d)) => d.render(f, d_area, self.theme),
             Some(Dialog::Verify(d)) => d.render(f, d_area, self.theme, self.now),
+            Some(Dialog::Gov(d)) => d.render(f, c.main, self.theme),
             None => {}
         }
         if self.help {
-            dialogs::help::render(f, area, self.theme);
+            dialogs::help::render(f, area, self.theme, self.help_scroll);
         }
         if let Some(e) = &self.error {
             e.render(f, area, self.theme);
@@ -122,6 +137,13 @@ impl App {
             };
             Span::styled(format!(" {n} {name} "), style)
         };
+        // Open requests are counted in the tab; narrow terminals get the short name only.
+        let pending = crate::gov::pending_total(&self.data.envs);
+        let requests_tab = match (area.width >= 80, pending) {
+            (false, _) => "Req".to_string(),
+            (true, 0) => "Requests".to_string(),
+            (true, n) => format!("Requests ({n})"),
+        };
         let left = Line::from(vec![
             Span::styled(" rel ", t.title()),
             Span::raw("│"),
@@ -131,9 +153,27 @@ impl App {
             Span::raw("│"),
             tab("3", "Logs", Screen::Logs),
             Span::raw("│"),
+            tab("4", &requests_tab, Screen::Requests),
+            Span::raw("│"),
         ]);
+        let left_w = left.width();
         f.render_widget(Paragraph::new(left), area);
-        let right = Line::from(vec![Span::styled("? help ", t.dim())]).right_aligned();
+        // A stopped line is said on every screen, in the longest form that fits.
+        let avail = usize::from(area.width).saturating_sub(left_w);
+        let right = if crate::gov::line_stop(&self.data.envs).is_some() {
+            let mark = [" LINE STOPPED ", " STOPPED ", " STOP "]
+                .into_iter()
+                .find(|m| m.len() <= avail)
+                .unwrap_or("");
+            let mut spans = vec![Span::styled(mark, t.disconnected())];
+            if mark.len() + 8 <= avail {
+                spans.push(Span::styled(" ? help ", t.dim()));
+            }
+            Line::from(spans)
+        } else {
+            Line::from(vec![Span::styled("? help ", t.dim())])
+        }
+        .right_aligned();
         f.render_widget(Paragraph::new(right), area);
     }
 
@@ -151,30 +191,95 @@ impl App {
         f.render_widget(Paragraph::new(lines), area);
     }
 
+    /// One format at every width: connection, user, running work, last change, in that
+    /// order. When the last change does not fit, the line is shortened in a fixed order:
+    /// the change's details in parentheses go, then the daemon's version and pid, then the
+    /// role; then the change is cut at a word, and left
+    /// out when fewer than 12 columns remain.
     fn render_status(&self, f: &mut Frame, area: Rect) {
         let t = self.theme;
-        let (conn, style) = match &self.conn {
-            Conn::Connecting => (format!(" … connecting to {} ", self.socket), t.status_bar()),
-            Conn::Starting { .. } => (" … starting releasd ".to_string(), t.status_bar()),
-            Conn::Connected(w) if area.width >= 110 => (
-                format!(" ● releasd {} (pid {}) ", w.daemon_version, w.pid),
-                t.status_bar(),
+        let fields = self.status_fields();
+        let width = usize::from(area.width);
+        let w = |s: &str| crate::text::width(s);
+        let mut conn = fields.conn_long.clone();
+        let mut user = fields.user_long.clone();
+        let mut last = fields.last.clone();
+        let used = |conn: &str, user: &str| w(conn) + w(user) + w(&fields.work);
+        // Room for the last change's text at the current shortening step.
+        let room = |conn: &str, user: &str| {
+            let h = fields.last.as_ref().map_or(0, |(head, _)| w(head) + 1);
+            width.saturating_sub(used(conn, user) + h)
+        };
+        const MIN_TEXT: usize = 12;
+        // The change without its details in parentheses (they go first, see `fit_words`).
+        let need = fields
+            .last
+            .as_ref()
+            .map_or(0, |(_, text)| w(crate::text::without_details(text)));
+        if room(&conn, &user) < need {
+            conn = fields.conn_short.clone();
+        }
+        if room(&conn, &user) < need {
+            user = fields.user_short.clone();
+        }
+        if room(&conn, &user) < MIN_TEXT {
+            last = None;
+        }
+        let last = match last {
+            Some((head, text)) => format!(
+                "{head}{} ",
+                crate::text::fit_words(&text, room(&conn, &user))
             ),
-            Conn::Connected(w) if self.started.is_some() => (
-                format!(" ● connected (relui started it, pid {}) ", w.pid),
-                t.status_bar(),
-            ),
-            Conn::Connected(_) => (" ● connected ".to_string(), t.status_bar()),
-            Conn::Denied { .. } => (" ✗ PERMISSION DENIED ".to_string(), t.disconnected()),
-            Conn::Disconnected { retry_in_ms, .. } => (
-                format!(
+            None => String::new(),
+        };
+        let line = Line::from(vec![
+            Span::styled(conn, fields.conn_style),
+            Span::styled(user, t.status_bar()),
+            Span::styled(fields.work, t.status_bar().add_modifier(Modifier::BOLD)),
+            Span::styled(last, t.status_bar()),
+        ]);
+        f.render_widget(Paragraph::new(line).style(t.status_bar()), area);
+    }
+
+    fn status_fields(&self) -> StatusFields {
+        let t = self.theme;
+        let (conn_long, conn_short, conn_style) = match &self.conn {
+            Conn::Connecting => {
+                let s = format!(" … connecting to {} ", self.socket);
+                (s.clone(), s, t.status_bar())
+            }
+            Conn::Starting { .. } => {
+                let s = " … starting releasd ".to_string();
+                (s.clone(), s, t.status_bar())
+            }
+            Conn::Connected(w) => {
+                let (ours, ours_short) = if self.daemon_is_ours() {
+                    (", started by relui", " (started by relui)")
+                } else {
+                    ("", "")
+                };
+                (
+                    format!(
+                        " ● connected to releasd {} (pid {}{ours}) ",
+                        w.daemon_version, w.pid
+                    ),
+                    format!(" ● connected{ours_short} "),
+                    t.status_bar(),
+                )
+            }
+            Conn::Denied { .. } => {
+                let s = " ✗ PERMISSION DENIED ".to_string();
+                (s.clone(), s, t.disconnected())
+            }
+            Conn::Disconnected { retry_in_ms, .. } => {
+                let s = format!(
                     " ✗ DISCONNECTED, retry in {:.1}s ",
                     *retry_in_ms as f64 / 1000.0
-                ),
-                t.disconnected(),
-            ),
+                );
+                (s.clone(), s, t.disconnected())
+            }
         };
-        let verifying = if self.verifying.is_empty() {
+        let work = if self.verifying.is_empty() {
             String::new()
         } else {
             // A spinner that moves with the clock, the elapsed time and what is running.
@@ -189,53 +294,34 @@ impl App {
                 self.verifying.join(", ")
             )
         };
-        let user_long = match &self.data.caller {
-            Some(c) => format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
-            // Who we are is known once connected; until then the status says why not.
-            None => String::new(),
+        // Who we are is known once connected; until then the connection field says why not.
+        let (user_long, user_short) = match &self.data.caller {
+            Some(c) => (
+                format!("│ {} ({}) ", c.actor.name, c.role.as_str()),
+                format!("│ {} ", c.actor.name),
+            ),
+            None => (String::new(), String::new()),
         };
-        let width = |s: &str| s.chars().count();
-        let (user, last) = match &self.last_event {
-            Some((text, at)) => {
-                let age = at.age(self.now);
-                let fixed = width(&conn) + width(&verifying) + 1;
-                let long_head = format!("│ {age} ago: ");
-                if fixed + width(&user_long) + width(&long_head) + width(text)
-                    <= usize::from(area.width)
-                {
-                    (user_long, format!("{long_head}{text} "))
-                } else {
-                    // Narrow: the role and "ago" go first, then the event is abbreviated at a
-                    // word (details in parentheses first), never cut mid-word.
-                    let user = match &self.data.caller {
-                        Some(c) => format!("│ {} ", c.actor.name),
-                        None => String::new(),
-                    };
-                    let head = format!("│ {age}: ");
-                    let room = usize::from(area.width)
-                        .saturating_sub(fixed + width(&user) + width(&head))
-                        .max(8);
-                    (
-                        user,
-                        format!("{head}{} ", crate::text::fit_words(text, room)),
-                    )
-                }
-            }
+        let last = match &self.last_event {
+            Some((text, at)) => Some((format!("│ {} ago: ", at.age(self.now)), text.clone())),
             // Nothing happened since relui started: the newest change it knows of instead
             // of "no events yet" on a store with history.
-            None => (user_long, self.last_change_text()),
+            None => self.last_change(),
         };
-        let line = Line::from(vec![
-            Span::styled(conn, style),
-            Span::styled(user, t.status_bar()),
-            Span::styled(verifying, t.status_bar().add_modifier(Modifier::BOLD)),
-            Span::styled(last, t.status_bar()),
-        ]);
-        f.render_widget(Paragraph::new(line).style(t.status_bar()), area);
+        StatusFields {
+            conn_long,
+            conn_short,
+            conn_style,
+            user_long,
+            user_short,
+            work,
+            last,
+        }
     }
 
-    /// `│ 5m ago: v1.2.0 live in staging (alice) `, from the environments; or nothing yet.
-    fn last_change_text(&self) -> String {
+    /// The newest deployment the environments show (age, `v1.2.0 live in staging (alice)`),
+    /// or "nothing deployed yet" on a store without one.
+    fn last_change(&self) -> Option<(String, String)> {
         let newest = self
             .data
             .envs
@@ -243,16 +329,20 @@ impl App {
             .filter_map(|e| Some((e.since?, e.live.as_deref()?, e)))
             .max_by_key(|(since, _, _)| since.0);
         match newest {
-            Some((since, live, e)) => format!(
-                "│ {} ago: {live} live in {}{} ",
-                since.age(self.now),
-                e.env.name,
-                e.by.as_deref()
-                    .map(|b| format!(" ({b})"))
-                    .unwrap_or_default()
-            ),
-            None if self.data.envs_loaded => "│ nothing deployed yet ".to_string(),
-            None => String::new(),
+            Some((since, live, e)) => Some((
+                format!("│ {} ago: ", since.age(self.now)),
+                format!(
+                    "{live} live in {}{}",
+                    e.env.name,
+                    e.by.as_deref()
+                        .map(|b| format!(" ({b})"))
+                        .unwrap_or_default()
+                ),
+            )),
+            None if self.data.envs_loaded => {
+                Some(("│ ".to_string(), "nothing deployed yet".to_string()))
+            }
+            None => None,
         }
     }
 
@@ -272,10 +362,14 @@ impl App {
         } else {
             match self.screen {
                 Screen::Releases if self.detail.is_some() => FooterContext::Detail,
-                Screen::Releases if self.releases.filter_editing => FooterContext::Filter,
+                Screen::Releases if self.releases.filter.editing => FooterContext::Filter,
                 Screen::Releases => FooterContext::Releases,
+                Screen::Environments if self.envs.filter.editing => FooterContext::Filter,
                 Screen::Environments => FooterContext::Environments,
                 Screen::Logs if self.logs.detail.is_some() => FooterContext::LogDetail,
+                Screen::Logs if self.logs.filter.editing => FooterContext::Filter,
+                Screen::Requests if self.requests.filter.editing => FooterContext::Filter,
+                Screen::Requests => FooterContext::Requests,
                 Screen::Logs => FooterContext::Logs,
             }
         }

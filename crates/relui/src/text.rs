@@ -272,6 +272,29 @@ pub fn live_in_text(envs: &[String], width: usize) -> String {
     format!("{cut}…{tail}")
 }
 
+/// The LIVE IN cell with where the release is held (rolled back out), as relctl says it:
+/// "staging; HELD in production"; shorter forms where that does not fit, always keeping
+/// "HELD" in sight; "HELD in production" when it is live nowhere.
+pub fn live_and_held_text(live: &[String], held: &[String], width: usize) -> String {
+    use crate::widgets::columns::fit;
+    if held.is_empty() {
+        return live_in_text(live, width);
+    }
+    let h = held.join(",");
+    if live.is_empty() {
+        return fit(&format!("HELD in {h}"), width);
+    }
+    let l = live.join(",");
+    for candidate in [format!("{l}; HELD in {h}"), format!("{l}; HELD {h}")] {
+        if self::width(&candidate) <= width {
+            return candidate;
+        }
+    }
+    // "; HELD" and at least one character of a held name must stay.
+    let live_part = live_in_text(live, width.saturating_sub(8).max(1));
+    fit(&format!("{live_part}; HELD {h}"), width)
+}
+
 /// "1/1 checks passed", "0/2 checks passed", "no checks defined" (read as a score, so
 /// "checks" even for one).
 pub fn checks_count(v: &Verification) -> String {
@@ -613,6 +636,15 @@ mod tests {
 /// Fit `text` into `max` columns for the status bar: whole if it fits, else without its
 /// trailing parenthesised details ("(was v1.2)"), else cut at a word with "…" — never
 /// mid-word.
+/// `text` without its trailing details in parentheses ("deployed v1 (alice)" → "deployed v1").
+pub fn without_details(text: &str) -> &str {
+    let mut short = text.trim_end();
+    while let Some(open) = short.rfind(" (").filter(|_| short.ends_with(')')) {
+        short = &short[..open];
+    }
+    short
+}
+
 pub fn fit_words(text: &str, max: usize) -> String {
     let len = |s: &str| s.chars().count();
     if len(text) <= max {
@@ -647,7 +679,29 @@ pub fn fit_words(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod fit_tests {
-    use super::fit_words;
+    use super::{fit_words, live_and_held_text};
+
+    #[test]
+    fn held_stays_in_sight() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            live_and_held_text(&s(&["staging"]), &s(&["production"]), 40),
+            "staging; HELD in production"
+        );
+        assert_eq!(
+            live_and_held_text(&s(&["staging"]), &s(&["production"]), 24),
+            "staging; HELD production"
+        );
+        assert_eq!(
+            live_and_held_text(&s(&["staging"]), &s(&["production"]), 17),
+            "staging; HELD pr…"
+        );
+        assert_eq!(
+            live_and_held_text(&[], &s(&["production"]), 30),
+            "HELD in production"
+        );
+        assert_eq!(live_and_held_text(&s(&["staging"]), &[], 30), "staging");
+    }
 
     #[test]
     fn fits_drops_details_then_cuts_at_a_word() {

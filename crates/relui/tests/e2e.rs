@@ -125,6 +125,23 @@ impl Tui {
         }
     }
 
+    /// Press `keys` until `needle` is on screen (each press may load another page).
+    fn press_until(&mut self, keys: &str, needle: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            self.send(keys);
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out pressing {keys:?} for {needle:?}; the screen is:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn wait_gone(&self, needle: &str) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -224,6 +241,12 @@ template = "You said: {{ input.message }}"
 [endpoints.chat]
 pipeline = "chat"
 "#;
+
+/// The last lines of a screen (the message line and the status bar), for failure output.
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(6)..].join("\n")
+}
 
 fn relctl_ok(d: &TestDaemon, args: &[&str]) {
     let out = d.relctl().args(args).output().expect("run relctl");
@@ -332,7 +355,8 @@ fn the_whole_workflow_in_the_tui() {
     );
     tui.wait_for(&["created release v1.2.0"]);
     tui.send("1");
-    tui.wait_for(&["v1.2.0", "after the restart"]);
+    // The notes column is cut with "…" at 80 columns.
+    tui.wait_for(&["v1.2.0", "after the rest"]);
 
     // Errors from the daemon are shown as said: v1.1.0 was rolled back out of production,
     // so it is held there and redeploying it is refused.
@@ -576,8 +600,8 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         40,
     );
     let s = tui.wait_for(&[
-        "● releasd",
-        "(pid ",
+        "● connected to releasd",
+        "started by relui)",
         "example app config is now the draft",
         "keeps running after q",
         "releasd.log",
@@ -585,7 +609,7 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     let pid_on = |s: &str| -> i32 {
         s.split("(pid ")
             .nth(1)
-            .and_then(|r| r.split(')').next())
+            .and_then(|r| r.split([')', ',']).next())
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or_else(|| panic!("no pid on screen:\n{s}"))
     };
@@ -598,7 +622,7 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     .expect("kill releasd");
     tui.wait_for(&["DISCONNECTED", "Press s to start releasd again"]);
     tui.send("s");
-    let s = tui.wait_for(&["● releasd", "relui started releasd"]);
+    let s = tui.wait_for(&["● connected to releasd", "relui started releasd"]);
     let pid = pid_on(&s);
     assert_ne!(pid, first, "the same daemon?\n{s}");
     // The newcomer path: n, a tag, Enter creates the first release from the example draft.
@@ -615,6 +639,63 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("stop releasd");
     let stopped = rel_testkit::wait_until(DEADLINE, || nix::sys::signal::kill(pid, None).is_err());
     assert!(stopped, "releasd {pid} did not stop on SIGTERM");
+}
+
+/// A daemon relui did not start (here rel-testkit's, with its own data dir) dies: relui
+/// says where its data was and how to start it, and `s` starts nothing on its socket (a
+/// default daemon there would serve an empty store). When the owner starts it again, relui
+/// reconnects to that same daemon.
+#[test]
+fn a_daemon_relui_did_not_start_is_never_restarted_by_it() {
+    let mut d = TestDaemon::start();
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(&d, &["release", "create", "v1.0.0", "-d", "first"]);
+    let socket = d.socket().to_path_buf();
+    let data = d.data_dir().display().to_string();
+    // Autostart on (the default): it must still not start one.
+    let mut tui = Tui::spawn(&["--socket", socket.to_str().expect("utf-8")], &[], 200, 20);
+    tui.wait_for(&["● connected", "v1.0.0"]);
+    assert!(!tui.screen().contains("started by relui"));
+    d.kill9();
+    let s = tui.wait_for(&["it was not started by relui", "from its last status"]);
+    assert!(s.contains(&data), "{data} not on screen:\n{}", tail(&s));
+    assert!(!s.contains("Press s"), "{s}");
+    tui.send("s");
+    // The refusal is the answer to s itself (nothing else sets a warning meanwhile).
+    tui.wait_for(&["DISCONNECTED", "start it the way it was started"]);
+    let s = tui.screen();
+    assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
+    // Its owner starts it again (it would fail if relui had taken the socket).
+    d.restart();
+    let pid = d.pid().expect("pid").to_string();
+    let s = tui.wait_for(&["● connected", &format!("(pid {pid})"), "v1.0.0"]);
+    assert!(!s.contains(", started by relui"), "{s}");
+    tui.wait_gone("not started by relui");
+}
+
+/// relui starting on a socket whose daemon died (kill -9 leaves the socket file): it does
+/// not start a default daemon in its place, says why, and connects when the owner starts
+/// that daemon again.
+#[test]
+fn a_stale_socket_gets_no_default_daemon() {
+    let mut d = TestDaemon::start();
+    let socket = d.socket().to_path_buf();
+    d.kill9();
+    assert!(socket.exists(), "kill -9 should leave the socket file");
+    // Autostart on (the default).
+    let tui = Tui::spawn(&["--socket", socket.to_str().expect("utf-8")], &[], 200, 30);
+    let s = tui.wait_for(&["DISCONNECTED", "stopped without cleaning up"]);
+    assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
+    // Still said after the retries (here: after the retry counter was seen to change).
+    tui.wait_for(&["retry in 0.4s"]);
+    let s = tui.wait_for(&["stopped without cleaning up"]);
+    assert!(!s.contains("starting"), "relui started a daemon:\n{s}");
+    d.restart();
+    let pid = d.pid().expect("pid").to_string();
+    let s = tui.wait_for(&["● connected", &format!("(pid {pid})")]);
+    assert!(!s.contains(", started by relui"), "{s}");
 }
 
 /// Release & Deploy to a protected environment — one created while the dialog is open —
@@ -739,6 +820,33 @@ fn another_users_socket_is_permission_denied_and_starts_nothing() {
     assert_eq!(status.exit_code(), 5, "{status:?}");
 }
 
+/// The socket opens (nobody is in its group) but the daemon's config gives nobody no role:
+/// relui says the daemon refused the user and shows the daemon's hint, not that the socket
+/// may not be opened; exit 5.
+#[test]
+fn a_user_without_a_role_is_told_so_not_that_the_socket_is_closed() {
+    if !can_switch_user() {
+        return;
+    }
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(nobody().1))
+        .ok()
+        .flatten()
+        .expect("nobody's group");
+    let d = TestDaemon::start_with_config(&format!("[socket]\ngroup = \"{}\"\n", group.name));
+    std::fs::set_permissions(d.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the test dir");
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn_as_nobody(&["--socket", socket.to_str().expect("utf-8")], 120, 40);
+    let s = tui.wait_for(&["PERMISSION DENIED", "refused you", "no role", "viewer = ["]);
+    assert!(!s.contains("may not open"), "{s}");
+    assert!(
+        !s.contains("starting") && !s.contains("could not start"),
+        "relui tried to start a daemon:\n{s}"
+    );
+    tui.send("q");
+    assert_eq!(tui.wait_exit().exit_code(), 5);
+}
+
 /// relctl as another user: exit 5 and no advice to start a daemon (there is one).
 #[test]
 fn relctl_on_another_users_socket_exits_5_without_start_advice() {
@@ -783,5 +891,209 @@ fn a_c_locale_and_a_vt100_get_ascii_and_no_colour() {
     assert!(
         !text.contains("38;5;"),
         "256-colour codes written to a vt100"
+    );
+}
+
+/// releasd cuts list answers at `--page-bytes`: relui follows the cursor to the oldest
+/// release and run instead of taking the first short page for the whole list.
+#[test]
+fn lists_are_read_whole_from_a_daemon_with_a_small_page_budget() {
+    let d = TestDaemon::try_start_with_args(None, &["--page-bytes", "1024"])
+        .expect("start releasd with a 1 KiB page budget");
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    // ~600 bytes of notes each: one page holds a release or two.
+    let notes = format!("tuning {}", "lorem ipsum ".repeat(50));
+    for i in 0..12 {
+        relctl_ok(
+            &d,
+            &["release", "create", &format!("v0.{i}.0"), "-d", &notes],
+        );
+    }
+    relctl_ok(&d, &["deploy", "v0.11.0", "--env", "staging", "--yes"]);
+    let message = format!(r#"{{"message":"{}"}}"#, "ping ".repeat(60));
+    for _ in 0..8 {
+        relctl_ok(
+            &d,
+            &["trigger", "chat", "--env", "staging", "--data", &message],
+        );
+    }
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "v0.11.0"]);
+    // End: the oldest release, pages fetched as the selection gets there.
+    tui.press_until("G", "▶ v0.0.0");
+    // A filter that matches every release counts all of them once the daemon says the
+    // list ended.
+    tui.send("/");
+    tui.send("tuning");
+    tui.send(ENTER);
+    tui.wait_for(&["12 matches"]);
+    // The logs: the first run is reachable too.
+    tui.send("3");
+    tui.wait_for(&["Execution logs", "#8"]);
+    tui.press_until("G", "▶ #1 ");
+    tui.send("/");
+    tui.send("ping");
+    tui.send(ENTER);
+    tui.wait_for(&["8 matches"]);
+}
+
+/// Issue 11 in the TUI against a real daemon: freeze and unfreeze with a reason (the daemon
+/// records it), stop the line and end it, a deploy to an environment that needs approvals opens a request instead of
+/// going live, the Requests screen shows it, refuses to let its requester approve it, and
+/// rejects it with a reason.
+#[test]
+fn freeze_unfreeze_and_a_request_from_the_tui() {
+    let d = TestDaemon::start();
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(&d, &["release", "create", "v1.0.0", "-d", "first"]);
+    relctl_ok(&d, &["env", "create", "gated", "--approvals", "1"]);
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        &[],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "v1.0.0"]);
+
+    // Freeze staging from the Environments screen: a reason is required.
+    tui.send("2");
+    tui.wait_for(&["History: staging"]);
+    tui.send("f");
+    tui.wait_for(&["Freeze staging", "Reason"]);
+    tui.send("release week");
+    tui.send(ENTER);
+    tui.wait_for(&["Froze staging", "FROZEN by", "release week"]);
+    let out = d
+        .relctl()
+        .args(["env", "show", "staging", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"reason\":\"release week\"")
+            || json.contains("\"reason\": \"release week\""),
+        "{json}"
+    );
+    // Unfreeze: asked once, then the banner goes.
+    tui.send("u");
+    tui.wait_for(&["Unfreeze staging"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Unfroze staging"]);
+    tui.wait_gone("FROZEN by");
+
+    // Stop the line (F): every environment refuses deploys, as the daemon records it.
+    tui.send("F");
+    tui.wait_for(&["Stop the line", "Reason"]);
+    tui.send("incident 42");
+    tui.send(ENTER);
+    tui.wait_for(&["Stopped the line", "LINE STOPPED by"]);
+    let out = d
+        .relctl()
+        .args(["env", "show", "gated", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("incident 42"), "{json}");
+    // U ends it.
+    tui.send("U");
+    tui.wait_for(&["End the stopped line"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Ended the stopped line"]);
+    tui.wait_gone("LINE STOPPED");
+
+    // A deploy to an environment that needs an approval says so, then opens a request.
+    tui.send(":deploy v1.0.0 gated");
+    tui.send(ENTER);
+    tui.wait_for(&[
+        "‹ gated ›",
+        "needs 1 approval(s): this creates a request",
+        "[ Request deploy of v1.0.0 to gated ]",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["request #1 to deploy v1.0.0 is open"]);
+    // On the Requests screen: the requester may not approve it, and may withdraw it.
+    tui.send("4");
+    tui.wait_for(&["#1", "approval", "gated", "0/1"]);
+    tui.send("a");
+    tui.wait_for(&["is yours"]);
+    tui.send("x");
+    tui.wait_for(&["Reject request #1"]);
+    tui.send("wrong target");
+    tui.send(ENTER);
+    tui.wait_for(&["Rejected request #1", "No open requests"]);
+    // Nothing went live in gated.
+    let out = d
+        .relctl()
+        .args(["env", "show", "gated", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"live\":null") || json.contains("\"live\": null"),
+        "{json}"
+    );
+}
+
+/// Four eyes through the TUI: a request opened by the daemon's owner is approved in relui by
+/// another OS user (`nobody`, a deployer by the daemon's config), and that last approval
+/// deploys it.
+#[test]
+fn another_user_approves_a_request_in_the_tui_and_it_deploys() {
+    if !can_switch_user() {
+        return;
+    }
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(nobody().1))
+        .ok()
+        .flatten()
+        .expect("nobody's group");
+    let d = TestDaemon::start_with_config(&format!(
+        "[roles]\ndeployer = [\"nobody\"]\n[socket]\ngroup = \"{}\"\n",
+        group.name
+    ));
+    // nobody reaches the socket through its group; the directories must be passable.
+    std::fs::set_permissions(d.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the test dir");
+    let app = d.dir().join("app.toml");
+    std::fs::write(&app, APP).expect("write app.toml");
+    relctl_ok(&d, &["app", "apply", app.to_str().expect("utf-8 path")]);
+    relctl_ok(&d, &["release", "create", "v1.0.0", "-d", "first"]);
+    relctl_ok(&d, &["env", "create", "gated", "--approvals", "1"]);
+    relctl_ok(&d, &["deploy", "v1.0.0", "--env", "gated"]);
+    let socket = d.socket().to_path_buf();
+    let mut tui = Tui::spawn_as_nobody(
+        &["--socket", socket.to_str().expect("utf-8"), "--no-start"],
+        80,
+        24,
+    );
+    tui.wait_for(&["● connected", "nobody (deployer)", "4 Requests (1)"]);
+    tui.send("4");
+    tui.wait_for(&["#1", "gated", "0/1"]);
+    tui.send("a");
+    tui.wait_for(&[
+        "Approve request #1",
+        "Yours is the last approval needed (1/1)",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["the last approval needed: deployed v1.0.0 to gated"]);
+    let out = d
+        .relctl()
+        .args(["env", "show", "gated", "-o", "json"])
+        .output()
+        .expect("relctl env show");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains("\"live\":\"v1.0.0\"") || json.contains("\"live\": \"v1.0.0\""),
+        "{json}"
     );
 }

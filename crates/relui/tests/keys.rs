@@ -682,10 +682,7 @@ fn reconnecting_keeps_the_selection() {
         retry_in_ms: 400,
     });
     let s = screen(&app, 80, 24);
-    assert!(
-        s.contains("DISCONNECTED") && s.contains("releasd went away"),
-        "{s}"
-    );
+    assert!(s.contains("DISCONNECTED") && s.contains("stopped"), "{s}");
     // While disconnected the data stays on screen.
     assert!(s.contains(&before));
     settle_all(&mut app, &world, Msg::Connected(welcome()));
@@ -714,6 +711,8 @@ fn quit_help_and_screens() {
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Logs);
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Requests);
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
     assert_eq!(app.update(ch('q')), [Command::Quit]);
     // Ctrl-C in a dialog cancels the dialog (as Esc); from the main screen it quits.
@@ -732,6 +731,12 @@ fn quit_help_and_screens() {
 fn s_starts_releasd_again_only_when_it_is_gone() {
     let world = World::new(3);
     let mut app = connected(&world, 80, 24);
+    // relui started this one (the world's daemon has pid 4242).
+    app.update(Msg::DaemonStarted {
+        pid: Some(4242),
+        log: None,
+    });
+    press(&mut app, &world, vec![]);
     // Connected: s does nothing of the sort.
     assert!(!app.update(ch('s')).contains(&Command::StartDaemon));
     app.update(Msg::Disconnected {
@@ -744,8 +749,57 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
     // Another user's socket: never.
     app.update(Msg::Denied {
         reason: "only the daemon's owner may open it".into(),
+        by_daemon: false,
     });
     assert!(app.update(ch('s')).is_empty());
+    assert_eq!(app.exit_code(), 5);
+}
+
+/// A daemon relui did not start (systemd's, another shell's) goes away: relui does not
+/// offer to start one, s starts nothing, and the message says where its data was.
+#[test]
+fn s_never_starts_a_daemon_relui_did_not_start() {
+    let world = World::new(3);
+    let mut app = connected(&world, 120, 40);
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    let s = screen(&app, 120, 40);
+    assert!(!s.contains("Press s"), "{s}");
+    assert!(s.contains("it was not started by relui"), "{s}");
+    assert!(s.contains("data dir /var/lib/releasd"), "{s}");
+    assert!(s.contains("systemctl restart releasd"), "{s}");
+    assert!(app.update(ch('s')).is_empty());
+    // relui started a daemon once, but the one that went away is another (another pid).
+    let mut app = connected(&world, 80, 24);
+    app.update(Msg::DaemonStarted {
+        pid: Some(999),
+        log: None,
+    });
+    app.update(Msg::Connected(welcome()));
+    press(&mut app, &world, vec![]);
+    app.update(Msg::Disconnected {
+        reason: "gone".into(),
+        retry_in_ms: 400,
+    });
+    assert!(app.update(ch('s')).is_empty());
+}
+
+/// The socket opened but the daemon refused the user's role: relui says that (and the
+/// daemon's hint), not that the socket may not be opened.
+#[test]
+fn a_refused_role_is_not_a_refused_socket() {
+    let mut app = new_app(relui::Theme::colored(), 80, 24);
+    app.update(Msg::Denied {
+        reason: "user bob (uid 1001) may not use this releasd: it serves only its owner alice and the users listed in its roles. Ask alice to add `viewer = [\"bob\"]`".into(),
+        by_daemon: true,
+    });
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("refused you"), "{s}");
+    assert!(s.contains("no role"), "{s}");
+    assert!(s.contains("viewer = [\"bob\"]"), "{s}");
+    assert!(!s.contains("may not open"), "{s}");
     assert_eq!(app.exit_code(), 5);
 }
 
@@ -819,8 +873,8 @@ fn logs_screen_loads_filters_and_follows_runs() {
     settle(&mut app, &world, cmds);
     assert_eq!(app.screen, Screen::Logs);
     assert_eq!(app.logs.rows.len(), 6);
-    // `/` cycles the environment filter in promotion order and asks again.
-    let cmds = app.update(ch('/'));
+    // `f` cycles the environment filter in promotion order and asks again.
+    let cmds = app.update(ch('f'));
     match &requests(&cmds)[..] {
         [Request::Logs(q)] => assert_eq!(q.env.as_deref(), Some("staging")),
         _ => panic!("no deploy dialog"),
@@ -862,7 +916,9 @@ fn logs_screen_loads_filters_and_follows_runs() {
     );
     press(&mut app, &world, vec![key(KeyCode::Esc)]);
     assert!(app.logs.detail.is_none());
-    // Tab cycles through all three screens.
+    // Tab cycles through all the screens.
+    press(&mut app, &world, vec![key(KeyCode::Tab)]);
+    assert_eq!(app.screen, Screen::Requests);
     press(&mut app, &world, vec![key(KeyCode::Tab)]);
     assert_eq!(app.screen, Screen::Releases);
 }
@@ -1187,13 +1243,13 @@ fn an_unverified_promotion_hints_at_v() {
 #[test]
 fn live_in_is_readable_at_80_columns() {
     let mut world = World::new(30);
-    world.releases[1].live_in = vec!["staging".into(), "production".into()];
+    world.releases[1].live_in = vec!["staging".into(), "production".into(), "prod-eu".into()];
     let app = connected(&world, 80, 24);
     let s = screen(&app, 80, 24);
-    assert!(s.contains("staging +1"), "{s}");
-    assert!(!s.contains("productio "), "a cut name:\n{s}");
+    assert!(s.contains("staging +2"), "{s}");
+    assert!(!s.contains("prod-e "), "a cut name:\n{s}");
     let app = connected(&world, 120, 40);
-    assert!(screen(&app, 120, 40).contains("staging,production"));
+    assert!(screen(&app, 120, 40).contains("staging,production,prod-eu"));
 }
 
 #[test]
@@ -1402,6 +1458,137 @@ fn the_command_palette() {
     assert_eq!(app.update(key(KeyCode::Enter)), [Command::Quit]);
 }
 
+fn palette(app: &mut relui::App, world: &World, line: &str) -> Vec<Command> {
+    press(app, world, vec![ch(':')]);
+    for c in line.chars() {
+        app.update(ch(c));
+    }
+    press(app, world, vec![key(KeyCode::Enter)])
+}
+
+/// `:deploy` checks the tag and the environment before any dialog opens, and says either
+/// mistake the same way (one line, with the close name); the line goes at the next key.
+#[test]
+fn the_palette_checks_tag_and_env_first_and_forgets_its_mistakes() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    // Every release is loaded: an unknown tag is known to be unknown.
+    palette(&mut app, &world, "deploy v9 production");
+    assert!(app.dialog.is_none(), "a dialog opened for an unknown tag");
+    let m = app.message.clone().expect("message");
+    assert!(m.error && m.text.contains("No release tagged v9"), "{m:?}");
+    // An unknown environment suggests the close one: a prefix, or a near spelling.
+    palette(&mut app, &world, "deploy v1.30.0 prod");
+    assert!(app.dialog.is_none());
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("did you mean production?"), "{m:?}");
+    palette(&mut app, &world, "rollback stagin");
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("did you mean staging?"), "{m:?}");
+    // A stale mistake goes with the next key (here a screen switch).
+    palette(&mut app, &world, "foo");
+    assert!(screen(&app, 80, 24).contains("Unknown command :foo"));
+    press(&mut app, &world, vec![ch('2')]);
+    assert!(!screen(&app, 80, 24).contains("Unknown command"));
+    assert!(app.message.is_none(), "{:?}", app.message);
+    // A tag beyond the loaded pages: the daemon is asked, and its not-found is the same line.
+    // 300 releases: the first page (200) is loaded, the oldest are not.
+    let world = World::new(300);
+    let mut app = connected(&world, 80, 24);
+    assert!(app.releases.rows.len() < 300);
+    let left = palette(&mut app, &world, "deploy v9 production");
+    let [Command::Call { purpose, request }] = &left[..] else {
+        panic!("the daemon was not asked: {left:?}");
+    };
+    assert_eq!(request, &Request::ReleaseShow { tag: "v9".into() });
+    app.update(Msg::Rpc {
+        purpose: purpose.clone(),
+        result: Err(rel_proto::ClientError::Rpc(rel_domain::RelError::new(
+            rel_domain::ErrorCode::NotFound,
+            "no release v9",
+        ))),
+    });
+    assert!(app.dialog.is_none());
+    let m = app.message.clone().expect("message");
+    assert!(m.text.contains("No release tagged v9"), "{m:?}");
+    // A loaded-later tag the daemon knows opens the confirmation.
+    palette(&mut app, &world, "deploy v1.2.0 production");
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => assert_eq!((d.tag.as_str(), d.env()), ("v1.2.0", "production")),
+        _ => panic!("no deploy dialog for a tag the daemon knows"),
+    }
+}
+
+/// Stop the line from the Environments screen (F) and from the palette (`:freeze --all
+/// REASON`): the daemon gets one freeze for every environment; U and `:unfreeze --all` end
+/// it, and only when it is stopped.
+#[test]
+fn stop_the_line_and_end_it() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('F')]);
+    assert!(
+        matches!(&app.dialog, Some(Dialog::Gov(_))),
+        "F opened nothing"
+    );
+    // A reason is required.
+    let left = press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert!(requests(&left).is_empty(), "{left:?}");
+    assert!(screen(&app, 80, 24).contains("Reason: required"));
+    let left = press(&mut app, &world, typed("incident 42"));
+    assert!(left.is_empty());
+    let left = press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(
+        requests(&left),
+        [Request::Freeze {
+            env: None,
+            reason: "incident 42".into(),
+            until: None
+        }]
+    );
+    // The palette: the reason given, Enter confirms.
+    let mut app = connected(&world, 80, 24);
+    palette(&mut app, &world, "freeze --all payments down");
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Stop the line"), "{s}");
+    let left = press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(
+        requests(&left),
+        [Request::Freeze {
+            env: None,
+            reason: "payments down".into(),
+            until: None
+        }]
+    );
+    // Not stopped: U says so and sends nothing.
+    let mut app = connected(&world, 80, 24);
+    let left = press(&mut app, &world, vec![ch('2'), ch('U')]);
+    assert!(left.is_empty() && app.dialog.is_none());
+    assert!(
+        app.message
+            .clone()
+            .expect("message")
+            .text
+            .contains("not stopped")
+    );
+    // Stopped: U and :unfreeze --all end it.
+    let mut stopped = World::new(30);
+    stop_the_line(&mut stopped);
+    let mut app = connected(&stopped, 80, 24);
+    assert!(screen(&app, 80, 24).contains("LINE STOPPED"));
+    press(&mut app, &stopped, vec![ch('2'), ch('U')]);
+    let left = press(&mut app, &stopped, vec![key(KeyCode::Enter)]);
+    assert_eq!(requests(&left), [Request::Unfreeze { env: None }]);
+    let mut app = connected(&stopped, 80, 24);
+    palette(&mut app, &stopped, "unfreeze --all");
+    let left = press(&mut app, &stopped, vec![key(KeyCode::Enter)]);
+    assert_eq!(requests(&left), [Request::Unfreeze { env: None }]);
+    // F on a stopped line says so.
+    let mut app = connected(&stopped, 80, 24);
+    press(&mut app, &stopped, vec![ch('2'), ch('F')]);
+    assert!(app.dialog.is_none());
+}
+
 /// `y` copies the selected tag (OSC 52 bytes checked in relui::clipboard), g/G jump, and an
 /// unknown key says how to get help.
 #[test]
@@ -1417,9 +1604,9 @@ fn copy_jumps_and_unknown_keys() {
     assert_eq!(selected_tag(&app), "v1.1.0");
     press(&mut app, &world, vec![ch('g')]);
     assert_eq!(selected_tag(&app), "v1.30.0");
-    app.update(ch('x'));
+    app.update(ch('z'));
     let m = app.message.clone().expect("message");
-    assert!(m.text.contains("Unknown key x — press ? for help"), "{m:?}");
+    assert!(m.text.contains("Unknown key z — press ? for help"), "{m:?}");
     // Logs: y copies the run id.
     press(&mut app, &world, vec![ch('3')]);
     if let Some(run) = app.logs.rows.first().map(|e| e.id) {
@@ -1439,14 +1626,322 @@ fn the_actions_menu_has_letter_shortcuts() {
         "[d] Deploy",
         "[r] Rollback",
         "[v] Verify",
-        "[p] Diff",
-        "[f] Diff against the draft",
+        "[b] Diff against the previous release",
+        "[c] Diff against v1.28.0",
+        "[w] Diff against the draft",
     ] {
         assert!(s.contains(item), "{item} missing:\n{s}");
+    }
+    // No letter that means something else on the screens (p promote, l open, f freeze).
+    for other in ["[p]", "[l]", "[f]"] {
+        assert!(!s.contains(other), "{other} in the menu:\n{s}");
     }
     press(&mut app, &world, vec![ch('r')]);
     match &app.dialog {
         Some(Dialog::Rollback(d)) => assert_eq!(d.env(), "staging"),
         _ => panic!("r did not open the rollback confirmation"),
     }
+}
+
+// ----- filters and paging -----
+
+#[test]
+fn slash_filters_environments_with_a_count_and_esc_clears() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('/')]);
+    // Typed text is the filter, not keys: `p` would promote, `q` quit.
+    let mut left = vec![];
+    for m in typed("prod") {
+        let cmds = app.update(m);
+        assert!(!cmds.contains(&Command::Quit));
+        left.extend(settle(&mut app, &world, cmds));
+    }
+    assert!(left.is_empty(), "{left:?}");
+    let shown: Vec<&str> = app
+        .envs
+        .shown(&app.data.envs)
+        .iter()
+        .map(|e| e.env.name.as_str())
+        .collect();
+    assert_eq!(shown, ["production"]);
+    assert_eq!(
+        app.envs
+            .selected(&app.data.envs)
+            .map(|e| e.env.name.as_str()),
+        Some("production")
+    );
+    // Its history is the one shown below.
+    assert_eq!(app.envs.history_env.as_deref(), Some("production"));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("filter: prod") && s.contains("1 match "), "{s}");
+    // Enter keeps the filter; keys act again (r opens the rollback of production).
+    press(&mut app, &world, vec![key(KeyCode::Enter), ch('r')]);
+    assert!(matches!(&app.dialog, Some(Dialog::Rollback(d)) if d.env() == "production"));
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.dialog.is_none());
+    assert!(screen(&app, 80, 24).contains("1 match "));
+    // Esc on the list clears it: every environment again, the selection kept.
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert_eq!(app.envs.shown(&app.data.envs).len(), app.data.envs.len());
+    assert_eq!(
+        app.envs
+            .selected(&app.data.envs)
+            .map(|e| e.env.name.as_str()),
+        Some("production")
+    );
+    assert!(!screen(&app, 80, 24).contains("filter:"));
+}
+
+#[test]
+fn a_filter_without_matches_says_so() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('2'), ch('/')];
+    keys.extend(typed("zzz"));
+    press(&mut app, &world, keys);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("0 matches") && s.contains("No environment matches \"zzz\""),
+        "{s}"
+    );
+    // Nothing selected: acting keys do nothing rather than act on a hidden environment.
+    press(&mut app, &world, vec![key(KeyCode::Enter), ch('r')]);
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn logs_filter_by_text_and_errors_only() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('3')]);
+    assert_eq!(app.logs.shown_len(), 6);
+    // `e`: only failed runs (#6 and #3), shown in the title with the count.
+    let cmds = app.update(ch('e'));
+    assert!(requests(&cmds).is_empty(), "filtering needs no request");
+    assert!(app.logs.errors_only);
+    let ids: Vec<u64> = app.logs.shown().map(|e| e.id).collect();
+    assert_eq!(ids, [6, 3]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("errors only") && s.contains("2 matches"), "{s}");
+    // `/` and text narrow it further (the input, the env, the error text all count).
+    let mut keys = vec![ch('/')];
+    keys.extend(typed("ping 3"));
+    keys.push(key(KeyCode::Enter));
+    press(&mut app, &world, keys);
+    let ids: Vec<u64> = app.logs.shown().map(|e| e.id).collect();
+    assert_eq!(ids, [3]);
+    assert!(screen(&app, 80, 24).contains("1 match "));
+    // y copies the shown run, not the row at the same index of the unfiltered list.
+    let cmds = app.update(ch('y'));
+    assert!(cmds.contains(&Command::Copy("3".into())), "{cmds:?}");
+    // Enter opens that run.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(app.logs.detail, Some(3));
+    // Esc: back from the run, then the text goes, then errors only.
+    press(&mut app, &world, vec![key(KeyCode::Esc), key(KeyCode::Esc)]);
+    assert_eq!(app.logs.shown_len(), 2);
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(!app.logs.errors_only);
+    assert_eq!(app.logs.shown_len(), 6);
+    // `/` no longer cycles the environment: it types a filter.
+    assert!(app.logs.env.is_none());
+}
+
+#[test]
+fn releases_filter_counts_matches() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('/')];
+    keys.extend(typed("v1.30"));
+    press(&mut app, &world, keys);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("1 match "), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::Backspace)]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("filter: v1.3") && s.contains("2 matches"), "{s}");
+}
+
+/// releasd cuts list answers at its byte budget: a short page is not the end of the list.
+#[test]
+fn short_pages_are_followed_to_the_end() {
+    let mut world = World::new(30);
+    world.page_cut = Some(7);
+    let mut app = connected(&world, 80, 24);
+    // End, repeatedly: each time the next page is fetched, until the oldest release.
+    for _ in 0..10 {
+        press(&mut app, &world, vec![key(KeyCode::End)]);
+    }
+    assert_eq!(app.releases.rows.len(), 30);
+    assert_eq!(selected_tag(&app), "v1.1.0");
+    assert!(app.releases.exhausted);
+    // The same in the logs.
+    world.executions = (1..=40).rev().map(execution).collect();
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('3')]);
+    for _ in 0..10 {
+        press(&mut app, &world, vec![key(KeyCode::End)]);
+    }
+    assert_eq!(app.logs.rows.len(), 40);
+    assert_eq!(app.logs.selected_run().map(|e| e.id), Some(1));
+    // With a filter on, pages keep coming until the end (the count is then exact).
+    let mut app = connected(&world, 80, 24);
+    let mut keys = vec![ch('3'), ch('e')];
+    keys.extend([ch('/')]);
+    keys.extend(typed("production"));
+    press(&mut app, &world, keys);
+    assert!(app.logs.exhausted);
+    // Odd multiples of 3 up to 40: 3, 9, 15, 21, 27, 33, 39.
+    assert_eq!(app.logs.shown_len(), 7);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("7 matches"), "{s}");
+}
+
+// ----- governance (issue 11) -----
+
+#[test]
+fn f_freezes_an_environment_with_a_reason_and_an_end() {
+    let world = World::new(30);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('f')]);
+    assert!(matches!(&app.dialog, Some(Dialog::Gov(_))));
+    // No reason: nothing is sent, the dialog says why.
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(requests(&cmds).is_empty());
+    assert!(screen(&app, 80, 24).contains("Reason: required"));
+    let mut keys = typed("release week");
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("2h"));
+    for k in keys {
+        app.update(k);
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Freeze {
+            env: Some("staging".into()),
+            reason: "release week".into(),
+            until: Some(rel_domain::Timestamp(NOW + 120 * MIN)),
+        }]
+    );
+    // A bad end is refused with the field named, before anything is sent.
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2'), ch('f')]);
+    let mut keys = typed("x");
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("soon"));
+    for k in keys {
+        app.update(k);
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(requests(&cmds).is_empty());
+    assert!(screen(&app, 80, 24).contains("Until:"));
+}
+
+#[test]
+fn a_frozen_environment_shows_who_why_until_and_u_unfreezes() {
+    let mut world = World::new(30);
+    freeze_staging(&mut world);
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('2')]);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("FROZEN by alice 5m ago") && s.contains("release week"),
+        "{s}"
+    );
+    // f on a frozen environment says so instead of freezing it twice.
+    press(&mut app, &world, vec![ch('f')]);
+    assert!(app.dialog.is_none());
+    let cmds = app.update(ch('u'));
+    assert!(requests(&cmds).is_empty(), "u asks first");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Unfreeze {
+            env: Some("staging".into())
+        }]
+    );
+}
+
+#[test]
+fn requests_screen_approves_others_and_rejects_with_a_reason() {
+    let mut world = World::new(30);
+    approvals_in_production(&mut world);
+    let mut app = connected(&world, 80, 24);
+    let cmds = app.update(ch('4'));
+    assert!(matches!(
+        &requests(&cmds)[..],
+        [Request::Requests { all: false, .. }]
+    ));
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.screen, Screen::Requests);
+    assert_eq!(app.requests.shown_len(), 2);
+    // #2 by bob, approved by carol: alice's is the last approval needed.
+    press(&mut app, &world, vec![ch('a')]);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Yours is the last approval needed (2/2)"), "{s}");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(requests(&cmds), [Request::Approve { id: 2 }]);
+    // Her own request (#1): approving is refused here already, rejecting (withdrawing) asks
+    // for a reason.
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('4'), key(KeyCode::Down), ch('a')]);
+    assert!(app.dialog.is_none());
+    assert!(screen(&app, 80, 24).contains("is yours"));
+    press(&mut app, &world, vec![ch('x')]);
+    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
+    for k in typed("wrong release") {
+        app.update(k);
+    }
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        requests(&cmds),
+        [Request::Reject {
+            id: 1,
+            reason: "wrong release".into()
+        }]
+    );
+}
+
+#[test]
+fn a_deploy_to_an_approvals_environment_says_it_opens_a_request() {
+    let mut world = World::new(30);
+    approvals_in_production(&mut world);
+    let mut app = connected(&world, 80, 24);
+    // v1.29.0 (staging) → production: needs 2 approvals; #2 is already open for it.
+    press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("production needs 2 approval(s): this creates a request")
+            && s.contains("request #2 by bob: 1/2 approvals, expires in 23h")
+            && s.contains("[ Request deploy of v1.29.0 to production ]"),
+        "{s}"
+    );
+}
+
+/// At 60×20 the help does not fit: it stacks in one column, says it scrolls, j scrolls it
+/// to the end, and any other key still closes it.
+#[test]
+fn help_scrolls_where_it_does_not_fit() {
+    let world = World::new(30);
+    let mut app = connected(&world, 60, 20);
+    press(&mut app, &world, vec![ch('?')]);
+    let s = screen(&app, 60, 20);
+    assert!(s.contains("(j/k scroll)") && s.contains("more (j)"), "{s}");
+    assert!(!s.contains("start releasd (when gone)"), "{s}");
+    press(&mut app, &world, vec![key(KeyCode::End)]);
+    assert!(app.help);
+    let s = screen(&app, 60, 20);
+    assert!(
+        s.contains("start releasd (when gone)")
+            && s.contains("Status bar:")
+            && !s.contains("more (j)"),
+        "{s}"
+    );
+    assert!(app.update(ch('q')).is_empty());
+    assert!(!app.help);
+    // At 80×24 everything fits: nothing to scroll.
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('?')]);
+    assert!(!screen(&app, 80, 24).contains("j/k scroll"));
 }

@@ -326,6 +326,52 @@ fn disconnected() {
     });
 }
 
+/// The socket opened but the daemon's config has no role for this user: its hint, and no
+/// word of a socket that may not be opened.
+#[test]
+fn denied_by_the_daemons_roles() {
+    snap("denied_role", |w, h| {
+        let mut app = new_app(Theme::colored(), w, h);
+        app.update(Msg::Denied {
+            reason: "user bob (uid 1001) may not use this releasd: it serves only its owner alice and the users listed in its roles. Ask alice to add `viewer = [\"bob\"]` (or deployer/admin) to the [roles] section of /etc/rel/releasd.toml and restart releasd".into(),
+            by_daemon: true,
+        });
+        app
+    });
+}
+
+/// `:deploy v1.30.0 prod`: one line with the close name, no dialog.
+#[test]
+fn palette_with_an_unknown_environment() {
+    snap("palette_unknown_env", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch(':')];
+        keys.extend(typed("deploy v1.30.0 prod"));
+        keys.push(key(KeyCode::Enter));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+/// The daemon relui started went away: s starts it again, with the same arguments.
+#[test]
+fn disconnected_from_the_daemon_relui_started() {
+    snap("disconnected_ours", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        app.update(Msg::DaemonStarted {
+            pid: Some(4242),
+            log: None,
+        });
+        app.update(Msg::Disconnected {
+            reason: "lost the connection to releasd at /run/user/1000/releasd/releasd.sock; reconnecting".into(),
+            retry_in_ms: 1600,
+        });
+        app
+    });
+}
+
 #[test]
 fn fresh_store_applies_the_example_draft() {
     snap("fresh_store", |w, h| {
@@ -372,7 +418,45 @@ fn logs_filtered_by_environment() {
     snap("logs_staging", |w, h| {
         let world = World::new(30);
         let mut app = connected(&world, w, h);
-        press(&mut app, &world, vec![ch('3'), ch('/')]);
+        press(&mut app, &world, vec![ch('3'), ch('f')]);
+        app
+    });
+}
+
+#[test]
+fn environments_filtered_while_typing() {
+    snap("environments_filter", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('2'), ch('/')];
+        keys.extend(typed("prod"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn logs_errors_only_with_a_text_filter() {
+    snap("logs_errors_filter", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('3'), ch('e'), ch('/')];
+        keys.extend(typed("prod"));
+        keys.push(key(KeyCode::Enter));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn status_bar_of_a_daemon_relui_started() {
+    snap("status_started", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        app.update(Msg::DaemonStarted {
+            pid: Some(4242),
+            log: Some("/run/user/1000/releasd/releasd.log".into()),
+        });
         app
     });
 }
@@ -673,13 +757,131 @@ fn releases_with_a_held_release() {
     snap("releases_held", |w, h| {
         let mut world = World::new(30);
         if let Some(p) = world.envs.iter_mut().find(|e| e.env.name == "production") {
-            p.held = vec!["v1.27.0".into()];
+            p.held = vec!["v1.27.0".into(), "v1.29.0".into()];
         }
         let app = connected(&world, w, h);
         let s = screen(&app, w, h);
         if w >= 80 {
-            assert!(s.contains("HELD") && s.contains("held: production"), "{s}");
+            assert!(s.contains("HELD in production"), "{s}");
+            // v1.29.0 is live in staging and held in production: both said (issue 10).
+            assert!(s.contains("staging; HELD"), "{s}");
         }
+        app
+    });
+}
+
+/// The detail of a release held in production: the HELD line wraps instead of running
+/// into the border.
+#[test]
+fn release_detail_of_a_held_release() {
+    snap("release_detail_held", |w, h| {
+        let mut world = World::new(30);
+        if let Some(p) = world.envs.iter_mut().find(|e| e.env.name == "production") {
+            p.held = vec!["v1.29.0".into()];
+        }
+        let mut app = connected(&world, w, h);
+        press(
+            &mut app,
+            &world,
+            vec![key(KeyCode::Down), key(KeyCode::Enter)],
+        );
+        let s = screen(&app, w, h);
+        if w >= 60 {
+            assert!(s.contains("override)"), "{s}");
+        }
+        app
+    });
+}
+
+#[test]
+fn environments_frozen() {
+    snap("environments_frozen", |w, h| {
+        let mut world = World::new(30);
+        freeze_staging(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('2')]);
+        app
+    });
+}
+
+/// Stop the line: the banner above every environment, FROZEN on each, and the mark in the
+/// tab bar (seen from every screen).
+#[test]
+fn environments_line_stopped() {
+    snap("environments_line_stopped", |w, h| {
+        let mut world = World::new(30);
+        stop_the_line(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('2')]);
+        app
+    });
+}
+
+#[test]
+fn releases_line_stopped() {
+    snap("releases_line_stopped", |w, h| {
+        let mut world = World::new(30);
+        stop_the_line(&mut world);
+        connected(&world, w, h)
+    });
+}
+
+#[test]
+fn freeze_all_dialog() {
+    snap("freeze_all_dialog", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('2'), ch('F')];
+        keys.extend(typed("incident 42"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn freeze_dialog() {
+    snap("freeze_dialog", |w, h| {
+        let world = World::new(30);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('2'), ch('f')];
+        keys.extend(typed("release week"));
+        keys.push(key(KeyCode::Tab));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn requests_screen() {
+    snap("requests", |w, h| {
+        let mut world = World::new(30);
+        approvals_in_production(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![ch('4')]);
+        app
+    });
+}
+
+#[test]
+fn reject_dialog() {
+    snap("reject_dialog", |w, h| {
+        let mut world = World::new(30);
+        approvals_in_production(&mut world);
+        let mut app = connected(&world, w, h);
+        let mut keys = vec![ch('4'), ch('x')];
+        keys.extend(typed("not this week"));
+        press(&mut app, &world, keys);
+        app
+    });
+}
+
+#[test]
+fn deploy_to_an_environment_that_needs_approvals() {
+    snap("deploy_approvals", |w, h| {
+        let mut world = World::new(30);
+        approvals_in_production(&mut world);
+        let mut app = connected(&world, w, h);
+        press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
         app
     });
 }

@@ -46,9 +46,19 @@ impl App {
             Event::EnvironmentCreated { .. }
             | Event::Frozen { .. }
             | Event::Unfrozen { .. }
-            | Event::GovernanceChanged { .. }
-            | Event::RequestChanged(_) => {
-                cmds.push(Command::call(Purpose::Environments, Request::EnvList))
+            | Event::GovernanceChanged { .. } => {
+                cmds.push(Command::call(Purpose::Environments, Request::EnvList));
+                cmds.extend(self.replan(None));
+            }
+            // The environments' open-request counts, the Requests screen and an open deploy
+            // confirmation (its pending requests) all show requests.
+            Event::RequestChanged(_) => {
+                cmds.push(Command::call(Purpose::Environments, Request::EnvList));
+                if self.requests.loaded {
+                    let g = self.next_gen();
+                    cmds.push(self.requests.reload(g));
+                }
+                cmds.extend(self.replan(None));
             }
             Event::ReleasesPruned { .. } | Event::Imported { .. } | Event::Lagged { .. } => {
                 cmds.extend(self.refresh_all())
@@ -112,6 +122,7 @@ impl App {
         };
         match (purpose, response) {
             (Purpose::Status, Response::Status(s)) => {
+                self.last_status = Some((s.pid, Some(s.data_dir.clone())));
                 self.data.release_total = Some(s.store.releases);
                 self.data.draft_digest = s.store.draft_digest;
                 if !self.example_checked {
@@ -205,6 +216,73 @@ impl App {
                 }
                 self.info(format!("{tag} was already live in {env}: nothing changed."));
             }
+            (Purpose::Deploy { tag, env }, Response::ChangeRequest(r)) => {
+                if matches!(self.dialog, Some(Dialog::Deploy(_))) {
+                    self.dialog = None;
+                }
+                let text = match r.kind {
+                    rel_domain::governance::RequestKind::Approval => format!(
+                        "{env} needs {} approval(s): request #{} to deploy {tag} is open; nothing is live yet. Another user approves it on the Requests screen (4).",
+                        r.approvals_needed, r.id
+                    ),
+                    rel_domain::governance::RequestKind::Scheduled => {
+                        format!("Deploy of {tag} to {env} scheduled as request #{}.", r.id)
+                    }
+                };
+                return self.on_gov_done(text);
+            }
+            (Purpose::Requests { generation, append }, Response::Requests(rows)) => {
+                let page = self.page();
+                if self.requests.on_page(generation, append, rows, page) {
+                    let g = self.next_gen();
+                    if let Some(c) = self.requests.maybe_prefetch(g) {
+                        return vec![c];
+                    }
+                }
+            }
+            (Purpose::Freeze { env }, Response::Environments(_)) => {
+                return self.on_gov_done(format!(
+                    "Froze {env}: deploys there are refused until it is unfrozen; rollbacks still work."
+                ));
+            }
+            (Purpose::FreezeAll, Response::Environments(_)) => {
+                return self.on_gov_done(
+                    "Stopped the line: deploys to every environment are refused until the line is unfrozen (U on Environments); rollbacks still work."
+                        .to_string(),
+                );
+            }
+            (Purpose::UnfreezeAll, Response::Environments(_)) => {
+                return self.on_gov_done(
+                    "Ended the stopped line: deploys go through again (an environment frozen on its own stays frozen)."
+                        .to_string(),
+                );
+            }
+            (Purpose::Unfreeze { env }, Response::Environments(_)) => {
+                return self.on_gov_done(format!("Unfroze {env}: deploys go through again."));
+            }
+            (Purpose::Approve { id }, Response::RequestDecided { request, deployed }) => {
+                let text = match &deployed {
+                    Some(out) => format!(
+                        "Approved request #{id}, the last approval needed: deployed {} to {} (deployment #{}).",
+                        request.release, request.env, out.deployment.id
+                    ),
+                    None => format!(
+                        "Approved request #{id} ({} approvals); it waits for more.",
+                        crate::gov::approvals_text(&request)
+                    ),
+                };
+                let mut cmds = self.on_gov_done(text);
+                if let Some(out) = deployed {
+                    cmds.extend(self.on_deployment(&out.deployment));
+                }
+                return cmds;
+            }
+            (Purpose::Reject { id }, Response::ChangeRequest(r)) => {
+                return self.on_gov_done(format!(
+                    "Rejected request #{id} ({} to {}): nothing was deployed.",
+                    r.release, r.env
+                ));
+            }
             (Purpose::Rollback { env }, Response::Deployed(outcome)) => {
                 if matches!(self.dialog, Some(Dialog::Rollback(_))) {
                     self.dialog = None;
@@ -264,7 +342,7 @@ impl App {
                 let page = self.page();
                 if self.logs.on_page(generation, append, rows, page) {
                     let g = self.next_gen();
-                    if let Some(c) = self.logs.maybe_prefetch(g) {
+                    if let Some(c) = self.logs.maybe_prefetch(g, true) {
                         return vec![c];
                     }
                 }
@@ -276,6 +354,12 @@ impl App {
             (Purpose::LogShow { .. }, Response::Execution(exec)) => {
                 let page = self.page();
                 self.logs.insert(exec, page);
+            }
+            (Purpose::PaletteDeploy { tag, env }, Response::Release(detail)) => {
+                // Only if nothing else was opened meanwhile.
+                if self.dialog.is_none() {
+                    return self.open_deploy(tag, Some(detail.view), env);
+                }
             }
             (Purpose::Diff { .. }, Response::Release(detail)) => {
                 if let Some(Dialog::Diff(d)) = &mut self.dialog {
@@ -376,6 +460,25 @@ impl App {
                 }
             }
             Purpose::Logs { generation, .. } => self.logs.on_error(generation, message),
+            Purpose::Requests { generation, .. } => self.requests.on_error(generation, message),
+            Purpose::Freeze { env } => self.on_gov_failed(format!("Freeze {env}"), &e),
+            Purpose::Unfreeze { env } => self.on_gov_failed(format!("Unfreeze {env}"), &e),
+            Purpose::FreezeAll => self.on_gov_failed("Stop the line".into(), &e),
+            Purpose::UnfreezeAll => self.on_gov_failed("End the stopped line".into(), &e),
+            Purpose::Approve { id } => {
+                self.on_gov_failed(format!("Approve request #{id}"), &e);
+                // A refused last approval is recorded on the request: show it.
+                return self.on_gov_reload();
+            }
+            Purpose::Reject { id } => self.on_gov_failed(format!("Reject request #{id}"), &e),
+            Purpose::PaletteDeploy { tag, .. } => {
+                if matches!(&e, ClientError::Rpc(r) if r.code == rel_domain::ErrorCode::NotFound) {
+                    let text = self.no_release_text(&tag);
+                    self.palette_warn(text);
+                } else if !connection {
+                    self.palette_warn(format!("Cannot look up release {tag}: {message}"));
+                }
+            }
             // The run may have been trimmed by retention already; the list stays as it is.
             Purpose::LogShow { .. } => {}
             Purpose::ApplyExample => {

@@ -5,9 +5,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::App;
 use crate::keys::is_char;
-use crate::msg::Command;
+use crate::msg::{Command, Purpose};
 use crate::screens::Screen;
 use crate::widgets::TextInput;
+use rel_proto::Request;
 
 /// The palette's commands: name, arguments, what it does (shown as completion hints).
 pub const PALETTE: &[(&str, &str, &str)] = &[
@@ -18,6 +19,17 @@ pub const PALETTE: &[(&str, &str, &str)] = &[
     ("releases", "", "the Releases screen"),
     ("envs", "", "the Environments screen"),
     ("logs", "", "the Logs screen"),
+    ("requests", "", "the Requests screen"),
+    (
+        "freeze",
+        "ENV | --all REASON",
+        "freeze ENV, or stop the line",
+    ),
+    (
+        "unfreeze",
+        "ENV | --all",
+        "unfreeze ENV, or end the stopped line",
+    ),
     ("help", "", "list every key"),
     ("q", "", "quit"),
 ];
@@ -40,7 +52,7 @@ pub fn alias(key: KeyEvent) -> KeyEvent {
 }
 
 /// Letters the main screens act on (anything else gets "unknown key").
-const KNOWN: &str = "q?123nsjkgGhldarpv/y:";
+const KNOWN: &str = "q?1234nsjkgGhldarpv/y:efutxFU";
 
 impl App {
     /// `:` opened the palette; keys go to it until Enter or Esc.
@@ -89,26 +101,75 @@ impl App {
             ["releases"] => self.go(Screen::Releases),
             ["envs" | "environments"] => self.go(Screen::Environments),
             ["logs"] => self.go(Screen::Logs),
-            ["deploy", tag, rest @ ..] if rest.len() <= 1 => {
-                if let Some(env) = rest.first().filter(|e| !env_known(self, e)) {
-                    self.warn(format!("No environment named {env}: {}", self.env_list()));
+            ["requests"] => self.go(Screen::Requests),
+            ["freeze", "--all", reason @ ..] => {
+                self.open_freeze_all(&reason.join(" "));
+                vec![]
+            }
+            ["unfreeze", "--all"] => {
+                self.open_unfreeze_all();
+                vec![]
+            }
+            ["freeze" | "unfreeze", env] => {
+                if !env_known(self, env) {
+                    let text = self.no_env_text(env);
+                    self.palette_warn(text);
                     return vec![];
                 }
+                if words[0] == "freeze" {
+                    self.open_freeze(env);
+                } else {
+                    self.open_unfreeze(env);
+                }
+                vec![]
+            }
+            ["deploy", tag, rest @ ..] if rest.len() <= 1 => {
+                // Tag and environment are checked before any dialog opens, so a typo reads
+                // the same whichever of the two it is in: one line, with the close name.
+                if let Some(env) = rest.first().filter(|e| !env_known(self, e)) {
+                    let text = self.no_env_text(env);
+                    self.palette_warn(text);
+                    return vec![];
+                }
+                if let Err(e) = rel_domain::names::validate_tag(tag) {
+                    self.palette_warn(e.message);
+                    return vec![];
+                }
+                let env = rest.first().map(|e| e.to_string());
                 let release = self
                     .releases
                     .rows
                     .iter()
                     .find(|r| r.release.tag == *tag)
                     .cloned();
-                self.open_deploy(
-                    tag.to_string(),
-                    release,
-                    rest.first().map(|e| e.to_string()),
-                )
+                match release {
+                    Some(r) => self.open_deploy(tag.to_string(), Some(r), env),
+                    // Every release is loaded: it does not exist.
+                    None if self
+                        .data
+                        .release_total
+                        .is_some_and(|t| self.releases.rows.len() as u64 >= t) =>
+                    {
+                        let text = self.no_release_text(tag);
+                        self.palette_warn(text);
+                        vec![]
+                    }
+                    // Not among the pages loaded: the daemon knows.
+                    None => vec![Command::call(
+                        Purpose::PaletteDeploy {
+                            tag: tag.to_string(),
+                            env,
+                        },
+                        Request::ReleaseShow {
+                            tag: tag.to_string(),
+                        },
+                    )],
+                }
             }
             ["rollback", env] | ["verify", env] => {
                 if !env_known(self, env) {
-                    self.warn(format!("No environment named {env}: {}", self.env_list()));
+                    let text = self.no_env_text(env);
+                    self.palette_warn(text);
                     return vec![];
                 }
                 if words[0] == "rollback" {
@@ -122,7 +183,7 @@ impl App {
                     .iter()
                     .find(|(name, _, _)| name == cmd)
                     .map(|(name, args, _)| format!("Usage: :{name} {args}"));
-                self.warn(usage.unwrap_or_else(|| {
+                self.palette_warn(usage.unwrap_or_else(|| {
                     format!(
                         "Unknown command :{cmd}. Try :deploy TAG ENV, :rollback ENV, :verify ENV, :new or :q (Tab completes)."
                     )
@@ -137,8 +198,42 @@ impl App {
             Screen::Releases => '1',
             Screen::Environments => '2',
             Screen::Logs => '3',
+            Screen::Requests => '4',
         };
         self.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE))
+    }
+
+    /// A palette mistake: said in the message line until the next key (a stale "Unknown
+    /// command" must not linger over what the user does next).
+    pub(super) fn palette_warn(&mut self, text: impl Into<String>) {
+        self.warn(text);
+        self.palette_message = true;
+    }
+
+    /// "No environment named prod: did you mean production?", else the list.
+    fn no_env_text(&self, env: &str) -> String {
+        let names = self.env_names();
+        // A unique prefix (prod → production) first, then a near spelling (stagin).
+        let mut prefixed = names.iter().filter(|n| n.starts_with(env));
+        let close = match (prefixed.next(), prefixed.next()) {
+            (Some(one), None) => Some(one.as_str()),
+            _ => rel_domain::names::did_you_mean(env, &names),
+        };
+        match close {
+            Some(c) => format!("No environment named {env}: did you mean {c}?"),
+            None => format!("No environment named {env}: {}", self.env_list()),
+        }
+    }
+
+    /// "No release tagged v9 (the newest is v1.30.0)".
+    pub(super) fn no_release_text(&self, tag: &str) -> String {
+        match self.releases.rows.first() {
+            Some(r) => format!(
+                "No release tagged {tag}: the newest is {} (Tab completes tags).",
+                r.release.tag
+            ),
+            None => format!("No release tagged {tag}: there are no releases yet (n creates one)."),
+        }
     }
 
     fn env_list(&self) -> String {
@@ -199,7 +294,7 @@ impl App {
                 };
                 let pool = match (*cmd, arg) {
                     ("deploy", 1) => &c.tags,
-                    ("deploy", 2) | ("rollback" | "verify", 1) => &c.envs,
+                    ("deploy", 2) | ("rollback" | "verify" | "freeze" | "unfreeze", 1) => &c.envs,
                     _ => return "Enter runs it, Esc cancels".into(),
                 };
                 let m: Vec<&String> = pool
@@ -244,9 +339,12 @@ impl App {
                 .map(|t| ("tag", t)),
             Screen::Logs => self
                 .logs
-                .rows
-                .get(self.logs.selected)
+                .selected_run()
                 .map(|e| ("run id", e.id.to_string())),
+            Screen::Requests => self
+                .requests
+                .selected_request()
+                .map(|r| ("request id", r.id.to_string())),
         };
         match what {
             Some((kind, text)) => {
@@ -278,7 +376,7 @@ fn complete(text: &str, c: &Completions) -> Option<String> {
     } else {
         match (words[0], words.len() - 1) {
             ("deploy", 1) => c.tags.clone(),
-            ("deploy", 2) | ("rollback" | "verify", 1) => c.envs.clone(),
+            ("deploy", 2) | ("rollback" | "verify" | "freeze" | "unfreeze", 1) => c.envs.clone(),
             _ => vec![],
         }
     };

@@ -11,8 +11,8 @@ use crate::dialogs::{
 use crate::keys::{is_char, movement};
 use crate::msg::{Command, Purpose};
 use crate::order::next_env;
-use crate::screens::releases::FilterOutcome;
 use crate::screens::{DetailScreen, Screen};
+use crate::widgets::{FilterOutcome, ListFilter};
 
 impl App {
     // ----- keys -----
@@ -20,6 +20,10 @@ impl App {
     pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.kind == KeyEventKind::Release {
             return vec![];
+        }
+        // A palette mistake was said; whatever comes next replaces it.
+        if std::mem::take(&mut self.palette_message) {
+            self.message = None;
         }
         if crate::keys::is_ctrl(&key, 'c') {
             // Like Esc in a shell prompt: Ctrl-C closes what is open (an error, the help, a
@@ -31,8 +35,8 @@ impl App {
                 self.info("Cancelled.");
                 return vec![];
             }
-            if self.releases.filter_editing {
-                self.releases.filter_editing = false;
+            if let Some(filter) = self.editing_filter() {
+                filter.editing = false;
                 return vec![];
             }
             if self.palette.take().is_some() {
@@ -47,21 +51,25 @@ impl App {
             return vec![];
         }
         if self.help {
-            self.help = false;
+            // Moving keys scroll a help that does not fit; any other key closes it.
+            match movement(&super::habits::alias(key)) {
+                Some(m) => {
+                    let max = crate::dialogs::help::max_scroll(self.size);
+                    self.help_scroll = crate::keys::apply_move(self.help_scroll, max + 1, 5, m);
+                }
+                None => {
+                    self.help = false;
+                    self.help_scroll = 0;
+                }
+            }
             return vec![];
         }
         if self.dialog.is_some() {
             return self.dialog_key(key);
         }
-        if self.screen == Screen::Releases && self.detail.is_none() && self.releases.filter_editing
-        {
-            return match self.releases.filter_key(&key) {
-                FilterOutcome::Requery => {
-                    let g = self.next_gen();
-                    self.releases.selected = 0;
-                    self.releases.offset = 0;
-                    vec![self.releases.reload(g)]
-                }
+        if let Some(filter) = self.editing_filter() {
+            return match filter.key(&key) {
+                FilterOutcome::Changed => self.filter_changed(),
                 FilterOutcome::Done | FilterOutcome::Nothing => vec![],
             };
         }
@@ -88,13 +96,15 @@ impl App {
             self.screen = Screen::Releases;
             return vec![];
         }
-        if is_char(&key, '2') || is_char(&key, '3') || key.code == KeyCode::Tab {
+        if ['2', '3', '4'].iter().any(|c| is_char(&key, *c)) || key.code == KeyCode::Tab {
             self.screen = if key.code == KeyCode::Tab {
                 self.screen.next()
             } else if is_char(&key, '2') {
                 Screen::Environments
-            } else {
+            } else if is_char(&key, '3') {
                 Screen::Logs
+            } else {
+                Screen::Requests
             };
             if self.screen == Screen::Environments && self.envs.history_env.is_none() {
                 return self.history_cmd();
@@ -103,6 +113,11 @@ impl App {
                 let g = self.next_gen();
                 return vec![self.logs.reload(g)];
             }
+            if self.screen == Screen::Requests && !self.requests.loaded && !self.requests.loading()
+            {
+                let g = self.next_gen();
+                return vec![self.requests.reload(g)];
+            }
             return vec![];
         }
         if is_char(&key, 'n') {
@@ -110,6 +125,12 @@ impl App {
             return vec![];
         }
         if is_char(&key, 's') && matches!(self.conn, super::Conn::Disconnected { .. }) {
+            if self.ever_connected && !self.daemon_is_ours() {
+                // Not relui's daemon: its data dir and config are unknown here.
+                let text = self.not_ours_text();
+                self.warn(text);
+                return vec![];
+            }
             self.start_error = None;
             return vec![Command::StartDaemon];
         }
@@ -117,6 +138,100 @@ impl App {
             Screen::Releases => self.releases_key(key),
             Screen::Environments => self.environments_key(key),
             Screen::Logs => self.logs_key(key),
+            Screen::Requests => self.requests_key(key),
+        }
+    }
+
+    pub(super) fn requests_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let page = self.page();
+        if let Some(m) = movement(&key) {
+            self.requests.move_selection(m, page);
+            let g = self.next_gen();
+            return self.requests.maybe_prefetch(g).into_iter().collect();
+        }
+        if is_char(&key, '/') {
+            self.requests.filter.start();
+            return vec![];
+        }
+        if key.code == KeyCode::Esc && self.requests.filter.clear() {
+            return self.filter_changed();
+        }
+        if is_char(&key, 't') {
+            self.requests.all = !self.requests.all;
+            let g = self.next_gen();
+            return vec![self.requests.reload(g)];
+        }
+        let approve = is_char(&key, 'a');
+        if !approve && !is_char(&key, 'x') {
+            return vec![];
+        }
+        let Some(r) = self.requests.selected_request().cloned() else {
+            self.warn("No request selected.");
+            return vec![];
+        };
+        if r.status != rel_domain::governance::RequestStatus::Pending {
+            self.warn(format!(
+                "Request #{} is {} already: nothing to decide.",
+                r.id,
+                r.status.as_str()
+            ));
+            return vec![];
+        }
+        let me = self.data.caller.as_ref().map(|c| c.actor.name.clone());
+        if approve && me.as_deref() == Some(r.requested_by.as_str()) {
+            self.warn(format!(
+                "Request #{} is yours: another user must approve it (x withdraws it).",
+                r.id
+            ));
+            return vec![];
+        }
+        self.dialog = Some(Dialog::Gov(crate::app::gov::request_dialog(r, approve)));
+        vec![]
+    }
+
+    /// The `/` filter of the current list while it is being typed.
+    fn editing_filter(&mut self) -> Option<&mut ListFilter> {
+        let filter = match self.screen {
+            Screen::Releases if self.detail.is_none() => &mut self.releases.filter,
+            Screen::Environments => &mut self.envs.filter,
+            Screen::Logs if self.logs.detail.is_none() => &mut self.logs.filter,
+            Screen::Requests => &mut self.requests.filter,
+            _ => return None,
+        };
+        filter.editing.then_some(filter)
+    }
+
+    /// The current list's filter changed: filter again (the releases on the daemon, the
+    /// others on what is loaded), from the top.
+    fn filter_changed(&mut self) -> Vec<Command> {
+        let page = self.page();
+        match self.screen {
+            Screen::Releases => {
+                let g = self.next_gen();
+                self.releases.selected = 0;
+                self.releases.offset = 0;
+                vec![self.releases.reload(g)]
+            }
+            Screen::Environments => {
+                let before = self.envs.history_env.clone();
+                self.envs.selected = 0;
+                self.envs.reselect(&self.data.envs, before.as_deref());
+                let now = self.envs.selected(&self.data.envs).map(|e| &e.env.name);
+                if now.is_some() && now != before.as_ref() {
+                    return self.history_cmd();
+                }
+                vec![]
+            }
+            Screen::Logs => {
+                self.logs.filters_changed(page);
+                let g = self.next_gen();
+                self.logs.maybe_prefetch(g, true).into_iter().collect()
+            }
+            Screen::Requests => {
+                self.requests.filters_changed(page);
+                let g = self.next_gen();
+                self.requests.maybe_prefetch(g).into_iter().collect()
+            }
         }
     }
 
@@ -125,12 +240,24 @@ impl App {
         if let Some(m) = movement(&key) {
             self.logs.move_selection(m, page);
             let g = self.next_gen();
-            return self.logs.maybe_prefetch(g).into_iter().collect();
+            return self.logs.maybe_prefetch(g, false).into_iter().collect();
         }
         match key.code {
             KeyCode::Enter => self.logs.open(),
-            KeyCode::Esc => self.logs.detail = None,
-            _ if is_char(&key, '/') => {
+            KeyCode::Esc if self.logs.detail.is_some() => self.logs.detail = None,
+            // Esc clears the text filter first, then errors only.
+            KeyCode::Esc if self.logs.filter.clear() => return self.filter_changed(),
+            KeyCode::Esc if self.logs.errors_only => {
+                self.logs.errors_only = false;
+                return self.filter_changed();
+            }
+            _ if self.logs.detail.is_some() => {}
+            _ if is_char(&key, '/') => self.logs.filter.start(),
+            _ if is_char(&key, 'e') => {
+                self.logs.errors_only = !self.logs.errors_only;
+                return self.filter_changed();
+            }
+            _ if is_char(&key, 'f') => {
                 let names = self.env_names();
                 self.logs.cycle_env(&names);
                 let g = self.next_gen();
@@ -170,10 +297,8 @@ impl App {
             if self.detail.take().is_some() {
                 return vec![];
             }
-            if self.releases.filter_active() || !self.releases.filter.text().is_empty() {
-                self.releases.filter.clear();
-                let g = self.next_gen();
-                return vec![self.releases.reload(g)];
+            if self.releases.filter.clear() || self.releases.filter_active() {
+                return self.filter_changed();
             }
             return vec![];
         }
@@ -188,7 +313,7 @@ impl App {
             )];
         }
         if is_char(&key, '/') && self.detail.is_none() {
-            self.releases.filter_editing = true;
+            self.releases.filter.start();
             return vec![];
         }
         if is_char(&key, 'v') {
@@ -237,11 +362,18 @@ impl App {
     pub(super) fn environments_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if let Some(m) = movement(&key) {
             let before = self.envs.selected;
-            self.envs.move_selection(m, self.data.envs.len());
+            self.envs.move_selection(m, &self.data.envs);
             if self.envs.selected != before {
                 return self.history_cmd();
             }
             return vec![];
+        }
+        if is_char(&key, '/') {
+            self.envs.filter.start();
+            return vec![];
+        }
+        if key.code == KeyCode::Esc && self.envs.filter.clear() {
+            return self.filter_changed();
         }
         let Some(env) = self
             .envs
@@ -258,6 +390,23 @@ impl App {
         }
         if is_char(&key, 'v') {
             return self.start_verify(env);
+        }
+        if is_char(&key, 'f') {
+            self.open_freeze(&env);
+            return vec![];
+        }
+        if is_char(&key, 'u') {
+            self.open_unfreeze(&env);
+            return vec![];
+        }
+        // Shifted: the same for every environment (stop the line, and end the stop).
+        if key.code == KeyCode::Char('F') {
+            self.open_freeze_all("");
+            return vec![];
+        }
+        if key.code == KeyCode::Char('U') {
+            self.open_unfreeze_all();
+            return vec![];
         }
         if is_char(&key, 'd') || is_char(&key, 'a') {
             self.warn("d and a act on a release: pick one on the Releases screen (1).");
@@ -376,6 +525,7 @@ impl App {
             Some(Dialog::Rollback(d)) => d.handle_key(&key),
             Some(Dialog::Diff(d)) => d.handle_key(&key),
             Some(Dialog::Verify(d)) => d.handle_key(&key),
+            Some(Dialog::Gov(d)) => d.handle_key(&key, self.now),
             None => Action::None,
         };
         match action {

@@ -4,6 +4,7 @@
 //! `answers.rs` handles daemon events and RPC answers, `input.rs` keys.
 
 mod answers;
+pub mod gov;
 pub mod habits;
 mod input;
 
@@ -14,7 +15,9 @@ use rel_proto::{Request, Welcome};
 use crate::dialogs::{Dialog, ErrorModal};
 use crate::layout;
 use crate::msg::{Command, Msg, Purpose};
-use crate::screens::{DetailScreen, EnvironmentsScreen, LogsScreen, ReleasesScreen, Screen};
+use crate::screens::{
+    DetailScreen, EnvironmentsScreen, LogsScreen, ReleasesScreen, RequestsScreen, Screen,
+};
 use crate::theme::Theme;
 
 /// Data loaded from the daemon that several components read.
@@ -39,9 +42,12 @@ pub enum Conn {
         reason: String,
         retry_in_ms: u64,
     },
-    /// This user may not open the socket; relui does not start a daemon there.
+    /// This user may not use the daemon; relui does not start a daemon there. `by_daemon`:
+    /// the socket opened but the daemon refused this user (no role in its config), else the
+    /// socket itself may not be opened.
     Denied {
         reason: String,
+        by_daemon: bool,
     },
 }
 
@@ -51,6 +57,8 @@ pub struct StartedDaemon {
     pub pid: Option<u32>,
     pub log: Option<String>,
 }
+
+const NOT_OURS: &str = "it was not started by relui";
 
 /// How long an info message stays in the message line.
 const INFO_TTL_MS: i64 = 10_000;
@@ -74,8 +82,11 @@ pub struct App {
     pub detail: Option<DetailScreen>,
     pub envs: EnvironmentsScreen,
     pub logs: LogsScreen,
+    pub requests: RequestsScreen,
     pub dialog: Option<Dialog>,
     pub help: bool,
+    /// Rows the help overlay is scrolled by (it scrolls where it does not fit).
+    pub help_scroll: usize,
     pub error: Option<ErrorModal>,
     pub message: Option<Message>,
     pub last_event: Option<(String, Timestamp)>,
@@ -91,10 +102,16 @@ pub struct App {
     pub palette: Option<crate::widgets::TextInput>,
     /// The daemon this relui started, if it did.
     pub started: Option<StartedDaemon>,
-    /// Set once a connection worked: a later loss offers to start releasd again.
+    /// Set once a connection worked: a later loss offers to start releasd again (only the
+    /// one relui started, see `daemon_is_ours`).
     pub ever_connected: bool,
+    /// The pid and data dir from the daemon's last status: which daemon went away, and
+    /// where its data is, when it was not relui's own.
+    pub last_status: Option<(u32, Option<String>)>,
     /// When the info message was set: info messages expire (errors stay).
     message_at: Option<Timestamp>,
+    /// The message is a palette mistake: the next key clears it.
+    palette_message: bool,
     /// The fresh-store check (apply the example draft) runs once per session.
     example_checked: bool,
     generation: u64,
@@ -114,8 +131,10 @@ impl App {
             detail: None,
             envs: EnvironmentsScreen::default(),
             logs: LogsScreen::default(),
+            requests: RequestsScreen::default(),
             dialog: None,
             help: false,
+            help_scroll: 0,
             error: None,
             message: None,
             last_event: None,
@@ -123,9 +142,11 @@ impl App {
             start_error: None,
             started: None,
             ever_connected: false,
+            last_status: None,
             palette: None,
             verifying_since: None,
             message_at: None,
+            palette_message: false,
             example_checked: false,
             generation: 0,
         }
@@ -145,12 +166,19 @@ impl App {
     /// a starting daemon, then the latest message.
     pub fn message_text(&self) -> Option<(String, bool)> {
         match (&self.conn, &self.message) {
-            (Conn::Denied { reason }, _) => Some((
-                format!("Permission denied on {}: {reason}", self.socket),
+            (Conn::Denied { reason, by_daemon }, _) => Some((
+                if *by_daemon {
+                    format!("releasd at {} refused you: {reason}", self.socket)
+                } else {
+                    format!("Permission denied on {}: {reason}", self.socket)
+                },
                 true,
             )),
             (Conn::Disconnected { reason, .. }, _) => match &self.start_error {
                 Some(e) => Some((format!("could not start releasd: {e}"), true)),
+                None if self.ever_connected && !self.daemon_is_ours() => {
+                    Some((self.not_ours_text(), true))
+                }
                 None if self.ever_connected => Some((
                     format!(
                         "{}. Press s to start releasd again.",
@@ -172,14 +200,15 @@ impl App {
         }
     }
 
-    /// Rows the message line needs at the current width (1–3).
+    /// Rows the message line needs at the current width (1–4: a daemon that went away
+    /// needs its whole explanation at 60 columns).
     pub fn message_rows(&self) -> u16 {
         let width = usize::from(self.size.width.saturating_sub(2)).max(10);
         let rows = self
             .message_text()
             .map(|(t, _)| crate::text::wrap_words(&t, width).len())
             .unwrap_or(1);
-        u16::try_from(rows.clamp(1, 3)).unwrap_or(1)
+        u16::try_from(rows.clamp(1, 4)).unwrap_or(1)
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -211,7 +240,16 @@ impl App {
                 ));
             }
             Conn::Disconnected { retry_in_ms, .. } => *retry_in_ms,
-            Conn::Denied { reason } => {
+            Conn::Denied {
+                reason,
+                by_daemon: true,
+            } => {
+                return Some(format!(
+                    "releasd at {} refused you: the socket opened, but your user has no role in the daemon's config.\n\n{reason}.\n\nrelui keeps retrying in case a role is granted; q quits.",
+                    self.socket
+                ));
+            }
+            Conn::Denied { reason, .. } => {
                 return Some(format!(
                     "Permission denied: you may not open the releasd socket at {}.\n\n{reason}.\n\nrelui does not start a daemon there (one belongs to someone else). Run your own with: relui --socket PATH-YOU-OWN\nrelui keeps retrying in case access is granted; q quits.",
                     self.socket
@@ -226,11 +264,43 @@ impl App {
         if let Some(e) = &self.start_error {
             text.push_str(&format!("relui could not start releasd: {e}\n\n"));
         }
+        if self.ever_connected && !self.daemon_is_ours() {
+            text.push_str(&self.not_ours_text());
+            text.push_str("\nrelui reconnects as soon as it answers.");
+            return Some(text);
+        }
         text.push_str(&format!(
             "Press s to start releasd now, or start one in another shell with: releasd --socket {}\nrelui connects as soon as it answers.",
             self.socket
         ));
         Some(text)
+    }
+
+    /// Whether the daemon relui talks (or talked) to is the one it started itself: only that
+    /// one may relui start again, with the arguments it used. Any other was started with a
+    /// data dir and config relui does not know, and starting a default one in its place
+    /// would serve an empty store on its socket.
+    pub fn daemon_is_ours(&self) -> bool {
+        let Some(started) = &self.started else {
+            return false;
+        };
+        match (started.pid, &self.last_status) {
+            (Some(ours), Some((pid, _))) => ours == *pid,
+            // No status since relui started it: the one it started is the only one it knows.
+            _ => true,
+        }
+    }
+
+    /// The lost daemon was not relui's: how to start it, and why relui does not.
+    pub fn not_ours_text(&self) -> String {
+        let data = match &self.last_status {
+            Some((_, Some(dir))) => format!("data dir {dir} from its last status"),
+            _ => "its data dir unknown".to_string(),
+        };
+        format!(
+            "releasd at {} stopped; {NOT_OURS} ({data}): start it the way it was started (e.g. systemctl restart releasd).",
+            self.socket
+        )
     }
 
     /// What to know about a daemon relui started: where it is, and that it outlives relui.
@@ -307,18 +377,36 @@ impl App {
                 self.conn = Conn::Starting { program };
                 vec![]
             }
-            Msg::Denied { reason } => {
-                self.conn = Conn::Denied { reason };
+            Msg::Denied { reason, by_daemon } => {
+                self.conn = Conn::Denied { reason, by_daemon };
                 vec![]
             }
             Msg::DaemonStarted { pid, log } => {
                 self.started = Some(StartedDaemon { pid, log });
+                // A new daemon: the last status was another's.
+                self.last_status = None;
                 if let Some(note) = self.started_note() {
                     self.info(note);
                 }
                 vec![]
             }
             Msg::Connected(welcome) => {
+                // The welcome names the daemon; its data dir comes with the next status.
+                if self
+                    .last_status
+                    .as_ref()
+                    .is_none_or(|(p, _)| *p != welcome.pid)
+                {
+                    self.last_status = Some((welcome.pid, None));
+                }
+                // The refusal of `s` was about the daemon that went away.
+                if self
+                    .message
+                    .as_ref()
+                    .is_some_and(|m| m.text.contains(NOT_OURS))
+                {
+                    self.message = None;
+                }
                 self.ever_connected = true;
                 self.start_error = None;
                 self.data.caller = Some(welcome.caller.clone());
@@ -358,6 +446,10 @@ impl App {
         if self.logs.loaded || self.screen == Screen::Logs {
             let g = self.next_gen();
             cmds.push(self.logs.reload(g));
+        }
+        if self.requests.loaded || self.screen == Screen::Requests {
+            let g = self.next_gen();
+            cmds.push(self.requests.reload(g));
         }
         cmds.extend(self.replan(None));
         cmds

@@ -101,21 +101,24 @@ impl ActionsMenu {
         }
     }
 
-    /// One key per item, shown in brackets: a mnemonic letter where it is free (d deploy,
-    /// r rollback, v verify, p previous, l live, f draft), else the next free digit.
+    /// One key per item, shown in brackets. d, r and v do here what they do everywhere
+    /// (deploy, roll back, verify); the diffs get letters no screen uses for something else
+    /// (b before, c compare with live, w working draft; p is promote, l open, f freeze), and
+    /// a second item of a kind the next of `SPARE`.
     pub fn shortcuts(&self) -> Vec<char> {
+        const SPARE: [char; 9] = ['i', 'm', 'o', 'z', '5', '6', '7', '8', '9'];
         let mut used: Vec<char> = Vec::new();
         for (_, item) in &self.items {
             let want = match item {
                 Item::Deploy => 'd',
                 Item::Rollback { .. } => 'r',
                 Item::Verify { .. } => 'v',
-                Item::DiffPrevious => 'p',
-                Item::DiffLive { .. } => 'l',
-                Item::DiffDraft => 'f',
+                Item::DiffPrevious => 'b',
+                Item::DiffLive { .. } => 'c',
+                Item::DiffDraft => 'w',
             };
             let key = if used.contains(&want) {
-                ('1'..='9').find(|d| !used.contains(d)).unwrap_or(' ')
+                SPARE.into_iter().find(|d| !used.contains(d)).unwrap_or(' ')
             } else {
                 want
             };

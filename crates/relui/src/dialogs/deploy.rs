@@ -113,6 +113,13 @@ impl DeployDialog {
             .unwrap_or_else(|| self.protected.get(self.env_index).copied().unwrap_or(false))
     }
 
+    /// Submitting opens a request instead of deploying.
+    pub fn needs_approval(&self) -> bool {
+        self.plan
+            .as_ref()
+            .is_some_and(|p| p.governance.approvals > 0)
+    }
+
     fn denied(&self) -> bool {
         self.plan.as_ref().is_some_and(|p| p.verdict.is_err())
     }
@@ -321,7 +328,7 @@ impl DeployDialog {
             .unwrap_or(0)
     }
 
-    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme) {
+    pub fn render(&self, f: &mut Frame, area: Rect, theme: Theme, now: rel_domain::Timestamp) {
         let inner = frame(f, area, &format!("Deploy {}", self.tag), theme);
         let w = inner.width;
         // Field labels read as labels (not dimmed, which looks disabled); the focused one
@@ -394,6 +401,26 @@ impl DeployDialog {
                         }
                     }
                 }
+                // Approvals: what submitting does, and the requests already open for it.
+                if p.governance.approvals > 0 {
+                    head.extend(labeled(
+                        label("Approvals", None),
+                        &format!(
+                            "{} needs {} approval(s): this creates a request; nothing goes live until other users approve it (Requests, 4).",
+                            p.env, p.governance.approvals
+                        ),
+                        theme.warn(),
+                        w,
+                    ));
+                }
+                for r in p.pending.iter().take(2) {
+                    head.extend(labeled(
+                        label("Pending", None),
+                        &crate::gov::pending_line(r, now),
+                        theme.warn(),
+                        w,
+                    ));
+                }
                 head.push(Line::from(vec![
                     label("Diff", None),
                     Span::raw(diff_summary(&p.diff)),
@@ -435,6 +462,8 @@ impl DeployDialog {
             "Deploying…".to_string()
         } else if self.denied() && !self.reason.text().trim().is_empty() {
             format!("Force-deploy {} to {}", self.tag, self.env())
+        } else if self.needs_approval() {
+            format!("Request deploy of {} to {}", self.tag, self.env())
         } else {
             format!("Deploy {} to {}", self.tag, self.env())
         };

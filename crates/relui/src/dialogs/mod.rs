@@ -5,6 +5,7 @@ pub mod actions;
 pub mod create;
 pub mod deploy;
 pub mod diff;
+pub mod gov;
 pub mod help;
 pub mod modal;
 pub mod rollback;
@@ -21,6 +22,7 @@ pub use actions::ActionsMenu;
 pub use create::CreateDialog;
 pub use deploy::DeployDialog;
 pub use diff::DiffDialog;
+pub use gov::{GovDialog, GovKind};
 pub use modal::ErrorModal;
 pub use rollback::RollbackDialog;
 pub use verify::VerifyDialog;
@@ -28,6 +30,8 @@ pub use verify::VerifyDialog;
 use crate::msg::Purpose;
 use crate::theme::Theme;
 
+// At most one dialog exists at a time: its size does not matter, boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Dialog {
     Create(CreateDialog),
     Actions(ActionsMenu),
@@ -36,6 +40,8 @@ pub enum Dialog {
     Diff(DiffDialog),
     /// The checks' outcome after a verify.
     Verify(VerifyDialog),
+    /// Freeze, unfreeze, approve or reject (issue 11).
+    Gov(GovDialog),
 }
 
 /// What a dialog asks the app to do after a key.

@@ -21,8 +21,9 @@ pub struct DetailScreen {
     pub outline: Vec<String>,
     pub error: Option<String>,
     pub scroll: usize,
-    /// Lines in the body (independent of theme and clock), to bound scrolling.
-    body_len: usize,
+    /// Lines in the body as last drawn (the HELD line wraps with the width), to bound
+    /// scrolling.
+    body_len: std::cell::Cell<usize>,
 }
 
 impl DetailScreen {
@@ -33,7 +34,7 @@ impl DetailScreen {
             outline: Vec::new(),
             error: None,
             scroll: 0,
-            body_len: 1,
+            body_len: std::cell::Cell::new(1),
         }
     }
 
@@ -41,7 +42,8 @@ impl DetailScreen {
         self.outline = outline(&detail.config_json);
         self.detail = Some(detail);
         self.error = None;
-        self.body_len = self.body(Theme::plain(), Timestamp(0), &[]).len();
+        self.body_len
+            .set(self.body(Theme::plain(), Timestamp(0), &[], u16::MAX).len());
     }
 
     pub fn view(&self) -> Option<&ReleaseView> {
@@ -50,11 +52,17 @@ impl DetailScreen {
 
     /// Scroll by a movement; `page` is the number of visible body lines.
     pub fn scroll(&mut self, m: Move, page: usize) {
-        let max = self.body_len.saturating_sub(page);
+        let max = self.body_len.get().saturating_sub(page);
         self.scroll = apply_move(self.scroll.min(max), max + 1, page, m);
     }
 
-    fn body(&self, theme: Theme, now: Timestamp, envs: &[EnvironmentView]) -> Vec<Line<'static>> {
+    fn body(
+        &self,
+        theme: Theme,
+        now: Timestamp,
+        envs: &[EnvironmentView],
+        width: u16,
+    ) -> Vec<Line<'static>> {
         let Some(d) = &self.detail else {
             let text = match &self.error {
                 Some(e) => format!("Cannot load {}: {e}", self.tag),
@@ -64,31 +72,35 @@ impl DetailScreen {
         };
         let r = &d.view.release;
         let label = |s: &str| Span::styled(format!("{s:<9}"), theme.dim());
-        let mut out = vec![
-            Line::from(vec![
-                label("State"),
-                Span::styled(state_badge(d.view.state), theme.state(d.view.state)),
-                Span::raw(if d.view.live_in.is_empty() {
-                    String::new()
-                } else {
-                    format!("  live in {}", d.view.live_in.join(", "))
-                }),
-                // Same line, so the body's length (for scrolling) does not depend on envs.
-                Span::styled(
-                    {
-                        let held = held_in(envs, &r.tag);
-                        if held.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "  HELD in {} (rolled back out; redeploying needs an admin's override)",
-                                held.join(", ")
-                            )
-                        }
-                    },
-                    theme.held(),
+        let held = held_in(envs, &r.tag);
+        // As in the list: rolled back out and live nowhere reads HELD, not SUPERSEDED.
+        let badge = if d.view.state == rel_domain::ReleaseState::Superseded && !held.is_empty() {
+            Span::styled(crate::theme::HELD_BADGE, theme.held())
+        } else {
+            Span::styled(state_badge(d.view.state), theme.state(d.view.state))
+        };
+        let mut out = vec![Line::from(vec![
+            label("State"),
+            badge,
+            Span::raw(if d.view.live_in.is_empty() {
+                String::new()
+            } else {
+                format!("  live in {}", d.view.live_in.join(", "))
+            }),
+        ])];
+        // Its own line, wrapped: it is the longest thing said about the state.
+        if !held.is_empty() {
+            out.extend(crate::text::labeled(
+                label("Held"),
+                &format!(
+                    "HELD in {} (rolled back out; redeploying needs an admin's override)",
+                    held.join(", ")
                 ),
-            ]),
+                theme.held(),
+                width,
+            ));
+        }
+        out.extend([
             Line::from(vec![
                 label("Digest"),
                 Span::raw(format!("{}   seq {}", r.digest, r.seq)),
@@ -104,7 +116,7 @@ impl DetailScreen {
             ]),
             Line::raw(""),
             Line::styled("Notes", theme.header()),
-        ];
+        ]);
         if r.description.trim().is_empty() {
             out.push(Line::styled("  (no notes)", theme.dim()));
         } else {
@@ -166,7 +178,8 @@ impl DetailScreen {
         now: Timestamp,
         envs: &[EnvironmentView],
     ) {
-        let body = self.body(theme, now, envs);
+        let body = self.body(theme, now, envs, area.width.saturating_sub(4));
+        self.body_len.set(body.len());
         let height = usize::from(area.height.saturating_sub(2)).max(1);
         let max_scroll = body.len().saturating_sub(height);
         let scroll = self.scroll.min(max_scroll);

@@ -14,13 +14,18 @@ use crate::keys::{Move, apply_move};
 use crate::msg::{Command, Purpose};
 use crate::text::verification_text;
 use crate::theme::Theme;
+use crate::widgets::columns::{column_widths, fit, header};
+use crate::widgets::{ListFilter, title_width};
 
 /// History rows fetched for the selected environment.
 pub const HISTORY_LIMIT: u64 = 50;
 
 #[derive(Debug, Default)]
 pub struct EnvironmentsScreen {
+    /// Index into the environments the filter lets through.
     pub selected: usize,
+    /// Text filter over name, description, live release and who deployed it.
+    pub filter: ListFilter,
     /// The environment whose history is shown, and the rows.
     pub history_env: Option<String>,
     pub history: Vec<Deployment>,
@@ -28,21 +33,47 @@ pub struct EnvironmentsScreen {
     pub history_loading: bool,
 }
 
+/// The VERIFIED cell where "passed 2/2" does not fit.
+fn short_verification(v: Option<&rel_domain::Verification>) -> &'static str {
+    match v {
+        None => "not run",
+        Some(v) if v.passed => "passed",
+        Some(_) => "FAILED",
+    }
+}
+
 impl EnvironmentsScreen {
-    pub fn selected<'a>(&self, envs: &'a [EnvironmentView]) -> Option<&'a EnvironmentView> {
-        envs.get(self.selected)
+    /// The environments the filter lets through, in promotion order.
+    pub fn shown<'a>(&self, envs: &'a [EnvironmentView]) -> Vec<&'a EnvironmentView> {
+        envs.iter()
+            .filter(|e| {
+                self.filter.matches([
+                    e.env.name.as_str(),
+                    &e.env.description,
+                    e.live.as_deref().unwrap_or(""),
+                    e.by.as_deref().unwrap_or(""),
+                ])
+            })
+            .collect()
     }
 
-    pub fn move_selection(&mut self, m: Move, len: usize) {
+    pub fn selected<'a>(&self, envs: &'a [EnvironmentView]) -> Option<&'a EnvironmentView> {
+        self.shown(envs).get(self.selected).copied()
+    }
+
+    pub fn move_selection(&mut self, m: Move, envs: &[EnvironmentView]) {
+        let len = self.shown(envs).len();
         self.selected = apply_move(self.selected, len, len, m);
     }
 
-    /// Keep the selection on the same environment (by name) after the list changed.
+    /// Keep the selection on the same environment (by name) after the list or the filter
+    /// changed.
     pub fn reselect(&mut self, envs: &[EnvironmentView], name: Option<&str>) {
-        if let Some(i) = name.and_then(|n| envs.iter().position(|e| e.env.name == n)) {
+        let shown = self.shown(envs);
+        if let Some(i) = name.and_then(|n| shown.iter().position(|e| e.env.name == n)) {
             self.selected = i;
         }
-        self.selected = self.selected.min(envs.len().saturating_sub(1));
+        self.selected = self.selected.min(shown.len().saturating_sub(1));
     }
 
     /// Ask for the history of the selected environment.
@@ -91,6 +122,7 @@ impl EnvironmentsScreen {
         offline: Option<&str>,
     ) {
         let envs = &data.envs[..];
+        let shown = self.shown(envs);
         if envs.is_empty() {
             let text = match (data.envs_loaded, offline) {
                 (true, _) => "No environments. Create one with `relctl env create NAME`.",
@@ -110,7 +142,30 @@ impl EnvironmentsScreen {
             );
             return;
         }
-        let table_h = (envs.len() as u16 + 3).min(area.height / 2).max(4);
+        // The stopped line first, above every environment it covers.
+        let area = match crate::gov::line_stop(&data.envs) {
+            Some(stop) => {
+                let text = format!(
+                    "LINE STOPPED {}. Every deploy is refused; rollbacks work. U ends it.",
+                    crate::gov::freeze_banner(stop, now)
+                        .trim_start_matches("FROZEN (the line is stopped for every environment) ")
+                );
+                let lines = crate::text::labeled(
+                    Span::raw(" "),
+                    &text,
+                    theme.bad().add_modifier(ratatui::style::Modifier::BOLD),
+                    area.width.saturating_sub(1),
+                );
+                let h = u16::try_from(lines.len()).unwrap_or(1).min(3);
+                let [banner, rest] =
+                    Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(area);
+                f.render_widget(Paragraph::new(lines), banner);
+                rest
+            }
+            None => area,
+        };
+        let rows_h = u16::try_from(shown.len().max(1)).unwrap_or(u16::MAX);
+        let table_h = rows_h.saturating_add(3).min(area.height / 2).max(4);
         let [top, bottom] =
             Layout::vertical([Constraint::Length(table_h), Constraint::Min(3)]).areas(area);
         let wide = area.width >= 110;
@@ -123,33 +178,62 @@ impl EnvironmentsScreen {
             Constraint::Length(if wide { 16 } else { 12 }),
             Constraint::Min(8),
         ];
-        let header = Row::new(["", "ENV", "LIVE", "SINCE", "BY", "VERIFIED", "ROLLBACK TO"])
-            .style(theme.header());
-        let rows = envs.iter().enumerate().map(|(i, e)| {
+        let cw = column_widths(top.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
+        let head = Row::new([
+            String::new(),
+            header("ENV", "ENV", col(1)),
+            header("LIVE", "LIVE", col(2)),
+            header("SINCE", "AGE", col(3)),
+            header("BY", "BY", col(4)),
+            header("VERIFIED", "CHECKS", col(5)),
+            header("ROLLBACK TO", "ROLLBACK", col(6)),
+        ])
+        .style(theme.header());
+        let rows = shown.iter().enumerate().map(|(i, e)| {
             let sel = i == self.selected;
             let name = if e.env.protected {
                 format!("{}*", e.env.name)
             } else {
                 e.env.name.clone()
             };
-            let (ver, ver_style) = if verifying.contains(&e.env.name) {
-                ("verifying…".to_string(), theme.warn())
+            // A frozen environment reads as refused at a glance (and without colour, in the
+            // VERIFIED column, which says FROZEN while it is); the banner below says who, why
+            // and until when.
+            let frozen = e.governance.frozen.is_some();
+            let name = fit(&name, col(1));
+            let name = if frozen {
+                Span::styled(name, theme.bad())
+            } else {
+                Span::raw(name)
+            };
+            let (ver, ver_style) = if frozen {
+                ("FROZEN".to_string(), theme.bad())
+            } else if verifying.contains(&e.env.name) {
+                (header("verifying…", "checking", col(5)), theme.warn())
             } else {
                 let style = match &e.verification {
                     Some(v) if v.passed => theme.ok(),
                     Some(_) => theme.bad(),
                     None => theme.dim(),
                 };
-                (verification_text(e.verification.as_ref()), style)
+                (
+                    header(
+                        &verification_text(e.verification.as_ref()),
+                        short_verification(e.verification.as_ref()),
+                        col(5),
+                    ),
+                    style,
+                )
             };
             let row = Row::new([
                 Cell::from(if sel { "▶" } else { " " }),
                 Cell::from(name),
-                Cell::from(e.live.clone().unwrap_or_else(|| "(nothing)".into())),
+                Cell::from(fit(e.live.as_deref().unwrap_or("(nothing)"), col(2))),
                 Cell::from(e.since.map(|s| s.age(now)).unwrap_or_else(|| "—".into())),
-                Cell::from(e.by.clone().unwrap_or_else(|| "—".into())),
+                Cell::from(fit(e.by.as_deref().unwrap_or("—"), col(4))),
                 Cell::from(Span::styled(ver, ver_style)),
-                Cell::from(e.rollback_to.clone().unwrap_or_else(|| "—".into())),
+                Cell::from(fit(e.rollback_to.as_deref().unwrap_or("—"), col(6))),
             ]);
             if sel {
                 row.style(theme.selected())
@@ -157,13 +241,23 @@ impl EnvironmentsScreen {
                 row
             }
         });
-        let title = Line::from(vec![
+        // Narrow: "in promotion order" goes so a filter and its count fit.
+        let legend = if area.width >= 80 {
+            "in promotion order · * protected "
+        } else {
+            "· * protected "
+        };
+        let mut title = vec![
             Span::styled(" Environments ", theme.title()),
-            Span::styled("in promotion order · * protected ", theme.dim()),
-        ]);
+            Span::styled(legend, theme.dim()),
+        ];
+        // Every environment is loaded: the count is exact.
+        let avail = usize::from(area.width.saturating_sub(4)).saturating_sub(title_width(&title));
+        title.extend(self.filter.title_spans(shown.len(), false, avail, theme));
+        let title = Line::from(title);
         f.render_widget(
             Table::new(rows, widths)
-                .header(header)
+                .header(head)
                 .block(Block::default().borders(Borders::ALL).title(title)),
             top,
         );
@@ -178,14 +272,58 @@ impl EnvironmentsScreen {
         theme: Theme,
         now: Timestamp,
     ) {
-        let Some(e) = self.selected(envs) else { return };
+        let Some(e) = self.selected(envs) else {
+            let text = format!(
+                "No environment matches \"{}\" (name, description, live release or who deployed it).\nPress / to change the filter, Esc to clear it.",
+                self.filter.text()
+            );
+            f.render_widget(
+                Paragraph::new(text).wrap(Wrap { trim: false }).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .padding(Padding::horizontal(1)),
+                ),
+                area,
+            );
+            return;
+        };
         let mut lines = Vec::new();
+        if let Some(fr) = &e.governance.frozen {
+            lines.extend(crate::text::labeled(
+                Span::raw(""),
+                &format!(
+                    "{}. Deploys are refused; rollback works ({}).",
+                    crate::gov::freeze_banner(fr, now),
+                    match fr.scope {
+                        rel_domain::governance::FreezeScope::All => "U ends the stopped line",
+                        rel_domain::governance::FreezeScope::Window => "the window ends by itself",
+                        rel_domain::governance::FreezeScope::Env => "u unfreezes",
+                    }
+                ),
+                theme.bad().add_modifier(ratatui::style::Modifier::BOLD),
+                area.width.saturating_sub(4),
+            ));
+        }
         let mut facts = vec![];
         if e.env.protected {
             facts.push("protected: deploys need the name typed".to_string());
         }
         if !e.env.requires.is_empty() {
             facts.push(format!("requires {}", e.env.requires.join(", ")));
+        }
+        let g = &e.governance;
+        if g.approvals > 0 {
+            facts.push(format!(
+                "deploys need {} approval(s){}",
+                g.approvals,
+                match g.pending_requests {
+                    0 => String::new(),
+                    n => format!(", {n} open request(s) (4)"),
+                }
+            ));
+        }
+        if !g.windows.is_empty() {
+            facts.push(format!("{} freeze window(s)", g.windows.len()));
         }
         if !e.env.description.is_empty() {
             facts.insert(0, e.env.description.clone());

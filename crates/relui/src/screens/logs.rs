@@ -1,5 +1,6 @@
-//! Execution logs (`3`): runs as they happen, newest first, filtered by environment; `Enter`
-//! shows one run with its per-step results. Paged like the release list.
+//! Execution logs (`3`): runs as they happen, newest first, filtered by environment (on the
+//! daemon), by text and to errors only (on the loaded rows); `Enter` shows one run with its
+//! per-step results. Paged like the release list.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -11,13 +12,22 @@ use rel_proto::Request;
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
 use crate::theme::Theme;
+use crate::widgets::columns::{column_widths, fit, header};
+use crate::widgets::{ListFilter, match_count, title_width};
 
 pub const PAGE: usize = 100;
 const PREFETCH: usize = 20;
+/// While a text or error filter hides most runs, pages are fetched on their own only up to
+/// this many loaded runs; past it, moving to the end of the list fetches more.
+pub const FILTER_SCAN: usize = 2_000;
 
 #[derive(Debug, Default)]
 pub struct LogsScreen {
+    /// Every loaded run, newest first.
     pub rows: Vec<Execution>,
+    /// Indices into `rows` of the runs the filters let through, in order.
+    shown: Vec<usize>,
+    /// Index into the shown runs.
     pub selected: usize,
     pub offset: usize,
     pub exhausted: bool,
@@ -25,6 +35,10 @@ pub struct LogsScreen {
     pending: Option<(u64, bool)>,
     /// Only runs in this environment (None: all).
     pub env: Option<String>,
+    /// Text filter over id, environment, endpoint, release, status, input and error.
+    pub filter: ListFilter,
+    /// Only failed runs (`e`).
+    pub errors_only: bool,
     /// The run shown in full, and its scroll.
     pub detail: Option<u64>,
     pub detail_scroll: usize,
@@ -50,6 +64,65 @@ impl LogsScreen {
         self.pending.is_some()
     }
 
+    /// A text filter or errors only is on: the shown runs are a subset of the loaded ones.
+    pub fn filtered(&self) -> bool {
+        self.errors_only || self.filter.active()
+    }
+
+    fn passes(&self, e: &Execution) -> bool {
+        if self.errors_only && e.status != ExecStatus::Error {
+            return false;
+        }
+        let id = format!("#{}", e.id);
+        self.filter.matches([
+            id.as_str(),
+            &e.env,
+            &e.endpoint,
+            &e.release,
+            status_text(e.status),
+            &e.input,
+            e.error.as_deref().unwrap_or(""),
+        ])
+    }
+
+    /// The runs the filters let through, newest first.
+    pub fn shown(&self) -> impl Iterator<Item = &Execution> {
+        self.shown.iter().filter_map(|i| self.rows.get(*i))
+    }
+
+    pub fn shown_len(&self) -> usize {
+        self.shown.len()
+    }
+
+    pub fn selected_run(&self) -> Option<&Execution> {
+        self.shown
+            .get(self.selected)
+            .and_then(|i| self.rows.get(*i))
+    }
+
+    /// Apply the filters again, keeping the selection on run `keep` when it still shows
+    /// (else the nearest newer one, else the top).
+    fn refilter(&mut self, keep: Option<u64>, rows_visible: usize) {
+        self.shown = (0..self.rows.len())
+            .filter(|i| self.passes(&self.rows[*i]))
+            .collect();
+        self.selected = match keep {
+            Some(id) => self
+                .shown
+                .iter()
+                .rposition(|i| self.rows[*i].id >= id)
+                .unwrap_or(0),
+            None => 0,
+        };
+        self.fix_scroll(rows_visible);
+    }
+
+    /// The filters changed: show what matches from the top.
+    pub fn filters_changed(&mut self, rows_visible: usize) {
+        self.offset = 0;
+        self.refilter(None, rows_visible);
+    }
+
     fn request(&mut self, generation: u64, before_id: Option<u64>, append: bool) -> Command {
         self.pending = Some((generation, append));
         Command::call(
@@ -68,11 +141,14 @@ impl LogsScreen {
         self.request(generation, None, false)
     }
 
-    pub fn maybe_prefetch(&mut self, generation: u64) -> Option<Command> {
+    /// The next page when the selection nears the end of the shown runs. `auto`: not asked
+    /// for by a key (after a page arrived), which stops at [`FILTER_SCAN`] loaded runs.
+    pub fn maybe_prefetch(&mut self, generation: u64, auto: bool) -> Option<Command> {
         if self.exhausted
             || self.pending.is_some()
             || !self.loaded
-            || self.selected + PREFETCH < self.rows.len()
+            || self.selected + PREFETCH < self.shown.len()
+            || (auto && self.filtered() && self.rows.len() >= FILTER_SCAN)
         {
             return None;
         }
@@ -93,18 +169,17 @@ impl LogsScreen {
         self.pending = None;
         self.loaded = true;
         self.error = None;
-        self.exhausted = page.len() < PAGE;
+        // A page cut at the daemon's byte budget is short but not the last: only an empty
+        // page ends the list (the next one follows the last run's id).
+        self.exhausted = page.is_empty();
+        let keep = self.selected_run().map(|r| r.id);
         if append {
             let last = self.rows.last().map(|r| r.id).unwrap_or(u64::MAX);
             self.rows.extend(page.into_iter().filter(|r| r.id < last));
         } else {
-            let keep = self.rows.get(self.selected).map(|r| r.id);
             self.rows = page;
-            self.selected = keep
-                .and_then(|id| self.rows.iter().position(|r| r.id == id))
-                .unwrap_or(0);
         }
-        self.fix_scroll(rows_visible);
+        self.refilter(keep, rows_visible);
         true
     }
 
@@ -131,17 +206,16 @@ impl LogsScreen {
         }
         // At the top the list follows new runs (a tail); scrolled down, the view stays put.
         let following = self.selected == 0 && self.offset == 0;
+        let keep = self.selected_run().map(|r| r.id);
+        let shows = self.passes(&exec);
         self.rows.insert(0, exec);
-        if !following {
-            self.selected += 1;
-            if self.offset > 0 {
-                self.offset += 1;
-            }
+        if shows && !following && self.offset > 0 {
+            self.offset += 1;
         }
-        self.fix_scroll(rows_visible);
+        self.refilter(if following { None } else { keep }, rows_visible);
     }
 
-    /// Next environment filter: all → each environment in promotion order → all.
+    /// Next environment filter (`f`): all → each environment in promotion order → all.
     pub fn cycle_env(&mut self, envs: &[String]) {
         self.env = match &self.env {
             None => envs.first().cloned(),
@@ -154,11 +228,11 @@ impl LogsScreen {
 
     fn place(&self, offset: usize, rows_visible: usize) -> usize {
         let offset = scroll_to(offset, self.selected, rows_visible);
-        offset.min(self.rows.len().saturating_sub(rows_visible.max(1)))
+        offset.min(self.shown.len().saturating_sub(rows_visible.max(1)))
     }
 
     pub fn fix_scroll(&mut self, rows_visible: usize) {
-        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        self.selected = self.selected.min(self.shown.len().saturating_sub(1));
         self.offset = self.place(self.offset.min(self.selected), rows_visible);
     }
 
@@ -175,13 +249,13 @@ impl LogsScreen {
             self.detail_scroll = apply_move(self.detail_scroll.min(max), max + 1, rows_visible, m);
             return;
         }
-        self.selected = apply_move(self.selected, self.rows.len(), rows_visible, m);
+        self.selected = apply_move(self.selected, self.shown.len(), rows_visible, m);
         self.offset = self.place(self.offset, rows_visible);
     }
 
     pub fn open(&mut self) {
-        if let Some(r) = self.rows.get(self.selected) {
-            self.detail = Some(r.id);
+        if let Some(id) = self.selected_run().map(|r| r.id) {
+            self.detail = Some(id);
             self.detail_scroll = 0;
         }
     }
@@ -193,20 +267,55 @@ impl LogsScreen {
         {
             return render_detail(exec, self.detail_scroll, f, area, theme, now);
         }
-        let filter = match &self.env {
+        let env = match &self.env {
             Some(e) => format!("env {e}"),
-            None => "all environments".into(),
+            None => "all envs".into(),
         };
-        let title = Line::from(vec![
-            Span::styled(" Execution logs ", theme.title()),
-            Span::styled(format!("· {filter} (/ changes) "), theme.dim()),
-            Span::styled(if self.loading() { "· loading… " } else { "" }, theme.dim()),
-        ]);
-        let block = Block::default().borders(Borders::ALL).title(title);
-        if self.rows.is_empty() {
+        // Narrow: the short name leaves room for the filters and their count.
+        let name = if area.width >= 80 {
+            " Execution logs "
+        } else {
+            " Logs "
+        };
+        let mut title = vec![
+            Span::styled(name, theme.title()),
+            Span::styled(format!("· {env} "), theme.dim()),
+        ];
+        if self.errors_only {
+            title.push(Span::styled("· errors only ", theme.bad()));
+        }
+        let more = !self.exhausted;
+        let avail = usize::from(area.width.saturating_sub(4)).saturating_sub(title_width(&title));
+        title.extend(
+            self.filter
+                .title_spans(self.shown.len(), more, avail, theme),
+        );
+        if self.errors_only && !self.filter.active() {
+            title.push(Span::styled(
+                format!("· {} ", match_count(self.shown.len(), more)),
+                theme.dim(),
+            ));
+        }
+        if self.loading() {
+            title.push(Span::styled("· loading… ", theme.dim()));
+        }
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(Line::from(title));
+        if self.shown.is_empty() {
             let text = match (&self.error, self.loaded) {
                 (Some(e), _) => format!("Cannot load the execution logs: {e}"),
                 (None, false) => "Loading execution logs…".into(),
+                (None, true) if self.filtered() => format!(
+                    "No run {}matches{} among the {} loaded.\nPress / to change the text, e to show every status, Esc to clear.",
+                    if self.errors_only { "failed that " } else { "" },
+                    if self.filter.active() {
+                        format!(" \"{}\"", self.filter.text())
+                    } else {
+                        String::new()
+                    },
+                    crate::text::thousands(self.rows.len() as u64)
+                ),
                 (None, true) => "No runs yet. They appear here as they happen: run one with\n`relctl trigger ENDPOINT --env ENV` or `relctl verify --env ENV`.".into(),
             };
             f.render_widget(
@@ -219,41 +328,67 @@ impl LogsScreen {
         }
         let h = usize::from(area.height.saturating_sub(3)).max(1);
         let offset = self.place(self.offset, h);
-        let end = (offset + h).min(self.rows.len());
+        let end = (offset + h).min(self.shown.len());
         let wide = area.width >= 110;
+        // Below 80 columns the ids, times and input get less room so names keep theirs.
+        let narrow = area.width < 80;
         let widths = [
             Constraint::Length(1),
-            Constraint::Length(7),
+            Constraint::Length(if narrow { 5 } else { 7 }),
             Constraint::Length(if wide { 12 } else { 10 }),
-            Constraint::Length(if wide { 14 } else { 10 }),
-            Constraint::Length(if wide { 14 } else { 10 }),
-            Constraint::Length(6),
-            Constraint::Length(7),
-            Constraint::Length(4),
-            Constraint::Min(6),
+            Constraint::Length(if wide {
+                14
+            } else if narrow {
+                8
+            } else {
+                10
+            }),
+            Constraint::Length(if wide {
+                14
+            } else if narrow {
+                8
+            } else {
+                10
+            }),
+            Constraint::Length(if narrow { 5 } else { 6 }),
+            Constraint::Length(if narrow { 6 } else { 7 }),
+            Constraint::Length(if narrow { 3 } else { 4 }),
+            Constraint::Min(if narrow { 3 } else { 6 }),
         ];
+        let cw = column_widths(area.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
         let header = Row::new([
-            "", "ID", "ENV", "ENDPOINT", "RELEASE", "STATUS", "TIME", "AGE", "INPUT",
+            String::new(),
+            header("ID", "ID", col(1)),
+            header("ENV", "ENV", col(2)),
+            header("ENDPOINT", "EP", col(3)),
+            header("RELEASE", "REL", col(4)),
+            header("STATUS", "STAT", col(5)),
+            header("TIME", "TIME", col(6)),
+            header("AGE", "AGE", col(7)),
+            header("INPUT", "IN", col(8)),
         ])
         .style(theme.header());
-        let rows = self.rows[offset.min(end)..end]
-            .iter()
+        let rows = self
+            .shown()
+            .skip(offset)
+            .take(end.saturating_sub(offset))
             .enumerate()
             .map(|(i, r)| {
                 let sel = offset + i == self.selected;
                 let row = Row::new([
                     Cell::from(if sel { "▶" } else { " " }),
-                    Cell::from(format!("#{}", r.id)),
-                    Cell::from(r.env.clone()),
-                    Cell::from(r.endpoint.clone()),
-                    Cell::from(r.release.clone()),
+                    Cell::from(fit(&format!("#{}", r.id), col(1))),
+                    Cell::from(fit(&r.env, col(2))),
+                    Cell::from(fit(&r.endpoint, col(3))),
+                    Cell::from(fit(&r.release, col(4))),
                     Cell::from(Span::styled(
-                        status_text(r.status),
+                        fit(status_text(r.status), col(5)),
                         status_style(r.status, theme),
                     )),
-                    Cell::from(rel_proto::present::duration(r.duration_ms)),
+                    Cell::from(fit(&rel_proto::present::duration(r.duration_ms), col(6))),
                     Cell::from(r.started_at.age(now)),
-                    Cell::from(r.input.clone()),
+                    Cell::from(fit(&r.input, col(8))),
                 ]);
                 if sel {
                     row.style(theme.selected())

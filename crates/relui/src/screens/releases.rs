@@ -1,7 +1,6 @@
 //! The release list: paged from the daemon (newest first), rendered virtually (only the
 //! visible rows become widgets), filtered on the daemon side.
 
-use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -11,9 +10,10 @@ use rel_proto::Request;
 
 use crate::keys::{Move, apply_move, scroll_to};
 use crate::msg::{Command, Purpose};
-use crate::text::{first_line, live_in_text, thousands};
+use crate::text::{first_line, live_and_held_text, thousands};
 use crate::theme::{HELD_BADGE, Theme, held_in, state_badge};
-use crate::widgets::TextInput;
+use crate::widgets::columns::{column_widths, fit, header};
+use crate::widgets::{ListFilter, title_width};
 
 /// Rows per request. The daemon answers a page in well under 10 ms at 100k releases.
 pub const PAGE: usize = 200;
@@ -32,18 +32,11 @@ pub struct ReleasesScreen {
     pub exhausted: bool,
     pub loaded: bool,
     /// Generation of the request whose answer is awaited (stale answers are dropped).
-    pending: Option<(u64, bool, usize)>,
-    pub filter: TextInput,
-    pub filter_editing: bool,
+    pending: Option<(u64, bool)>,
+    /// Applied by the daemon (tag, author, notes): a change asks again.
+    pub filter: ListFilter,
     /// The filter the loaded rows were fetched with.
     active_filter: String,
-}
-
-pub enum FilterOutcome {
-    /// The filter text changed: query again.
-    Requery,
-    Done,
-    Nothing,
 }
 
 impl ReleasesScreen {
@@ -74,8 +67,8 @@ impl ReleasesScreen {
         limit: usize,
         append: bool,
     ) -> Command {
-        self.pending = Some((generation, append, limit));
-        let filter = self.filter.text().trim().to_string();
+        self.pending = Some((generation, append));
+        let filter = self.filter.text().to_string();
         self.active_filter = filter.clone();
         Command::call(
             Purpose::Releases { generation, append },
@@ -115,20 +108,21 @@ impl ReleasesScreen {
         page: Vec<ReleaseView>,
         rows_visible: usize,
     ) -> bool {
-        let limit = match self.pending {
-            Some((g, a, limit)) if g == generation && a == append => limit,
-            _ => return false,
-        };
+        if self.pending != Some((generation, append)) {
+            return false;
+        }
         self.pending = None;
         self.loaded = true;
+        // The daemon cuts a page at its byte budget (--page-bytes) as well as at the count,
+        // so a short page is not the end: only an empty one is. The next page follows the
+        // last row's cursor, as relctl's paging does.
+        self.exhausted = page.is_empty();
         if append {
-            self.exhausted = page.len() < limit;
             let last = self.rows.last().map(|r| r.release.seq).unwrap_or(u64::MAX);
             self.rows
                 .extend(page.into_iter().filter(|r| r.release.seq < last));
         } else {
             let keep = self.selected_tag();
-            self.exhausted = page.len() < limit;
             self.rows = page;
             self.selected = keep
                 .and_then(|t| self.rows.iter().position(|r| r.release.tag == t))
@@ -141,7 +135,7 @@ impl ReleasesScreen {
 
     /// The list request failed; allow retrying.
     pub fn on_error(&mut self, generation: u64) {
-        if self.pending.is_some_and(|(g, _, _)| g == generation) {
+        if self.pending.is_some_and(|(g, _)| g == generation) {
             self.pending = None;
         }
     }
@@ -167,32 +161,6 @@ impl ReleasesScreen {
         if let Some(i) = self.rows.iter().position(|r| r.release.tag == tag) {
             self.selected = i;
             self.offset = self.place(self.offset, rows_visible);
-        }
-    }
-
-    /// Editing the filter line. Enter keeps the filter, Esc clears it.
-    pub fn filter_key(&mut self, key: &KeyEvent) -> FilterOutcome {
-        match key.code {
-            KeyCode::Enter => {
-                self.filter_editing = false;
-                FilterOutcome::Done
-            }
-            KeyCode::Esc => {
-                self.filter_editing = false;
-                if self.filter.text().is_empty() && self.active_filter.is_empty() {
-                    FilterOutcome::Done
-                } else {
-                    self.filter.clear();
-                    FilterOutcome::Requery
-                }
-            }
-            _ => {
-                if self.filter.handle(key) {
-                    FilterOutcome::Requery
-                } else {
-                    FilterOutcome::Nothing
-                }
-            }
         }
     }
 
@@ -256,31 +224,15 @@ impl ReleasesScreen {
         envs: &[rel_domain::EnvironmentView],
     ) {
         let mut title = vec![Span::styled(" Releases ", theme.title())];
-        let count = match total {
-            Some(t) if !self.filter_active() => format!("{} ", thousands(t)),
-            _ if self.filter_active() => {
-                let n = self.rows.len();
-                format!(
-                    "{}{} {} ",
-                    thousands(n as u64),
-                    if self.exhausted { "" } else { "+" },
-                    if n == 1 && self.exhausted {
-                        "match"
-                    } else {
-                        "matches"
-                    }
-                )
-            }
-            _ => String::new(),
-        };
-        title.push(Span::styled(count, theme.dim()));
-        if self.filter_editing || !self.filter.text().is_empty() {
-            title.push(Span::raw("· filter: "));
-            let width = usize::from(area.width / 3).max(8);
-            let line = self.filter.line(self.filter_editing, width, theme);
-            title.extend(line.spans);
-            title.push(Span::raw(" "));
+        if let (Some(t), false) = (total, self.filter_active()) {
+            title.push(Span::styled(format!("{} ", thousands(t)), theme.dim()));
         }
+        // Rows the daemon has not sent yet may match too until it says the list ended.
+        let avail = usize::from(area.width.saturating_sub(4)).saturating_sub(title_width(&title));
+        title.extend(
+            self.filter
+                .title_spans(self.rows.len(), !self.exhausted, avail, theme),
+        );
         if self.loading() {
             title.push(Span::styled("· loading… ", theme.dim()));
         }
@@ -312,30 +264,60 @@ impl ReleasesScreen {
         }
         let inner_h = usize::from(area.height.saturating_sub(3)).max(1);
         let wide = area.width >= 110;
-        let live_w: u16 = if wide { 24 } else { 17 };
+        let narrow = area.width < 80;
+        // LIVE IN holds "staging; HELD in production" on wide terminals and the HELD mark
+        // at least from 60 columns up.
         let widths = if wide {
             [
                 Constraint::Length(1),
                 Constraint::Length(20),
                 Constraint::Length(10),
-                Constraint::Length(live_w),
+                Constraint::Length(28),
                 Constraint::Length(4),
                 Constraint::Length(12),
                 Constraint::Min(10),
+            ]
+        } else if narrow {
+            [
+                Constraint::Length(1),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(20),
+                Constraint::Length(4),
+                Constraint::Min(7),
+                // No room for notes below 80 columns (Enter shows them).
+                Constraint::Length(0),
             ]
         } else {
             [
                 Constraint::Length(1),
                 Constraint::Length(14),
                 Constraint::Length(10),
-                Constraint::Length(live_w),
+                // "HELD in production" whole; the notes keep 15 columns.
+                Constraint::Length(19),
                 Constraint::Length(4),
                 Constraint::Length(9),
                 Constraint::Min(6),
             ]
         };
-        let header = Row::new(["", "TAG", "STATE", "LIVE IN", "AGE", "AUTHOR", "NOTES"])
-            .style(theme.header());
+        let cw = column_widths(area.width.saturating_sub(2), &widths);
+        let col = |i: usize| cw.get(i).copied().unwrap_or(0);
+        let live_w = col(3);
+        let columns = if narrow { 6 } else { 7 };
+        let header = Row::new(
+            [
+                String::new(),
+                header("TAG", "TAG", col(1)),
+                header("STATE", "STATE", col(2)),
+                header("LIVE IN", "LIVE", col(3)),
+                header("AGE", "AGE", col(4)),
+                header("AUTHOR", "BY", col(5)),
+                header("NOTES", "NOTES", col(6)),
+            ]
+            .into_iter()
+            .take(columns),
+        )
+        .style(theme.header());
         // Normally `offset` already keeps the selection visible; this only matters for the
         // frame in which the available height just changed.
         let offset = self.place(self.offset, inner_h);
@@ -347,35 +329,33 @@ impl ReleasesScreen {
                 let idx = offset + i;
                 let sel = idx == self.selected;
                 let held = held_in(envs, &r.release.tag);
-                let live = if r.live_in.is_empty() && !held.is_empty() {
-                    crate::text::fit_words(
-                        &format!("held: {}", held.join(",")),
-                        usize::from(live_w),
-                    )
-                } else {
-                    live_in_text(&r.live_in, usize::from(live_w))
-                };
+                // Live somewhere and held elsewhere says both (DEPLOYED alone hid the hold).
+                let live = live_and_held_text(&r.live_in, &held, live_w);
                 let badge = if r.state == rel_domain::ReleaseState::Superseded && !held.is_empty() {
                     Span::styled(HELD_BADGE, theme.held())
                 } else {
                     Span::styled(state_badge(r.state), theme.state(r.state))
                 };
-                let row = Row::new([
-                    Cell::from(if sel { "▶" } else { " " }),
-                    Cell::from(r.release.tag.clone()),
-                    Cell::from(badge),
-                    Cell::from(live),
-                    Cell::from(r.release.created_at.age(now)),
-                    Cell::from(r.release.created_by.clone()),
-                    Cell::from(first_line(&r.release.description).to_string()),
-                ]);
+                let row = Row::new(
+                    [
+                        Cell::from(if sel { "▶" } else { " " }),
+                        Cell::from(fit(&r.release.tag, col(1))),
+                        Cell::from(badge),
+                        Cell::from(live),
+                        Cell::from(r.release.created_at.age(now)),
+                        Cell::from(fit(&r.release.created_by, col(5))),
+                        Cell::from(fit(first_line(&r.release.description), col(6))),
+                    ]
+                    .into_iter()
+                    .take(columns),
+                );
                 if sel {
                     row.style(theme.selected())
                 } else {
                     row
                 }
             });
-        let table = Table::new(rows, widths)
+        let table = Table::new(rows, widths.into_iter().take(columns))
             .header(header)
             .block(block)
             .column_spacing(1);

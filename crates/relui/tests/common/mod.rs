@@ -261,6 +261,11 @@ pub struct World {
     pub verdict: Result<(), RelError>,
     /// Execution logs, newest first.
     pub executions: Vec<Execution>,
+    /// At most this many items per list answer, as releasd's byte budget (`--page-bytes`)
+    /// cuts a page short of the count asked for.
+    pub page_cut: Option<usize>,
+    /// Change requests, newest first (issue 11).
+    pub requests: Vec<rel_domain::governance::ChangeRequest>,
 }
 
 impl World {
@@ -271,6 +276,8 @@ impl World {
             draft_empty: false,
             verdict: Ok(()),
             executions: (1..=6).rev().map(execution).collect(),
+            page_cut: None,
+            requests: vec![],
         }
     }
 
@@ -281,6 +288,8 @@ impl World {
             draft_empty: false,
             verdict: Ok(()),
             executions: vec![],
+            page_cut: None,
+            requests: vec![],
         }
     }
 
@@ -333,7 +342,7 @@ impl World {
                                 || r.release.description.to_lowercase().contains(&f)
                         })
                     })
-                    .take(q.limit)
+                    .take(q.limit.min(self.page_cut.unwrap_or(usize::MAX)))
                     .cloned()
                     .collect();
                 Response::Releases(rows)
@@ -407,8 +416,17 @@ impl World {
                     verdict: self.verdict.clone(),
                     protected: env.env.protected,
                     already_live: env.live.as_deref() == Some(r.tag.as_str()),
-                    governance: Default::default(),
-                    pending: vec![],
+                    governance: env.governance.clone(),
+                    pending: self
+                        .requests
+                        .iter()
+                        .filter(|q| {
+                            q.env == r.env
+                                && q.release == r.tag
+                                && q.status == rel_domain::governance::RequestStatus::Pending
+                        })
+                        .cloned()
+                        .collect(),
                 })
             }
             Request::PlanRollback(r) => {
@@ -433,7 +451,15 @@ impl World {
                     .iter()
                     .filter(|e| q.env.as_ref().is_none_or(|env| &e.env == env))
                     .filter(|e| q.before_id.is_none_or(|b| e.id < b))
-                    .take(q.limit)
+                    .take(q.limit.min(self.page_cut.unwrap_or(usize::MAX)))
+                    .cloned()
+                    .collect(),
+            ),
+            Request::Requests { all, before_id, .. } => Response::Requests(
+                self.requests
+                    .iter()
+                    .filter(|r| *all || r.status == rel_domain::governance::RequestStatus::Pending)
+                    .filter(|r| before_id.is_none_or(|b| r.id < b))
                     .cloned()
                     .collect(),
             ),
@@ -613,4 +639,74 @@ pub fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
         }
     }
     None
+}
+
+/// Staging frozen by alice 5 minutes ago for 2 hours.
+pub fn freeze_staging(world: &mut World) {
+    for e in world.envs.iter_mut().filter(|e| e.env.name == "staging") {
+        e.governance.frozen = Some(rel_domain::governance::FreezeView {
+            by: "alice".into(),
+            reason: "release week".into(),
+            since: ts(5),
+            until: Some(ts(-120)),
+            scope: rel_domain::governance::FreezeScope::Env,
+            window: None,
+        });
+    }
+}
+
+/// The line stopped by bob 10 minutes ago until unfrozen: every environment reports it.
+pub fn stop_the_line(world: &mut World) {
+    for e in world.envs.iter_mut() {
+        e.governance.frozen = Some(rel_domain::governance::FreezeView {
+            by: "bob".into(),
+            reason: "incident 42: payments down".into(),
+            since: ts(10),
+            until: None,
+            scope: rel_domain::governance::FreezeScope::All,
+            window: None,
+        });
+    }
+}
+
+/// Production needs 2 approvals; two open requests: #2 by bob (one approval, by carol), #1
+/// by alice (none).
+pub fn approvals_in_production(world: &mut World) {
+    use rel_domain::governance::*;
+    let request = |id: u64, by: &str, release: &str, approvals: Vec<Approval>| ChangeRequest {
+        id,
+        kind: RequestKind::Approval,
+        env: "production".into(),
+        release: release.into(),
+        expect: Some("v1.28.0".into()),
+        requested_by: by.into(),
+        requested_uid: 1000 + id as u32,
+        requested_at: ts(30 * id as i64),
+        status: RequestStatus::Pending,
+        at: None,
+        expires_at: Some(ts(-23 * 60)),
+        approvals_needed: 2,
+        approvals,
+        force_reason: None,
+        decided_by: None,
+        decided_at: None,
+        outcome: None,
+        deployment_id: None,
+    };
+    world.requests = vec![
+        request(
+            2,
+            "bob",
+            "v1.29.0",
+            vec![Approval {
+                by: "carol".into(),
+                at: ts(10),
+            }],
+        ),
+        request(1, "alice", "v1.30.0", vec![]),
+    ];
+    for e in world.envs.iter_mut().filter(|e| e.env.name == "production") {
+        e.governance.approvals = 2;
+        e.governance.pending_requests = 2;
+    }
 }
