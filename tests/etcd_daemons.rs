@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
@@ -71,56 +69,15 @@ fn trigger_release(d: &TestDaemon, env: &str) -> String {
     run["release"].as_str().expect("release").to_string()
 }
 
-struct Watcher {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+type Watcher = Streaming;
 
 /// `relctl watch -o json` on `d`, subscribed once it says so.
 fn watch(d: &TestDaemon) -> Watcher {
-    let mut child = d
-        .relctl()
-        .args(["watch", "-o", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn relctl watch");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = lines_of(child.stderr.take().expect("stderr"));
-    let ready = stderr
-        .recv_timeout(DEADLINE)
-        .expect("relctl watch is watching");
-    assert!(ready.starts_with("watching releasd at "), "{ready}");
-    Watcher {
-        child,
-        lines: lines_of(stdout),
-    }
+    streaming(d, &["watch", "-o", "json"], "watching releasd at ")
 }
 
 fn next_event(w: &Watcher) -> Value {
-    let line = w.lines.recv_timeout(DEADLINE).expect("an event line");
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    w.next_json()
 }
 
 #[test]

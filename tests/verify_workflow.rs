@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
@@ -451,53 +448,14 @@ pipeline = \"strict\"
     assert!(stdout.contains("long_enough"), "{stdout}");
 }
 
-struct Follower {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+type Follower = Streaming;
 
 /// Start `relctl logs --follow ARGS` and wait for its ready line on stderr: from then on
 /// every run that finishes is printed.
 fn follow(d: &TestDaemon, args: &[&str]) -> Follower {
-    let mut child = d
-        .relctl()
-        .args(["logs", "--follow"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn relctl logs --follow");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = lines_of(child.stderr.take().expect("stderr"));
-    let ready = stderr
-        .recv_timeout(DEADLINE)
-        .expect("relctl logs --follow says it is following");
-    assert!(ready.starts_with("following executions at "), "{ready}");
-    Follower {
-        child,
-        lines: lines_of(stdout),
-    }
+    let mut all = vec!["logs", "--follow"];
+    all.extend_from_slice(args);
+    streaming(d, &all, "following executions at ")
 }
 
 #[test]

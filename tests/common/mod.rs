@@ -149,3 +149,69 @@ pub fn json_exit(d: &TestDaemon, args: &[&str], code: i32) -> (Value, String) {
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", show(&all, &out)));
     (v, String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// A deadline for a line that should arrive at once; generous for a loaded machine.
+pub const LINE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A long-running relctl (`watch`, `logs --follow`) whose stdout lines arrive on a channel;
+/// killed and reaped on drop.
+pub struct Streaming {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Streaming {
+    /// The next stdout line parsed as one JSON object.
+    pub fn next_json(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(LINE_DEADLINE)
+            .expect("a line from relctl");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
+    }
+}
+
+/// Each line of `r` on a channel, read by a thread of its own.
+pub fn lines_of(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Start `relctl ARGS` on `d` and wait for its first stderr line to start with `ready` (its
+/// readiness signal: from then on nothing that happens can be missed).
+pub fn streaming(d: &TestDaemon, args: &[&str], ready: &str) -> Streaming {
+    let mut child = d
+        .relctl()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn relctl");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = lines_of(child.stderr.take().expect("stderr"));
+    let first = stderr
+        .recv_timeout(LINE_DEADLINE)
+        .unwrap_or_else(|_| panic!("relctl {args:?} never said it was ready"));
+    assert!(first.starts_with(ready), "{first}");
+    Streaming {
+        child,
+        lines: lines_of(stdout),
+    }
+}

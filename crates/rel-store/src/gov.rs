@@ -870,7 +870,13 @@ pub fn due(trees: &Trees, now: Timestamp) -> RelResult<Vec<ChangeRequest>> {
 
 /// The next instant something is due, if anything is pending.
 pub fn next_due(trees: &Trees) -> RelResult<Option<Timestamp>> {
-    match trees.tree(T::RequestsDue).iter().next().transpose().map_err(storage_error)? {
+    match trees
+        .tree(T::RequestsDue)
+        .iter()
+        .next()
+        .transpose()
+        .map_err(storage_error)?
+    {
         Some((k, _)) => Ok(read_u64(&k).map(|ms| Timestamp(i64::try_from(ms).unwrap_or(i64::MAX)))),
         None => Ok(None),
     }
