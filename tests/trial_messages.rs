@@ -159,3 +159,17 @@ fn a_misspelt_step_reference_is_refused_with_its_path_and_the_steps_it_could_use
         "{stderr}"
     );
 }
+
+#[test]
+fn app_example_prints_a_config_that_applies_and_releases() {
+    let d = TestDaemon::start();
+    // A fresh store through relctl has no draft; the error says where to get one.
+    let stderr = fails(&d, &["app", "show"], EXIT_NOT_FOUND);
+    assert!(stderr.contains("relctl app example > app.toml"), "{stderr}");
+    let example = ok(&d, &["app", "example"]);
+    let file = write(&d, "app.toml", &example);
+    ok(&d, &["app", "validate", p(&file)]);
+    ok(&d, &["app", "apply", p(&file)]);
+    ok(&d, &["release", "create", "v1.0.0"]);
+    ok(&d, &["deploy", "v1.0.0", "--env", "staging"]);
+}

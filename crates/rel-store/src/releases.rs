@@ -14,8 +14,7 @@ use crate::records::*;
 use crate::trees::{T, Trees, Tx, TxError};
 use crate::write;
 
-pub const EMPTY_DRAFT: &str =
-    "the draft is empty: apply an app config first (relctl app apply app.toml)";
+pub const EMPTY_DRAFT: &str = "the draft is empty: apply an app config first (relctl app example > app.toml gives a working one; then relctl app apply app.toml)";
 
 /// Create (and with `deploy_to`, deploy) in one transaction. `given` is the already parsed
 /// `--from` config; otherwise the draft is snapshotted as it is inside the transaction.

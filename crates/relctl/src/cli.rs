@@ -174,6 +174,8 @@ pub enum AppCmd {
         /// TOML (or .json) app config
         file: PathBuf,
     },
+    /// Print a working example app config (TOML) to start from: relctl app example > app.toml
+    Example,
 }
 
 #[derive(Debug, Subcommand)]

@@ -505,7 +505,7 @@ fn snapshot_of_tag(store: &dyn Store, tag: &str) -> RelResult<(String, Snapshot)
 fn draft_or_explain(store: &dyn Store) -> RelResult<Snapshot> {
     store.draft()?.ok_or_else(|| {
         RelError::not_found(
-            "there is no draft yet: write an app config and run `relctl app apply FILE`",
+            "there is no draft yet: write an app config (`relctl app example > app.toml` gives a working one) and run `relctl app apply app.toml`",
         )
     })
 }

@@ -4,10 +4,22 @@
 use rel_domain::governance::{ChangeRequest, FreezeScope, FreezeView, RequestKind, RequestStatus};
 use rel_domain::{EnvironmentView, Timestamp};
 
-/// "in 2h" for a time ahead of `now` (ages count backwards, so mirror it).
+/// "in 2h", "in 1h 30m" for a time ahead of `now`. Rounded up to the minute, never down: a
+/// freeze set `--until 2h` a second ago still reads "in 2h", not "in 1h".
 pub fn until_text(at: Timestamp, now: Timestamp) -> String {
-    let ahead = at.0.saturating_sub(now.0).max(0);
-    format!("in {}", Timestamp(now.0.saturating_sub(ahead)).age(now))
+    let ahead_ms = at.0.saturating_sub(now.0).max(0);
+    if ahead_ms < 60_000 {
+        return format!("in {}s", (ahead_ms + 999) / 1000);
+    }
+    let minutes = (ahead_ms + 59_999) / 60_000;
+    let (d, h, m) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (d, h, m) {
+        (0, 0, m) => format!("in {m}m"),
+        (0, h, 0) => format!("in {h}h"),
+        (0, h, m) => format!("in {h}h {m}m"),
+        (d, 0, _) => format!("in {d}d"),
+        (d, h, _) => format!("in {d}d {h}h"),
+    }
 }
 
 /// `FROZEN by alice 5m ago, until 2026-12-01T17:00:00Z (in 2h): release week` — who, why,
@@ -95,6 +107,13 @@ mod tests {
         let now = Timestamp(10_000_000);
         assert_eq!(until_text(Timestamp(now.0 + 7_200_000), now), "in 2h");
         assert_eq!(until_text(Timestamp(now.0 - 5), now), "in 0s");
+        // Rounded up to the minute: `--until 2h` set a second ago still reads "in 2h".
+        let at = |ms: i64| Timestamp(now.0 + ms);
+        assert_eq!(until_text(at(2 * 3_600_000 - 1_000), now), "in 2h");
+        assert_eq!(until_text(at(90 * 60_000), now), "in 1h 30m");
+        assert_eq!(until_text(at(59_000), now), "in 59s");
+        assert_eq!(until_text(at(5 * 60_000 - 1), now), "in 5m");
+        assert_eq!(until_text(at(26 * 3_600_000), now), "in 1d 2h");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub async fn run(s: &Session, cmd: AppCmd) -> anyhow::Result<()> {
             s.show(|| table::diff(&view, s.ctx), || json::diff(&view))
         }
         AppCmd::Validate { file } => validate(s, &file),
+        // No daemon needed: the same example relui loads into a fresh store.
+        AppCmd::Example => out(rel_domain::config::EXAMPLE_APP_TOML),
     }
 }
 
@@ -73,7 +75,7 @@ async fn show(s: &Session) -> anyhow::Result<()> {
     let draft = reply!(conn, Request::DraftShow, Response::Draft(d) => d);
     let Some(draft) = draft else {
         return Err(RelError::not_found(
-            "there is no draft yet: write an app config and run relctl app apply app.toml",
+            "there is no draft yet: write an app config (relctl app example > app.toml gives a working one) and run relctl app apply app.toml",
         )
         .into());
     };
