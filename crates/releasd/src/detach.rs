@@ -2,9 +2,10 @@
 //! group, stdin from /dev/null, stderr appended to `DATA_DIR/releasd.log`, and wait for its
 //! ready line on a pipe. Then say where it runs and exit, or show why it did not start.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -53,9 +54,9 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
     if let Some(c) = &cli.config {
         cmd.arg("--config").arg(absolute(c.clone()));
     }
-    if let Some(h) = &cli.http {
-        cmd.arg("--http").arg(h.to_string());
-    }
+    // Every other flag as given (--store, --http, limits, --etcd-*…): the background daemon
+    // must be the one the command line asked for, not a default one on the same socket.
+    cmd.args(passed_through(std::env::args_os().skip(1)));
     let mut child = cmd
         .current_dir("/")
         .stdin(Stdio::null())
@@ -120,6 +121,49 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
     }
 }
 
+/// Flags set here for the child, with their values: left out of what passes through.
+const SET_HERE: [&str; 3] = ["--socket", "--data-dir", "--config"];
+/// Flags whose value is a path: made absolute, since the child runs in `/`.
+const PATH_FLAGS: [&str; 4] = [
+    "--etcd-cacert",
+    "--etcd-cert",
+    "--etcd-key",
+    "--etcd-password-file",
+];
+
+/// The command line's flags for the child: all of them but [`SET_HERE`], with the paths
+/// of [`PATH_FLAGS`] made absolute. Handles both `--flag VALUE` and `--flag=VALUE`.
+fn passed_through(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy().into_owned();
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (text.clone(), None),
+        };
+        if SET_HERE.contains(&flag.as_str()) {
+            if inline.is_none() {
+                args.next();
+            }
+            continue;
+        }
+        if PATH_FLAGS.contains(&flag.as_str()) {
+            let value = match inline {
+                Some(v) => Some(OsString::from(v)),
+                None => args.next(),
+            };
+            out.push(OsString::from(&flag));
+            if let Some(v) = value {
+                out.push(absolute(PathBuf::from(v)).into_os_string());
+            }
+            continue;
+        }
+        out.push(arg);
+    }
+    out
+}
+
 /// The exit status of a child that is exiting, waiting at most a few seconds.
 fn wait_briefly(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -152,5 +196,41 @@ fn log_since(path: &Path, start: u64) -> String {
         format!("(nothing in {})", path.display())
     } else {
         tail.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn every_flag_passes_but_the_ones_set_here_and_paths_become_absolute() {
+        let given = os(&[
+            "--store",
+            "etcd://127.0.0.1:2379/rel",
+            "--socket",
+            "rel.sock",
+            "--data-dir=data",
+            "--workers",
+            "3",
+            "--config",
+            "c.toml",
+            "--etcd-cacert",
+            "ca.pem",
+            "--etcd-key=/abs/key.pem",
+            "--http",
+            "127.0.0.1:0",
+        ]);
+        let got = passed_through(given.into_iter());
+        let cwd = std::env::current_dir().expect("cwd");
+        let mut want = os(&["--store", "etcd://127.0.0.1:2379/rel", "--workers", "3"]);
+        want.push("--etcd-cacert".into());
+        want.push(cwd.join("ca.pem").into_os_string());
+        want.extend(os(&["--etcd-key", "/abs/key.pem", "--http", "127.0.0.1:0"]));
+        assert_eq!(got, want);
     }
 }

@@ -411,3 +411,54 @@ fn a_detached_start_with_a_bad_config_names_the_error_not_a_timeout() {
         "start-up chatter in the reason: {stderr}"
     );
 }
+
+/// A detached start runs the daemon the command line asked for: every flag reaches the
+/// background process (a dropped `--store` once gave each host its own empty sled store).
+#[test]
+fn a_detached_start_passes_every_flag_to_the_daemon() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("run").join("releasd.sock");
+    let data = tmp.path().join("data");
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--workers", "3", "--page-bytes=65536"])
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run releasd");
+    let pid = pid_file(&data);
+    struct Stop(Option<u32>, PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Some(p) = self.0 {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
+                wait_until(Duration::from_secs(30), || !self.1.exists());
+            }
+        }
+    }
+    let _stop = Stop(pid, socket.clone());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = pid.expect("pid file");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let has = |pair: &[&str]| args.windows(pair.len()).any(|w| w == pair);
+    assert!(has(&["--workers", "3"]), "{args:?}");
+    assert!(has(&["--page-bytes=65536"]), "{args:?}");
+    assert!(has(&["--foreground"]), "{args:?}");
+    // The paths the parent resolved, once each.
+    assert_eq!(
+        args.iter().filter(|a| *a == "--socket").count(),
+        1,
+        "{args:?}"
+    );
+}
