@@ -128,6 +128,20 @@ fn a_freeze_refuses_deploys_but_never_rollbacks_and_an_admin_override_is_audited
         frozen["since"].is_string() && frozen["until"].is_null(),
         "{frozen}"
     );
+    // A second freeze never replaces the first silently: refused, naming the first.
+    let stderr = fails(
+        &d,
+        &["env", "freeze", "staging", "--reason", "another"],
+        EXIT_CONFLICT,
+    );
+    assert!(
+        stderr.contains("frozen already, by nobody") && stderr.contains("incident 7"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json(&d, &["env", "show", "staging"])["frozen"]["reason"],
+        "incident 7"
+    );
     let err = fails_json(&d, &["deploy", "v3", "--env", "staging"], EXIT_DENIED);
     let msg = err["error"]["message"].as_str().expect("message");
     assert_eq!(err["error"]["code"], "policy_denied");

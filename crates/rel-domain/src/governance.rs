@@ -215,7 +215,7 @@ pub fn check_reason(field: &str, reason: &str) -> RelResult<String> {
     let r = reason.trim();
     if r.is_empty() {
         return Err(RelError::invalid(format!(
-            "{field}: a reason is required (it is shown to everyone refused and kept in the audit log)"
+            "{field}: a reason is required (it is shown to the people it affects and kept in the audit log)"
         )));
     }
     if r.len() > MAX_REASON_BYTES {
@@ -330,7 +330,29 @@ impl WindowSpec {
                 hm(t2).ok_or_else(|| bad(&format!("{t2:?} is not HH:MM")))?,
                 *zone,
             ),
-            _ => return Err(bad("unexpected words")),
+            // Say what is missing rather than "unexpected": these are the usual slips.
+            ([_, _], [t2, _]) if hm(t2).is_some() => {
+                return Err(bad(
+                    "the end needs a day too, like the start (e.g. Mon 09:00 UTC)",
+                ));
+            }
+            ([_], [_, t2, _]) if hm(t2).is_some() => {
+                return Err(bad(
+                    "the start needs a day too, like the end (e.g. Fri 15:00)",
+                ));
+            }
+            ([_, _], [_, _]) | ([_], [_]) => {
+                return Err(bad(
+                    "the time zone is missing after the end time (e.g. UTC)",
+                ));
+            }
+            _ => {
+                return Err(bad(&format!(
+                    "expected `DAY HH:MM` or `HH:MM` on each side of `-`, got {:?} and {:?}",
+                    left.join(" "),
+                    right.join(" ")
+                )));
+            }
         };
         if start == end {
             return Err(bad("start and end are the same"));
@@ -531,6 +553,16 @@ mod tests {
         ] {
             let e = WindowSpec::parse(bad).expect_err(bad).to_string();
             assert!(e.contains("freeze window"), "{e}");
+        }
+        // The usual slips are named.
+        for (bad, says) in [
+            ("Fri 15:00 - Mon 09:00", "the time zone is missing"),
+            ("22:00 - 06:00", "the time zone is missing"),
+            ("Fri 15:00 - 09:00 UTC", "the end needs a day too"),
+            ("15:00 - Mon 09:00 UTC", "the start needs a day too"),
+        ] {
+            let e = WindowSpec::parse(bad).expect_err(bad).to_string();
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 

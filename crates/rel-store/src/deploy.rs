@@ -73,6 +73,16 @@ pub fn prepare_deploy<K: Kv>(
         if !forced {
             return Err(f.refusal(&env.env.name).into());
         }
+        // A request's --force was given before anyone approved it, maybe before the
+        // freeze: it never carries a deploy past a freeze. Overriding one is an admin's
+        // deliberate act, now (a direct `deploy --force --reason`).
+        if gate == Gate::Approved {
+            let mut e = f.refusal(&env.env.name);
+            e.message.push_str(
+                "; a request's --force does not override a freeze (an admin can deploy directly with --force --reason)",
+            );
+            return Err(e.into());
+        }
         over_freeze = Some(format!(
             "{} freeze by {}: {}",
             f.scope.as_str(),

@@ -151,6 +151,9 @@ pub fn freeze_tx(
                 },
             )?;
             let mut gr = gov(tx, name)?;
+            if let Some(old) = gr.freeze.as_ref().filter(|f| in_force(f, now)) {
+                return Err(already_frozen(name, old, "relctl env unfreeze").into());
+            }
             gr.freeze = Some(freeze.clone());
             tx.put(T::Gov, name.as_bytes(), enc(&gr)?)?;
             write::audit(
@@ -164,6 +167,9 @@ pub fn freeze_tx(
         }
         None => {
             policy::authorize(caller, &Action::Freeze { env: None })?;
+            if let Some(old) = line(tx)?.filter(|f| in_force(f, now)) {
+                return Err(already_frozen("the line", &old, "relctl unfreeze --all").into());
+            }
             let gr = GovRecord {
                 freeze: Some(freeze.clone()),
                 ..GovRecord::default()
@@ -187,6 +193,28 @@ pub fn freeze_tx(
         },
     )?;
     Ok(names)
+}
+
+/// A freeze whose `--until` has not passed (the scheduler clears ended ones a moment later).
+fn in_force(f: &Freeze, now: Timestamp) -> bool {
+    f.until.is_none_or(|u| u > now)
+}
+
+/// A second freeze never replaces the first one silently (its reason and end would be lost).
+fn already_frozen(what: &str, old: &Freeze, unfreeze: &str) -> RelError {
+    let until = match old.until {
+        Some(u) => format!(" until {u}"),
+        None => " until unfrozen".to_string(),
+    };
+    let target = if what == "the line" {
+        String::new()
+    } else {
+        format!(" {what}")
+    };
+    RelError::conflict(format!(
+        "{what} is frozen already, by {} since {}{until}: {}. To change the reason or the end, unfreeze first ({unfreeze}{target}), then freeze again",
+        old.by, old.since, old.reason
+    ))
 }
 
 /// End the explicit freeze of `env`, or the stopped line (`None`). Windows stay.

@@ -177,3 +177,28 @@ fn freezes_and_windows_gate_deploys_at_the_time_given_but_not_rollbacks() {
     assert!(bad.message.contains("Mars/Olympus"), "{bad}");
     assert!(s.verify_audit().expect("verify").ok);
 }
+
+/// An admin's forced request never carries a deploy past a freeze set before it is approved:
+/// the approval marks it refused and nothing goes live.
+#[test]
+fn a_forced_request_does_not_pass_a_freeze_set_later() {
+    let (_d, s) = open();
+    let alice = user(1, "alice", Role::Admin);
+    let carol = user(3, "carol", Role::Deployer);
+    release_with(&s, "v1", config_no_checks("1"), 1);
+    s.set_approvals("staging", 1, &alice, t(2)).expect("set");
+    let mut forced = deploy_req("v1", "staging");
+    forced.force_reason = Some("boss says".into());
+    let id = requested(&s, &forced, None, &alice, 3);
+    s.freeze(Some("staging"), "incident", None, &carol, t(4))
+        .expect("freeze");
+    let (r, out) = s.approve(id, &carol, &alice, t(5)).expect("approve");
+    let e = out.expect("tried").expect_err("refused by the freeze");
+    assert!(
+        e.message.contains("frozen") && e.message.contains("does not override a freeze"),
+        "{}",
+        e.message
+    );
+    assert_eq!(r.status, RequestStatus::Refused);
+    assert_eq!(live(&s, "staging"), None);
+}

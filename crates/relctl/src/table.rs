@@ -543,7 +543,8 @@ fn policy(v: &EnvironmentView) -> String {
         parts.push("FROZEN".to_string());
     }
     if v.governance.approvals > 0 {
-        parts.push(format!("{} approvals", v.governance.approvals));
+        let n = v.governance.approvals;
+        parts.push(format!("{n} approval{}", if n == 1 { "" } else { "s" }));
     }
     if v.env.protected {
         parts.push("protected".to_string());

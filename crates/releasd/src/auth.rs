@@ -220,6 +220,18 @@ pub fn required_role(request: &Request) -> Role {
     }
 }
 
+/// What a refused request would have done, in words (the request's name says the rest).
+fn describe(request: &Request) -> String {
+    match request {
+        Request::FreezeWindowAdd { env, .. } | Request::FreezeWindowRemove { env, .. } => {
+            format!("freeze windows of {env}")
+        }
+        Request::EnvSetApprovals { env, .. } => format!("approvals of {env}"),
+        Request::EnvCreate(e) => format!("create environment {}", e.name),
+        _ => "this request".to_string(),
+    }
+}
+
 /// `Ok` when `caller` may send `request`, else a PermissionDenied naming both roles.
 pub fn authorize(caller: &Caller, request: &Request) -> Result<(), RelError> {
     let need = required_role(request);
@@ -227,10 +239,12 @@ pub fn authorize(caller: &Caller, request: &Request) -> Result<(), RelError> {
         Ok(())
     } else {
         Err(RelError::permission(format!(
-            "{} has the {} role; this needs {}. Ask the releasd owner to grant it in the [roles] config",
+            "permission denied: {} ({}) needs the {} role; {} has the {} role. Ask the releasd owner to grant it in the [roles] config",
+            crate::dispatch::request_name(request),
+            describe(request),
+            need.as_str(),
             caller.actor.name,
             caller.role.as_str(),
-            need.as_str()
         )))
     }
 }

@@ -12,9 +12,12 @@ use crate::{json, json_gov, reply, table, table_gov};
 /// `--until` / `--at` / `--expires-in` text → an instant (durations count from now).
 pub fn time_arg(s: &Session, field: &str, text: Option<&str>) -> anyhow::Result<Option<Timestamp>> {
     let now = s.ctx.now;
-    text.map(|t| parse_time(field, t, now))
-        .transpose()
-        .map_err(Into::into)
+    let at = text.map(|t| parse_time(field, t, now)).transpose()?;
+    // Refused here, before any plan is printed: the daemon would refuse it after.
+    if let Some(at) = at {
+        rel_domain::governance::check_future(field, at, now)?;
+    }
+    Ok(at)
 }
 
 fn frozen_report(list: &[EnvironmentView], s: &Session, verb: &str) -> String {
