@@ -1746,6 +1746,17 @@ fn logs_filter_by_text_and_errors_only() {
     assert_eq!(app.logs.shown_len(), 6);
     // `/` no longer cycles the environment: it types a filter.
     assert!(app.logs.env.is_none());
+    // Text that matches nothing, errors only off: the hint names only the keys that apply.
+    let mut keys = vec![ch('/')];
+    keys.extend(typed("zzz"));
+    keys.push(key(KeyCode::Enter));
+    press(&mut app, &world, keys);
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("No run matches \"zzz\""), "{s}");
+    assert!(
+        !s.contains("e to show every status"),
+        "errors only is off: {s}"
+    );
 }
 
 #[test]

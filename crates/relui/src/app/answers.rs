@@ -240,16 +240,29 @@ impl App {
                     }
                 }
             }
-            (Purpose::Freeze { env }, Response::Environments(_)) => {
+            (Purpose::Freeze { env }, Response::Environments(list)) => {
+                let until = list
+                    .iter()
+                    .find(|v| v.env.name == env)
+                    .and_then(|v| v.governance.frozen.as_ref())
+                    .and_then(|f| f.until);
+                let end = match until {
+                    Some(u) => format!("until {u} ({})", crate::gov::until_text(u, self.now)),
+                    None => "until it is unfrozen".to_string(),
+                };
                 return self.on_gov_done(format!(
-                    "Froze {env}: deploys there are refused until it is unfrozen; rollbacks still work."
+                    "Froze {env}: deploys there are refused {end}; rollbacks still work."
                 ));
             }
-            (Purpose::FreezeAll, Response::Environments(_)) => {
-                return self.on_gov_done(
-                    "Stopped the line: deploys to every environment are refused until the line is unfrozen (U on Environments); rollbacks still work."
-                        .to_string(),
-                );
+            (Purpose::FreezeAll, Response::Environments(list)) => {
+                let until = crate::gov::line_stop(&list).and_then(|f| f.until);
+                let end = match until {
+                    Some(u) => format!("until {u} ({})", crate::gov::until_text(u, self.now)),
+                    None => "until an admin ends it (U on Environments)".to_string(),
+                };
+                return self.on_gov_done(format!(
+                    "Stopped the line: deploys to every environment are refused {end}; rollbacks still work."
+                ));
             }
             (Purpose::UnfreezeAll, Response::Environments(_)) => {
                 return self.on_gov_done(

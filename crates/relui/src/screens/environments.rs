@@ -146,7 +146,7 @@ impl EnvironmentsScreen {
         let area = match crate::gov::line_stop(&data.envs) {
             Some(stop) => {
                 let text = format!(
-                    "LINE STOPPED {}. Every deploy is refused; rollbacks work. U ends it.",
+                    "LINE STOPPED {}. Every deploy is refused; rollbacks work. An admin ends it with U.",
                     crate::gov::freeze_banner(stop, now)
                         .trim_start_matches("FROZEN (the line is stopped for every environment) ")
                 );

@@ -306,16 +306,26 @@ impl LogsScreen {
             let text = match (&self.error, self.loaded) {
                 (Some(e), _) => format!("Cannot load the execution logs: {e}"),
                 (None, false) => "Loading execution logs…".into(),
-                (None, true) if self.filtered() => format!(
-                    "No run {}matches{} among the {} loaded.\nPress / to change the text, e to show every status, Esc to clear.",
-                    if self.errors_only { "failed that " } else { "" },
+                (None, true) if self.filtered() => {
+                    let what = match (self.errors_only, self.filter.active()) {
+                        (true, true) => format!("No failed run matches \"{}\"", self.filter.text()),
+                        (true, false) => "No run failed".to_string(),
+                        (false, _) => format!("No run matches \"{}\"", self.filter.text()),
+                    };
+                    let mut keys = Vec::new();
                     if self.filter.active() {
-                        format!(" \"{}\"", self.filter.text())
-                    } else {
-                        String::new()
-                    },
-                    crate::text::thousands(self.rows.len() as u64)
-                ),
+                        keys.push("/ to change the text");
+                    }
+                    if self.errors_only {
+                        keys.push("e to show every status");
+                    }
+                    keys.push("Esc to clear");
+                    format!(
+                        "{what} among the {} loaded.\nPress {}.",
+                        crate::text::thousands(self.rows.len() as u64),
+                        keys.join(", ")
+                    )
+                }
                 (None, true) => "No runs yet. They appear here as they happen: run one with\n`relctl trigger ENDPOINT --env ENV` or `relctl verify --env ENV`.".into(),
             };
             f.render_widget(
