@@ -323,30 +323,8 @@ fn detached_start_shows_the_http_address_and_logs_without_colour() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let socket = tmp.path().join("run").join("releasd.sock");
     let data = tmp.path().join("data");
-    let out = Command::new(bin("releasd"))
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--http")
-        .arg("127.0.0.1:0")
-        .env_remove("RELEASD_SOCKET")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run releasd");
+    let (out, _stop) = detached(&socket, &data, &["--http", "127.0.0.1:0"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let pid = pid_file(&data);
-    // Stop it whatever the asserts say.
-    struct Stop(Option<u32>, PathBuf);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            if let Some(p) = self.0 {
-                let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
-                wait_until(Duration::from_secs(30), || !self.1.exists());
-            }
-        }
-    }
-    let _stop = Stop(pid, socket.clone());
     assert!(
         out.status.success(),
         "{}",
@@ -370,6 +348,34 @@ fn detached_start_shows_the_http_address_and_logs_without_colour() {
     let log = std::fs::read_to_string(data.join("releasd.log")).expect("log");
     assert!(log.contains("releasd serving"), "{log}");
     assert!(!log.contains("\x1b["), "ANSI codes in releasd.log: {log:?}");
+}
+
+/// Stops a detached daemon (by the pid in its pid file) whatever the asserts say.
+struct Stop(Option<u32>, PathBuf);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
+            wait_until(Duration::from_secs(30), || !self.1.exists());
+        }
+    }
+}
+
+/// `releasd --socket SOCKET --data-dir DATA ARGS` the normal (detaching) way.
+fn detached(socket: &Path, data: &Path, args: &[&str]) -> (Output, Stop) {
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(socket)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run releasd");
+    let stop = Stop(pid_file(data), socket.to_path_buf());
+    (out, stop)
 }
 
 fn pid_file(data: &Path) -> Option<u32> {
@@ -419,33 +425,13 @@ fn a_detached_start_passes_every_flag_to_the_daemon() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let socket = tmp.path().join("run").join("releasd.sock");
     let data = tmp.path().join("data");
-    let out = Command::new(bin("releasd"))
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--workers", "3", "--page-bytes=65536"])
-        .env_remove("RELEASD_SOCKET")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run releasd");
-    let pid = pid_file(&data);
-    struct Stop(Option<u32>, PathBuf);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            if let Some(p) = self.0 {
-                let _ = kill(Pid::from_raw(p as i32), Signal::SIGTERM);
-                wait_until(Duration::from_secs(30), || !self.1.exists());
-            }
-        }
-    }
-    let _stop = Stop(pid, socket.clone());
+    let (out, stop) = detached(&socket, &data, &["--workers", "3", "--page-bytes=65536"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pid = pid.expect("pid file");
+    let pid = stop.0.expect("pid file");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
     let args: Vec<String> = cmdline
         .split(|b| *b == 0)
