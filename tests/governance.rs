@@ -331,6 +331,13 @@ fn approvals_need_other_users_and_the_last_one_deploys_with_the_original_expect(
     assert!(err.contains("conflict") && err.contains("v1"), "{err}");
     assert_eq!(request(&d, stale)["status"], "conflict");
     assert_eq!(live(&d, "qa"), "v2", "the conflict changed nothing");
+    // The table says why it did not deploy, and that it was forced.
+    let table = ok(&d, &["requests", "--all"]);
+    assert!(
+        table.contains(&format!("#{stale} conflict: "))
+            && table.contains(&format!("#{stale}: forced by root (retry after hold)")),
+        "{table}"
+    );
 
     // Rejection and expiry change nothing.
     let r = json(&d, &["deploy", "v1", "--env", "qa"]);

@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use rel_domain::governance::{ChangeRequest, FreezeView, GovernanceView, RequestKind};
+use rel_domain::governance::{
+    ChangeRequest, FreezeView, GovernanceView, RequestKind, RequestStatus,
+};
 
 use crate::table::{Ctx, Table, fields, or_dash, short_time, when};
 
@@ -122,7 +124,24 @@ pub fn requests(list: &[ChangeRequest], ctx: Ctx) -> String {
             due(r),
         ]);
     }
-    t.render(ctx.width)
+    let mut out = t.render(ctx.width);
+    // What the table has no room for but an approver must see: a forced request, and why
+    // one that ended did not deploy.
+    for r in list {
+        if let Some(reason) = &r.force_reason {
+            out.push_str(&format!(
+                "#{}: forced by {} ({reason}); it overrides the policy when carried out, never a freeze or the approvals\n",
+                r.id, r.requested_by
+            ));
+        }
+        if r.status != RequestStatus::Deployed
+            && r.status != RequestStatus::Pending
+            && let Some(why) = &r.outcome
+        {
+            out.push_str(&format!("#{} {}: {why}\n", r.id, r.status.as_str()));
+        }
+    }
+    out
 }
 
 pub fn request(r: &ChangeRequest, ctx: Ctx) -> String {
