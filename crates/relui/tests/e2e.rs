@@ -614,6 +614,19 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
             .unwrap_or_else(|| panic!("no pid on screen:\n{s}"))
     };
     let first = pid_on(&s);
+    // The daemons relui starts outlive it (detached): stop them even when an assert fails.
+    struct StopOnDrop(Vec<i32>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*p),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+    }
+    let mut started = StopOnDrop(vec![first]);
     // The daemon dies: relui says so and offers to start it again; s does.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first),
@@ -624,6 +637,7 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     tui.send("s");
     let s = tui.wait_for(&["● connected to releasd", "relui started releasd"]);
     let pid = pid_on(&s);
+    started.0.push(pid);
     assert_ne!(pid, first, "the same daemon?\n{s}");
     // The newcomer path: n, a tag, Enter creates the first release from the example draft.
     tui.send("n");
