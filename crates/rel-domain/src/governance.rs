@@ -472,11 +472,19 @@ pub fn freeze_in_force(
         scope,
         window: None,
     };
-    if let Some(f) = own.filter(|f| f.in_force(now)) {
-        return Some(explicit(f, FreezeScope::Env));
-    }
-    if let Some(f) = all.filter(|f| f.in_force(now)) {
-        return Some(explicit(f, FreezeScope::All));
+    let own = own
+        .filter(|f| f.in_force(now))
+        .map(|f| explicit(f, FreezeScope::Env));
+    let line = all
+        .filter(|f| f.in_force(now))
+        .map(|f| explicit(f, FreezeScope::All));
+    // Both in force: show the one that blocks longer (the line on a tie), so "unfreeze
+    // this environment" is never offered as the way out while a longer stop remains.
+    let end = |v: &FreezeView| v.until.map_or(i64::MAX, |u| u.0);
+    match (own, line) {
+        (Some(o), Some(l)) => return Some(if end(&o) > end(&l) { o } else { l }),
+        (Some(v), None) | (None, Some(v)) => return Some(v),
+        (None, None) => {}
     }
     windows.iter().find_map(|w| {
         let spec = WindowSpec::parse(&w.spec).ok()?;
@@ -583,6 +591,16 @@ mod tests {
         };
         let v = freeze_in_force(Some(&f), Some(&all), &[], Timestamp(11)).expect("line");
         assert_eq!(v.scope, FreezeScope::All);
+        // Both in force: the one that blocks longer shows (a stopped line is never hidden
+        // behind a shorter freeze of one environment).
+        let v = freeze_in_force(Some(&f), Some(&all), &[], Timestamp(5)).expect("both");
+        assert_eq!(v.scope, FreezeScope::All);
+        let short_line = Freeze {
+            until: Some(Timestamp(8)),
+            ..f.clone()
+        };
+        let v = freeze_in_force(Some(&f), Some(&short_line), &[], Timestamp(5)).expect("both");
+        assert_eq!(v.scope, FreezeScope::Env);
         let msg = v.refusal("production").to_string();
         assert!(
             msg.contains("ana") && msg.contains("incident") && msg.contains("Rollback still works"),
