@@ -1891,6 +1891,8 @@ fn requests_screen_approves_others_and_rejects_with_a_reason() {
     press(&mut app, &world, vec![ch('a')]);
     let s = screen(&app, 80, 24);
     assert!(s.contains("Yours is the last approval needed (2/2)"), "{s}");
+    // What the environment runs now, before it changes.
+    assert!(s.contains("production runs v1.28.0 now."), "{s}");
     let cmds = app.update(key(KeyCode::Enter));
     assert_eq!(requests(&cmds), [Request::Approve { id: 2 }]);
     // Her own request (#1): approving is refused here already, rejecting (withdrawing) asks

@@ -9,8 +9,14 @@ use crate::dialogs::{Dialog, GovDialog, GovKind};
 use crate::msg::{Command, Purpose};
 use crate::screens::Screen;
 
-/// The approve (or reject) confirmation of `r`, saying what approving would do.
-pub fn request_dialog(r: ChangeRequest, approve: bool) -> GovDialog {
+/// The approve (or reject) confirmation of `r`, saying what approving would do, what its
+/// environment runs now and anything that will stop it (a freeze), and whether it was forced.
+pub fn request_dialog(
+    r: ChangeRequest,
+    approve: bool,
+    env: Option<&rel_domain::EnvironmentView>,
+    now: rel_domain::Timestamp,
+) -> GovDialog {
     let what = format!(
         "Request #{} by {}: deploy {} to {}{}.",
         r.id,
@@ -46,14 +52,35 @@ pub fn request_dialog(r: ChangeRequest, approve: bool) -> GovDialog {
     };
     let kind = if approve {
         GovKind::Approve {
-            request: Box::new(r),
+            request: Box::new(r.clone()),
         }
     } else {
         GovKind::Reject {
-            request: Box::new(r),
+            request: Box::new(r.clone()),
         }
     };
-    GovDialog::new(kind, vec![what, effect])
+    let mut about = vec![what];
+    if let Some(v) = env {
+        about.push(format!(
+            "{} runs {} now.",
+            v.env.name,
+            v.live.as_deref().unwrap_or("nothing")
+        ));
+        if approve && let Some(f) = &v.governance.frozen {
+            about.push(format!(
+                "{} It is refused while that lasts (a request's --force does not pass a freeze).",
+                crate::gov::freeze_banner(f, now)
+            ));
+        }
+    }
+    if let Some(reason) = &r.force_reason {
+        about.push(format!(
+            "Forced by {}: {reason}. It overrides the promotion policy when carried out, never a freeze.",
+            r.requested_by
+        ));
+    }
+    about.push(effect);
+    GovDialog::new(kind, about)
 }
 
 impl App {

@@ -185,7 +185,9 @@ impl App {
             ));
             return vec![];
         }
-        self.dialog = Some(Dialog::Gov(crate::app::gov::request_dialog(r, approve)));
+        let env = self.data.envs.iter().find(|e| e.env.name == r.env);
+        let dialog = crate::app::gov::request_dialog(r.clone(), approve, env, self.now);
+        self.dialog = Some(Dialog::Gov(dialog));
         vec![]
     }
 
