@@ -151,8 +151,8 @@ pub fn freeze_tx(
                 },
             )?;
             let mut gr = gov(tx, name)?;
-            if let Some(old) = gr.freeze.as_ref().filter(|f| in_force(f, now)) {
-                return Err(already_frozen(name, old, "relctl env unfreeze").into());
+            if let Some(old) = gr.freeze.as_ref().filter(|f| f.in_force(now)) {
+                return Err(already_frozen(Some(name), old).into());
             }
             gr.freeze = Some(freeze.clone());
             tx.put(T::Gov, name.as_bytes(), enc(&gr)?)?;
@@ -167,8 +167,8 @@ pub fn freeze_tx(
         }
         None => {
             policy::authorize(caller, &Action::Freeze { env: None })?;
-            if let Some(old) = line(tx)?.filter(|f| in_force(f, now)) {
-                return Err(already_frozen("the line", &old, "relctl unfreeze --all").into());
+            if let Some(old) = line(tx)?.filter(|f| f.in_force(now)) {
+                return Err(already_frozen(None, &old).into());
             }
             let gr = GovRecord {
                 freeze: Some(freeze.clone()),
@@ -195,24 +195,19 @@ pub fn freeze_tx(
     Ok(names)
 }
 
-/// A freeze whose `--until` has not passed (the scheduler clears ended ones a moment later).
-fn in_force(f: &Freeze, now: Timestamp) -> bool {
-    f.until.is_none_or(|u| u > now)
-}
-
 /// A second freeze never replaces the first one silently (its reason and end would be lost).
-fn already_frozen(what: &str, old: &Freeze, unfreeze: &str) -> RelError {
+/// `env`: None for the stopped line.
+fn already_frozen(env: Option<&str>, old: &Freeze) -> RelError {
     let until = match old.until {
         Some(u) => format!(" until {u}"),
         None => " until unfrozen".to_string(),
     };
-    let target = if what == "the line" {
-        String::new()
-    } else {
-        format!(" {what}")
+    let (what, unfreeze) = match env {
+        Some(name) => (name.to_string(), format!("relctl env unfreeze {name}")),
+        None => ("the line".to_string(), "relctl unfreeze --all".to_string()),
     };
     RelError::conflict(format!(
-        "{what} is frozen already, by {} since {}{until}: {}. To change the reason or the end, unfreeze first ({unfreeze}{target}), then freeze again",
+        "{what} is frozen already, by {} since {}{until}: {}. To change the reason or the end, unfreeze first ({unfreeze}), then freeze again",
         old.by, old.since, old.reason
     ))
 }

@@ -6,25 +6,7 @@ use rel_domain::governance::{
     ChangeRequest, FreezeView, GovernanceView, RequestKind, RequestStatus,
 };
 
-use rel_domain::Timestamp;
-
 use crate::table::{Ctx, Table, fields, or_dash, short_time, when};
-
-/// How far ahead `at` is, rounded up to the minute: `--until 2h` a second ago reads "2h".
-fn ahead(at: Timestamp, now: Timestamp) -> String {
-    let ms = (at.0 - now.0).max(0);
-    if ms < 60_000 {
-        return format!("{}s", (ms + 999) / 1000);
-    }
-    let minutes = (ms + 59_999) / 60_000;
-    match (minutes / 1440, minutes / 60 % 24, minutes % 60) {
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
-}
 
 /// `FROZEN by ana: reason` and, on a second line, since and until (UTC).
 pub fn frozen_line(f: &FreezeView, ctx: Ctx) -> String {
@@ -39,7 +21,13 @@ pub fn frozen_line(f: &FreezeView, ctx: Ctx) -> String {
     // Prose, not a column under a "(UTC)" header: say the zone, and how far away it is.
     let until = f
         .until
-        .map(|u| format!("until {} UTC (in {})", short_time(u), ahead(u, ctx.now)))
+        .map(|u| {
+            format!(
+                "until {} UTC (in {})",
+                short_time(u),
+                rel_proto::present::ahead(u.0 - ctx.now.0)
+            )
+        })
         .unwrap_or_else(|| "until unfrozen".into());
     format!(
         "FROZEN{scope} by {}: {}\nsince {} UTC, {until}",

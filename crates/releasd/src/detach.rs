@@ -133,9 +133,8 @@ const PATH_FLAGS: [&str; 4] = [
 
 /// The command line's flags for the child: all of them but [`SET_HERE`], with the paths
 /// of [`PATH_FLAGS`] made absolute. Handles both `--flag VALUE` and `--flag=VALUE`.
-fn passed_through(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+fn passed_through(mut args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
-    let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let text = arg.to_string_lossy().into_owned();
         let (flag, inline) = match text.split_once('=') {

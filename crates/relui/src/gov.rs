@@ -4,22 +4,9 @@
 use rel_domain::governance::{ChangeRequest, FreezeScope, FreezeView, RequestKind, RequestStatus};
 use rel_domain::{EnvironmentView, Timestamp};
 
-/// "in 2h", "in 1h 30m" for a time ahead of `now`. Rounded up to the minute, never down: a
-/// freeze set `--until 2h` a second ago still reads "in 2h", not "in 1h".
+/// "in 2h", "in 1h 30m" for a time ahead of `now` (rounded up to the minute).
 pub fn until_text(at: Timestamp, now: Timestamp) -> String {
-    let ahead_ms = at.0.saturating_sub(now.0).max(0);
-    if ahead_ms < 60_000 {
-        return format!("in {}s", (ahead_ms + 999) / 1000);
-    }
-    let minutes = (ahead_ms + 59_999) / 60_000;
-    let (d, h, m) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (d, h, m) {
-        (0, 0, m) => format!("in {m}m"),
-        (0, h, 0) => format!("in {h}h"),
-        (0, h, m) => format!("in {h}h {m}m"),
-        (d, 0, _) => format!("in {d}d"),
-        (d, h, _) => format!("in {d}d {h}h"),
-    }
+    format!("in {}", rel_proto::present::ahead(at.0 - now.0))
 }
 
 /// `FROZEN by alice 5m ago, until 2026-12-01T17:00:00Z (in 2h): release week` — who, why,
