@@ -18,6 +18,7 @@ pub fn fit(response: Response, budget: usize) -> Response {
         Response::History(v) => Response::History(trim(v, budget)),
         Response::Audit(v) => Response::Audit(trim(v, budget)),
         Response::Executions(v) => Response::Executions(trim(v, budget)),
+        Response::Requests(v) => Response::Requests(trim(v, budget)),
         other => other,
     }
 }

@@ -154,3 +154,47 @@ fn environments_are_bounded_so_their_list_fits_one_answer() {
     let listed = relctl_json(&d, &["env", "list"]);
     assert_eq!(listed.as_array().map(Vec::len), Some(256));
 }
+
+/// Requests carry reasons of up to 4 KiB: their list is cut by the byte budget like every
+/// other list, and relctl follows the cursor to the end.
+#[tokio::test]
+async fn requests_are_paged_by_bytes_and_listed_whole() {
+    let d = TestDaemon::try_start_with_args(None, &["--page-bytes", "8192"]).expect("daemon");
+    let c = connect(d.socket()).await;
+    apply_example(&c).await;
+    let run = |args: &[&str]| {
+        let out = d.relctl().args(args).output().expect("relctl");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["release", "create", "v1"]);
+    run(&["env", "set", "staging", "--approvals", "1"]);
+    let reason = "r".repeat(4000);
+    for _ in 0..6 {
+        run(&[
+            "deploy", "v1", "--env", "staging", "--force", "--reason", &reason,
+        ]);
+    }
+    let page = c
+        .call(Request::Requests {
+            env: None,
+            all: true,
+            limit: 50,
+            before_id: None,
+        })
+        .await
+        .expect("requests");
+    let Response::Requests(page) = page else {
+        panic!("not a requests answer: {page:?}");
+    };
+    assert!(
+        !page.is_empty() && page.len() < 6,
+        "a page of {} requests ignores the 8 KiB budget",
+        page.len()
+    );
+    let listed = relctl_json(&d, &["requests", "--all"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(6), "{listed}");
+}
