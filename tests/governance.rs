@@ -107,7 +107,7 @@ fn a_freeze_refuses_deploys_but_never_rollbacks_and_an_admin_override_is_audited
     if !root_or_skip() {
         return;
     }
-    let d = daemon("deployer = [\"nobody\"]");
+    let d = daemon("deployer = [\"nobody\", \"daemon\"]");
     for (tag, rev) in [("v1", 1), ("v2", 2), ("v3", 3)] {
         release(&d, tag, rev);
     }
@@ -191,7 +191,19 @@ fn a_freeze_refuses_deploys_but_never_rollbacks_and_an_admin_override_is_audited
     );
     assert!(audit.contains("env.freeze"), "{audit}");
 
-    // Unfreeze; then a freeze with --until ends by itself.
+    // Another deployer may not lift nobody's freeze (only nobody or an admin may).
+    let (code, _, err) = code_as(&d, "daemon", &["env", "unfreeze", "staging"]);
+    assert_eq!(code, EXIT_DENIED, "{err}");
+    assert!(
+        err.contains("frozen by nobody") && err.contains("an admin"),
+        "{err}"
+    );
+    assert_eq!(
+        json(&d, &["env", "show", "staging"])["frozen"]["by"],
+        "nobody"
+    );
+
+    // Unfreeze (an admin); then a freeze with --until ends by itself.
     ok(&d, &["env", "unfreeze", "staging"]);
     assert!(json(&d, &["env", "show", "staging"])["frozen"].is_null());
     ok(

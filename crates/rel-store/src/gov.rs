@@ -229,6 +229,18 @@ pub fn unfreeze_tx(
                 },
             )?;
             let mut gr = gov(tx, name)?;
+            // A freeze is someone's decision: a deployer may end their own, only an admin
+            // someone else's (otherwise any deployer could lift the freeze an admin set).
+            if let Some(f) = &gr.freeze
+                && caller.role < Role::Admin
+                && !f.by.eq_ignore_ascii_case(&caller.actor.name)
+            {
+                return Err(RelError::permission(format!(
+                    "{name} was frozen by {} ({}); only {} or an admin can end that freeze. Ask them, or an admin: relctl env unfreeze {name}",
+                    f.by, f.reason, f.by
+                ))
+                .into());
+            }
             let Some(old) = gr.freeze.take() else {
                 return Err(RelError::conflict(format!(
                     "{name} has no freeze of its own to end{}",
