@@ -15,6 +15,10 @@ fn export_then_import_into_a_fresh_daemon() {
     ok(&d, &["deploy", "v1", "--env", "staging"]);
     ok(&d, &["deploy", "v2", "--env", "staging"]);
     ok(&d, &["rollback", "--env", "staging"]);
+    ok(
+        &d,
+        &["env", "freeze", "production", "--reason", "incident 43"],
+    );
     let dump = d.dir().join("store.json");
     let out = json(&d, &["export", p(&dump)]);
     assert_eq!(out["file"], p(&dump));
@@ -43,6 +47,12 @@ fn export_then_import_into_a_fresh_daemon() {
     assert_eq!(
         json(&fresh, &["env", "show", "staging"])["held"],
         json!(["v2"])
+    );
+
+    // Governance came along: production is still frozen, for the same reason.
+    assert_eq!(
+        json(&fresh, &["env", "show", "production"])["frozen"]["reason"],
+        "incident 43"
     );
 
     // A store that has releases refuses an import (nothing is overwritten).

@@ -4,6 +4,11 @@
 //! holds, deployments, the audit chain, executions, tokens, counters); every index is
 //! rebuilt from them on import, so the format does not depend on the tree layout. Seqs,
 //! ids and the audit chain are preserved; import appends one `store.import` entry.
+//!
+//! Version 2 adds governance (approvals, freezes, freeze windows, the stopped line) and
+//! change requests, so a moved store keeps its four-eyes rule and its scheduled deploys.
+//! Version 1 documents still import (with no governance); a rel that reads only version 1
+//! refuses a version 2 document rather than dropping its governance silently.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -11,6 +16,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use rel_domain::audit;
+use rel_domain::governance::{ChangeRequest, Freeze, FreezeWindow, RequestStatus};
 use rel_domain::model::*;
 use rel_domain::names::tag_key;
 use rel_domain::policy::{self, Action};
@@ -21,11 +27,14 @@ use rel_domain::{AppConfig, RelError, RelResult, Timestamp};
 use crate::keys::*;
 use crate::read;
 use crate::records::*;
+use crate::stored_gov::GovRecord;
 use crate::trees::{ALL, Kv, T, Trees, Tx, TxError, storage_error};
 use crate::write;
 
 pub const FORMAT: &str = "rel-store-export";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// Oldest document version this rel imports.
+pub const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -44,6 +53,21 @@ pub struct Document {
     pub audit: Vec<AuditEntry>,
     pub executions: Vec<Execution>,
     pub tokens: Vec<TokenDoc>,
+    /// Governance per environment, and the stopped line (`env: None`). Version 2.
+    #[serde(default)]
+    pub governance: Vec<GovDoc>,
+    /// Change requests (approvals and scheduled deploys), any status. Version 2.
+    #[serde(default)]
+    pub requests: Vec<ChangeRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GovDoc {
+    /// The environment, or `None` for the stopped line (every environment).
+    pub env: Option<String>,
+    pub approvals: u32,
+    pub freeze: Option<Freeze>,
+    pub windows: Vec<FreezeWindow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +76,9 @@ pub struct Counters {
     pub last_deployment: u64,
     pub last_execution: u64,
     pub last_env_order: u64,
+    /// Version 2.
+    #[serde(default)]
+    pub last_request: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +148,7 @@ pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResul
         last_deployment: read::meta_u64(trees, meta::LAST_DEPLOYMENT)?,
         last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?,
         last_env_order: read::meta_u64(trees, meta::LAST_ENV_ORDER)?,
+        last_request: read::meta_u64(trees, meta::LAST_REQUEST)?,
     })?;
     let draft = trees
         .get(T::Meta, meta::DRAFT)?
@@ -182,6 +210,22 @@ pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResul
             info: t.info,
             hash: t.hash.hex(),
         }))
+    })?;
+    w.raw(",\"governance\":")?;
+    w.list(trees.tree(T::Gov).iter(), |k, v| {
+        let g: GovRecord = dec_at(T::Gov, &k, &v)?;
+        let env =
+            (k.as_ref() != crate::gov::LINE).then(|| String::from_utf8_lossy(&k).into_owned());
+        Ok(Some(GovDoc {
+            env,
+            approvals: g.approvals,
+            freeze: g.freeze,
+            windows: g.windows,
+        }))
+    })?;
+    w.raw(",\"requests\":")?;
+    w.list(trees.tree(T::Requests).iter(), |k, v| {
+        dec_at::<ChangeRequest>(T::Requests, &k, &v).map(Some)
     })?;
     w.raw("}")?;
     Ok(())
@@ -286,9 +330,9 @@ pub fn parse(text: &str) -> RelResult<Parsed> {
             head.format
         )));
     }
-    if head.version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&head.version) {
         return Err(RelError::invalid(format!(
-            "the export has format version {}, this releasd reads version {VERSION}; import it with a matching rel version",
+            "the export has format version {}, this releasd reads versions {OLDEST_VERSION} to {VERSION}; import it with a matching rel version",
             head.version
         )));
     }
@@ -340,6 +384,29 @@ pub fn parse(text: &str) -> RelResult<Parsed> {
             return Err(damaged(format!(
                 "environment {} requires unknown {r}",
                 e.env.name
+            )));
+        }
+    }
+    for g in &doc.governance {
+        if let Some(env) = &g.env
+            && !env_names.contains(env.as_str())
+        {
+            return Err(damaged(format!(
+                "governance names unknown environment {env}"
+            )));
+        }
+    }
+    for r in &doc.requests {
+        if !env_names.contains(r.env.as_str()) {
+            return Err(damaged(format!(
+                "request #{} names unknown environment {}",
+                r.id, r.env
+            )));
+        }
+        if r.id > doc.counters.last_request {
+            return Err(damaged(format!(
+                "request #{} is above the request counter {}",
+                r.id, doc.counters.last_request
             )));
         }
     }
@@ -412,6 +479,7 @@ pub fn import_tx(
     )?;
     write::put_u64(tx, T::Meta, meta::LAST_EXECUTION, d.counters.last_execution)?;
     write::put_u64(tx, T::Meta, meta::LAST_ENV_ORDER, d.counters.last_env_order)?;
+    write::put_u64(tx, T::Meta, meta::LAST_REQUEST, d.counters.last_request)?;
     write::put_u64(tx, T::Meta, meta::RELEASE_COUNT, d.releases.len() as u64)?;
     if let Some(cfg) = &p.draft {
         let json = cfg.to_canonical_json();
@@ -521,6 +589,35 @@ pub fn import_tx(
         )?;
         tx.put(T::TokenHash, hash.0, info.name.as_bytes())?;
     }
+    for g in &d.governance {
+        let key = g.env.as_deref().map_or(crate::gov::LINE, str::as_bytes);
+        let rec = GovRecord {
+            approvals: g.approvals,
+            freeze: g.freeze.clone(),
+            windows: g.windows.clone(),
+        };
+        tx.put(T::Gov, key, enc(&rec)?)?;
+    }
+    let mut pending = 0;
+    for r in &d.requests {
+        tx.put(T::Requests, u64k(r.id), enc(r)?)?;
+        if r.status == RequestStatus::Pending
+            && let Some(k) = crate::gov::due_key(r)
+        {
+            tx.put(T::RequestsDue, k, r.env.as_bytes())?;
+            pending += 1;
+        }
+    }
+    let governed = d
+        .governance
+        .iter()
+        .filter(|g| g.approvals > 0 || g.freeze.is_some() || !g.windows.is_empty())
+        .count();
+    let gov_note = if governed + pending > 0 {
+        format!(", governance of {governed} environment(s) and {pending} pending request(s)")
+    } else {
+        String::new()
+    };
     let replaced_note = if replaced > 0 {
         format!("; replaced this store's own {replaced} earlier audit entries")
     } else {
@@ -532,7 +629,7 @@ pub fn import_tx(
         &caller.actor.name,
         "store.import",
         &format!(
-            "imported {} releases, {} deployments, {} audit entries from an export made at {}{replaced_note}",
+            "imported {} releases, {} deployments, {} audit entries{gov_note} from an export made at {}{replaced_note}",
             d.releases.len(),
             d.deployments.len(),
             d.audit.len(),

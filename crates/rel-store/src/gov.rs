@@ -22,7 +22,7 @@ use crate::trees::{Kv, T, Trees, Tx, TxError, storage_error};
 use crate::{events, write};
 
 /// The `gov` key of the stopped line (not a valid environment name).
-const LINE: &[u8] = b"*";
+pub(crate) const LINE: &[u8] = b"*";
 
 pub fn gov<K: Kv>(k: &K, env: &str) -> Result<GovRecord, K::E> {
     match k.get(T::Gov, env.as_bytes())? {
@@ -97,7 +97,7 @@ fn request_required<K: Kv>(k: &K, id: u64) -> Result<ChangeRequest, K::E> {
     })
 }
 
-fn due_key(r: &ChangeRequest) -> Option<[u8; 16]> {
+pub(crate) fn due_key(r: &ChangeRequest) -> Option<[u8; 16]> {
     let due = match r.kind {
         RequestKind::Scheduled => r.at,
         RequestKind::Approval => r.expires_at,

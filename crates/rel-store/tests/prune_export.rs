@@ -138,6 +138,30 @@ fn rich_store() -> (tempfile::TempDir, rel_store::SledStore) {
     s.append_execution(&exec, 10).expect("exec");
     s.apply_draft(config("draft"), &deployer(), t(15))
         .expect("draft");
+    // Governance: approvals with a pending request, a freeze, a freeze window and a
+    // scheduled deploy (export version 2).
+    s.set_approvals("qa", 1, &admin(), t(16))
+        .expect("approvals");
+    let to_qa = DeployRequest {
+        tag: "v2".into(),
+        env: "qa".into(),
+        expect: None,
+        force_reason: None,
+    };
+    s.submit_deploy(&to_qa, None, None, &deployer(), t(17))
+        .expect("request");
+    s.freeze(Some("production"), "incident 9", None, &admin(), t(18))
+        .expect("freeze");
+    s.add_freeze_window("staging", "20:00 - 21:00 UTC", "nightly", &admin(), t(19))
+        .expect("window");
+    let later = DeployRequest {
+        tag: "v4".into(),
+        env: "staging".into(),
+        expect: None,
+        force_reason: None,
+    };
+    s.submit_deploy(&later, Some(t(10_000_000)), None, &deployer(), t(19))
+        .expect("scheduled");
     (d, s)
 }
 
@@ -183,6 +207,20 @@ fn export_then_import_gives_equal_views() {
         );
     }
     assert_eq!(b.draft().expect("draft"), a.draft().expect("draft"));
+    // Governance came along: the environments compared above carry approvals, freezes,
+    // windows and pending counts; the requests themselves too.
+    let frozen = &b.environment("production").expect("env").governance.frozen;
+    assert_eq!(
+        frozen.as_ref().map(|f| f.reason.as_str()),
+        Some("incident 9")
+    );
+    assert_eq!(b.environment("qa").expect("env").governance.approvals, 1);
+    let requests = b.requests(None, true, 100, None).expect("requests");
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        requests,
+        a.requests(None, true, 100, None).expect("requests")
+    );
     assert_eq!(b.tokens().expect("tokens"), a.tokens().expect("tokens"));
     assert!(
         b.token_by_hash(&rel_domain::Digest::of(b"tok"))
@@ -263,9 +301,9 @@ fn a_tampered_export_is_refused() {
         b.import("{}", &admin(), t(1)).expect_err("garbage").code,
         ErrorCode::Invalid
     );
-    let v2 = dump.replacen("\"version\":1", "\"version\":2", 1);
-    let e = b.import(&v2, &admin(), t(1)).expect_err("version");
-    assert!(e.message.contains("format version 2"), "{}", e.message);
+    let v9 = dump.replacen("\"version\":2", "\"version\":9", 1);
+    let e = b.import(&v9, &admin(), t(1)).expect_err("version");
+    assert!(e.message.contains("format version 9"), "{}", e.message);
     // Nothing was imported.
     assert_eq!(b.status().expect("status").releases, 0);
     assert!(
@@ -301,4 +339,32 @@ fn the_streamed_export_is_a_whole_document() {
     }
     assert!(!v["releases"].as_array().expect("array").is_empty());
     assert!(!v["snapshots"].as_array().expect("array").is_empty());
+}
+
+#[test]
+fn a_version_1_export_without_governance_still_imports() {
+    let (_a, a) = rich_store();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&a.export().expect("export")).expect("json");
+    let doc = v.as_object_mut().expect("object");
+    doc.remove("governance");
+    doc.remove("requests");
+    doc.insert("version".into(), 1.into());
+    if let Some(c) = doc.get_mut("counters").and_then(|c| c.as_object_mut()) {
+        c.remove("last_request");
+    }
+    let (_b, b) = open();
+    b.import(&v.to_string(), &admin(), t(20))
+        .expect("a version 1 export imports");
+    assert_eq!(
+        b.status().expect("status").releases,
+        a.status().expect("status").releases
+    );
+    // Version 1 had no governance: none arrives, and requests start from #1.
+    assert_eq!(b.environment("qa").expect("env").governance.approvals, 0);
+    assert!(
+        b.requests(None, true, 100, None)
+            .expect("requests")
+            .is_empty()
+    );
 }
