@@ -15,6 +15,9 @@ pub const MAX_AHEAD_MS: i64 = 366 * 24 * 3600 * 1000;
 pub const MAX_APPROVALS: u32 = 16;
 /// Freeze windows per environment.
 pub const MAX_WINDOWS: usize = 32;
+/// Pending requests per environment at most: each holds a reason of up to 4 KiB, and every
+/// approver reads the list, so one requester cannot flood it.
+pub const MAX_PENDING_PER_ENV: u64 = 64;
 /// Longest reason (freeze, reject, override) kept.
 pub const MAX_REASON_BYTES: usize = 4096;
 

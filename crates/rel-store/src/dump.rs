@@ -598,22 +598,26 @@ pub fn import_tx(
         };
         tx.put(T::Gov, key, enc(&rec)?)?;
     }
-    let mut pending = 0;
+    let mut pending: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &d.requests {
         tx.put(T::Requests, u64k(r.id), enc(r)?)?;
         if r.status == RequestStatus::Pending
             && let Some(k) = crate::gov::due_key(r)
         {
             tx.put(T::RequestsDue, k, r.env.as_bytes())?;
-            pending += 1;
+            *pending.entry(r.env.as_str()).or_default() += 1;
         }
     }
+    for (env, n) in &pending {
+        write::put_u64(tx, T::Meta, &meta::pending(env), *n)?;
+    }
+    let pending: u64 = pending.values().sum();
     let governed = d
         .governance
         .iter()
         .filter(|g| g.approvals > 0 || g.freeze.is_some() || !g.windows.is_empty())
         .count();
-    let gov_note = if governed + pending > 0 {
+    let gov_note = if governed > 0 || pending > 0 {
         format!(", governance of {governed} environment(s) and {pending} pending request(s)")
     } else {
         String::new()

@@ -109,10 +109,18 @@ pub(crate) fn due_key(r: &ChangeRequest) -> Option<[u8; 16]> {
 fn save(tx: &Tx<'_>, r: &ChangeRequest) -> Result<(), TxError> {
     tx.put(T::Requests, u64k(r.id), enc(r)?)?;
     if let Some(k) = due_key(r) {
-        if r.status == RequestStatus::Pending {
+        let was_pending = tx.get(T::RequestsDue, &k)?.is_some();
+        let pending = r.status == RequestStatus::Pending;
+        if pending {
             tx.put(T::RequestsDue, k, r.env.as_bytes())?;
         } else {
             tx.del(T::RequestsDue, k)?;
+        }
+        if pending != was_pending {
+            let key = meta::pending(&r.env);
+            let n = read::meta_u64(tx, &key)?;
+            let n = if pending { n + 1 } else { n.saturating_sub(1) };
+            write::put_u64(tx, T::Meta, &key, n)?;
         }
     }
     events::append(tx, &Change::RequestChanged(r.clone()))?;
@@ -546,6 +554,14 @@ pub fn submit_tx(
             Some(e)
         }
     };
+    let open = read::meta_u64(tx, &meta::pending(&name))?;
+    if open >= g::MAX_PENDING_PER_ENV {
+        return Err(RelError::conflict(format!(
+            "{name} has {open} pending requests, the limit ({}); approve, reject or cancel some first: relctl requests --env {name}",
+            g::MAX_PENDING_PER_ENV
+        ))
+        .into());
+    }
     let release = read::release_by_tag(tx, &req.tag)?;
     let r = ChangeRequest {
         id: write::bump(tx, meta::LAST_REQUEST)?,

@@ -202,3 +202,38 @@ fn a_forced_request_does_not_pass_a_freeze_set_later() {
     assert_eq!(r.status, RequestStatus::Refused);
     assert_eq!(live(&s, "staging"), None);
 }
+
+#[test]
+fn pending_requests_per_environment_are_bounded_and_ending_one_makes_room() {
+    let (_d, s) = open();
+    let alice = user(1, "alice", Role::Admin);
+    let bob = user(2, "bob", Role::Deployer);
+    release_with(&s, "v1", config_no_checks("1"), 1);
+    s.set_approvals("staging", 1, &alice, t(2)).expect("set");
+    let limit = rel_domain::governance::MAX_PENDING_PER_ENV;
+    let ids: Vec<u64> = (0..limit)
+        .map(|_| requested(&s, &deploy_req("v1", "staging"), None, &bob, 3))
+        .collect();
+    let e = s
+        .submit_deploy(&deploy_req("v1", "staging"), None, None, &bob, t(4))
+        .expect_err("over the limit");
+    assert_eq!(e.code, ErrorCode::Conflict);
+    assert!(
+        e.message.contains("pending requests, the limit")
+            && e.message.contains("relctl requests --env staging"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        s.environment("staging")
+            .expect("env")
+            .governance
+            .pending_requests,
+        limit
+    );
+    // Another environment is not affected (a scheduled deploy there); ending one request
+    // makes room for one more.
+    requested(&s, &deploy_req("v1", "production"), Some(1_000_000), &alice, 5);
+    s.reject(ids[0], "not now", &alice, t(6)).expect("reject");
+    requested(&s, &deploy_req("v1", "staging"), None, &bob, 7);
+}
