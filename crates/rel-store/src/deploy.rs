@@ -376,6 +376,9 @@ pub fn rollback_tx(
         if read::hold(tx, name, *seq)?.is_none() {
             tx.put(T::Holds, env_u64(name, *seq), &hold)?;
         }
+        // Rolled back out: its checks here no longer vouch for it. A forced redeploy must be
+        // verified again before an environment that requires this one takes it (§3.5).
+        tx.del(T::VerifiedIn, env_u64(name, *seq))?;
     }
     set_live(tx, name, Some(mv.from), mv.to)?;
     let new_state = EnvState {

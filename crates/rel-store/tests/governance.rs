@@ -233,7 +233,13 @@ fn pending_requests_per_environment_are_bounded_and_ending_one_makes_room() {
     );
     // Another environment is not affected (a scheduled deploy there); ending one request
     // makes room for one more.
-    requested(&s, &deploy_req("v1", "production"), Some(1_000_000), &alice, 5);
+    requested(
+        &s,
+        &deploy_req("v1", "production"),
+        Some(1_000_000),
+        &alice,
+        5,
+    );
     s.reject(ids[0], "not now", &alice, t(6)).expect("reject");
     requested(&s, &deploy_req("v1", "staging"), None, &bob, 7);
 }

@@ -604,6 +604,17 @@ fn a_release_rolled_back_out_of_staging_is_not_promoted() {
         "{}",
         e.message
     );
+    // Redeployed to staging by force: its verification from before the rollback no longer
+    // counts, so staging shows none and production still refuses it until it is verified.
+    let again = DeployRequest {
+        force_reason: Some("re-try".into()),
+        ..deploy_req("v2", "staging")
+    };
+    s.deploy(&again, &admin(), t(7)).expect("forced redeploy");
+    assert_eq!(s.environment("staging").expect("env").verification, None);
+    let e = deploy(&s, "v2", "production", &admin(), 7).expect_err("not verified again");
+    assert_eq!(e.code, ErrorCode::PolicyDenied, "{}", e.message);
+    assert!(e.message.contains("verif"), "{}", e.message);
     // An admin can still override, and it is on record.
     let forced = DeployRequest {
         force_reason: Some("known good".into()),
