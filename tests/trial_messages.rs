@@ -173,3 +173,42 @@ fn app_example_prints_a_config_that_applies_and_releases() {
     ok(&d, &["release", "create", "v1.0.0"]);
     ok(&d, &["deploy", "v1.0.0", "--env", "staging"]);
 }
+
+#[test]
+fn freeze_window_remove_says_what_went_and_what_is_left() {
+    let d = TestDaemon::start();
+    let add = |spec: &str| {
+        ok(
+            &d,
+            &[
+                "env",
+                "freeze-window",
+                "add",
+                "staging",
+                spec,
+                "--reason",
+                "weekend",
+            ],
+        )
+    };
+    add("Sat 00:00 - Sun 00:00 UTC");
+    add("Fri 15:00 - Mon 09:00 UTC");
+    let out = ok(&d, &["env", "freeze-window", "remove", "staging", "1"]);
+    assert!(
+        out.starts_with(
+            "removed freeze window #1 from staging: Sat 00:00 - Sun 00:00 UTC (weekend)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("#2") && out.contains("Fri 15:00 - Mon 09:00 UTC"),
+        "{out}"
+    );
+    let out = ok(&d, &["env", "freeze-window", "remove", "staging", "2"]);
+    assert!(
+        out.starts_with("removed freeze window #2 from staging"),
+        "{out}"
+    );
+    assert!(out.contains("staging has no freeze windows left"), "{out}");
+    assert!(!out.contains("freeze-window add"), "{out}");
+}
