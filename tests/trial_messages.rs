@@ -212,3 +212,46 @@ fn freeze_window_remove_says_what_went_and_what_is_left() {
     assert!(out.contains("staging has no freeze windows left"), "{out}");
     assert!(!out.contains("freeze-window add"), "{out}");
 }
+
+#[test]
+fn deploy_dry_run_shows_the_plan_changes_nothing_and_exits_as_the_deploy_would() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    release(&d, "v2", 2);
+    ok(&d, &["deploy", "v1", "--env", "staging"]);
+    let out = ok(&d, &["deploy", "v2", "--env", "staging", "--dry-run"]);
+    assert!(out.starts_with("deploy to staging: v1 → v2\n"), "{out}");
+    assert!(out.contains("policy: ok"), "{out}");
+    assert!(
+        out.contains("dry run: nothing changed; deploying would make it live"),
+        "{out}"
+    );
+    let plan = json(&d, &["deploy", "v2", "--env", "staging", "--dry-run"]);
+    assert_eq!(
+        (
+            &plan["from"],
+            &plan["to"],
+            &plan["verdict"],
+            &plan["dry_run"]
+        ),
+        (&"v1".into(), &"v2".into(), &"ok".into(), &true.into()),
+        "{plan}"
+    );
+    assert!(
+        plan["changes"].as_array().is_some_and(|c| !c.is_empty()),
+        "{plan}"
+    );
+    assert_eq!(live(&d, "staging"), "v1", "a dry run changes nothing");
+    // A freeze would refuse it: the plan still prints, and the exit code is the refusal's.
+    ok(&d, &["env", "freeze", "staging", "--reason", "incident"]);
+    let (plan, stderr) = json_exit(
+        &d,
+        &["deploy", "v2", "--env", "staging", "--dry-run"],
+        EXIT_DENIED,
+    );
+    assert_eq!(plan["verdict"], "refused", "{plan}");
+    assert_eq!(plan["refusal"]["code"], "policy_denied", "{plan}");
+    assert_eq!(plan["frozen"]["reason"], "incident", "{plan}");
+    assert!(stderr.contains("incident"), "{stderr}");
+    assert_eq!(live(&d, "staging"), "v1");
+}
