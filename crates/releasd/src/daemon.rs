@@ -49,8 +49,9 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
         None => DaemonConfig::default(),
     };
     let auth = Auth::new(&config.roles, cli.config.clone().map(absolute));
-    for g in auth.unknown_groups() {
-        tracing::warn!(group = %g, "the roles config names group @{g}, which does not exist on this machine");
+    // Logged before the ready line, so the detaching launcher shows them too.
+    for w in auth.unknown_entries() {
+        tracing::warn!("{w}");
     }
     let policy = match &config.socket.group {
         Some(name) => {

@@ -448,3 +448,63 @@ fn a_detached_start_passes_every_flag_to_the_daemon() {
         "{args:?}"
     );
 }
+
+/// A misspelt user in `[roles]` is named at start, like a missing group, on the launcher's
+/// stderr (the log is where nobody looks) and in the log.
+#[test]
+fn a_detached_start_warns_about_roles_naming_no_such_user_or_group() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("run").join("releasd.sock");
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("releasd.toml");
+    std::fs::write(
+        &config,
+        "[roles]\ndeployer = [\"nobdy-rel-test\", \"@nogrp-rel-test\"]\n",
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let (out, _stop) = detached(&socket, &data, &["--config", &config]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "releasd: warning: [roles] deployer: user \"nobdy-rel-test\" does not exist on this machine"
+        ) && stderr.contains("getent passwd nobdy-rel-test"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[roles] deployer: group \"@nogrp-rel-test\" does not exist"),
+        "{stderr}"
+    );
+    let log = std::fs::read_to_string(data.join("releasd.log")).expect("log");
+    assert!(log.contains("user \"nobdy-rel-test\""), "{log}");
+}
+
+/// `releasd | head -1` closes the launcher's stdout: no panic, exit 0, the daemon runs.
+#[test]
+fn a_closed_stdout_does_not_make_the_launcher_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("run").join("releasd.sock");
+    let data = tmp.path().join("data");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run releasd");
+    let _stop = Stop(pid_file(&data), socket.clone());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_ok(),
+        "the daemon is serving"
+    );
+}
