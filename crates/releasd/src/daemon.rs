@@ -19,9 +19,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // A start that fails must not leave a new, empty data dir behind (e.g. a typo'd path, or
     // a second daemon refused on a fresh --data-dir).
     let created = crate::datadir::missing_dirs(&data_dir);
+    // The same for the socket's directory (e.g. `--http` on a taken port fails after it).
+    let socket_dir = absolute(cli.socket_path())
+        .parent()
+        .map(crate::datadir::missing_dirs)
+        .unwrap_or_default();
     let result = start_and_serve(cli, data_dir).await;
     if result.is_err() {
         crate::datadir::remove_if_empty(&created);
+        crate::datadir::remove_if_empty(&socket_dir);
     }
     result
 }
