@@ -724,6 +724,11 @@ fn quit_help_and_screens() {
     press(&mut app, &world, vec![ch('?')]);
     assert!(app.update(ctrl_c()).is_empty());
     assert!(!app.help);
+    // A release's detail view is closed like a dialog: back to the list, no quit.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert!(app.detail.is_some());
+    assert!(app.update(ctrl_c()).is_empty());
+    assert!(app.detail.is_none(), "Ctrl-C left the detail view open");
     assert_eq!(app.update(ctrl_c()), [Command::Quit]);
 }
 
@@ -1736,6 +1741,12 @@ fn logs_filter_by_text_and_errors_only() {
     let cmds = app.update(ch('y'));
     assert!(cmds.contains(&Command::Copy("3".into())), "{cmds:?}");
     // Enter opens that run.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(app.logs.detail, Some(3));
+    // Ctrl-C on a run goes back to the list (as Esc), it does not quit.
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.update(ctrl_c).is_empty());
+    assert_eq!(app.logs.detail, None);
     press(&mut app, &world, vec![key(KeyCode::Enter)]);
     assert_eq!(app.logs.detail, Some(3));
     // Esc: back from the run, then the text goes, then errors only.
