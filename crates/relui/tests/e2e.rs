@@ -455,7 +455,15 @@ fn the_seed_workflow_with_checks() {
         "[ Release & Deploy ]",
     ]);
     tui.send(CTRL_S);
-    tui.wait_for(&["Created release v1.0.0", "Deployed to staging", "DEPLOYED"]);
+    // Created, then the normal deploy confirmation: from → to, the diff, the policy.
+    tui.wait_for(&[
+        "Created release v1.0.0",
+        "Deploy v1.0.0",
+        "‹ staging ›",
+        "✓ allowed",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.0.0 to staging", "DEPLOYED"]);
 
     // Promoting before verifying: the confirmation shows the policy's no and the key to fix it.
     tui.send("2");
@@ -510,7 +518,9 @@ fn the_seed_workflow_with_checks() {
     tui.send(" ");
     tui.wait_for(&["[ Release & Deploy ]"]);
     tui.send(CTRL_S);
-    tui.wait_for(&["Created release v1.1.0", "DEPLOYED   staging"]);
+    tui.wait_for(&["Created release v1.1.0", "Deploy v1.1.0", "v1.0.0 → v1.1.0"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.1.0 to staging", "DEPLOYED   staging"]);
     tui.send("2");
     tui.send(HOME);
     tui.wait_for(&["▶ staging     v1.1.0", "not verified"]);
@@ -713,7 +723,8 @@ fn a_stale_socket_gets_no_default_daemon() {
 }
 
 /// Release & Deploy to a protected environment — one created while the dialog is open —
-/// needs the environment's name typed: Ctrl-S without it creates nothing.
+/// creates the release, then opens the deploy confirmation, which needs the environment's
+/// name typed: Ctrl-S without it deploys nothing.
 #[test]
 fn release_and_deploy_to_a_protected_environment_needs_its_name() {
     let d = TestDaemon::start();
@@ -757,14 +768,20 @@ fn release_and_deploy_to_a_protected_environment_needs_its_name() {
     tui.wait_for(&["▶ prod2"]);
     tui.send(ENTER);
     tui.wait_for(&["[ prod2 ▾ ]"]);
-    tui.wait_for(&["type prod2 :", "type its name above to enable"]);
+    tui.send(CTRL_S);
+    tui.wait_for(&[
+        "Created release v1.0.0",
+        "Deploy v1.0.0",
+        "‹ prod2 ›",
+        "type prod2 :",
+    ]);
     tui.send(CTRL_S);
     let s = tui.wait_for(&["prod2 is protected: type its name"]);
-    assert!(!s.contains("Created release"), "{s}");
+    assert!(!s.contains("Deployed"), "{s}");
     tui.send("prod2");
     tui.wait_for(&["type prod2 : prod2"]);
     tui.send(CTRL_S);
-    tui.wait_for(&["Created release v1.0.0", "Deployed to prod2"]);
+    tui.wait_for(&["Deployed v1.0.0 to prod2"]);
     tui.send("q");
     tui.wait_exit();
 }
