@@ -637,24 +637,57 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         }
     }
     let mut started = StopOnDrop(vec![first]);
-    // The daemon dies: relui says so and offers to start it again; s does.
+    // The newcomer path: n, a tag and a description typed...
+    tui.send("n");
+    tui.wait_for(&["New release"]);
+    tui.send("v0.1.0");
+    tui.send(TAB);
+    tui.send("kept");
+    tui.wait_for(&["✓ v0.1.0 is free", "kept"]);
+    // ...and the daemon relui started dies (kill -9 leaves its socket file). relui starts
+    // it again by itself, no key needed (s would type into the dialog), and the dialog
+    // keeps what was typed.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first),
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill releasd");
-    tui.wait_for(&["DISCONNECTED", "Press s to start releasd again"]);
-    tui.send("s");
-    let s = tui.wait_for(&["● connected to releasd", "relui started releasd"]);
-    let pid = pid_on(&s);
+    let pid_file = data.join("releasd.pid");
+    let restarted = rel_testkit::wait_until(DEADLINE, || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .is_some_and(|p| p != first)
+    });
+    assert!(
+        restarted,
+        "relui did not start releasd again:\n{}",
+        tui.screen()
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
     started.0.push(pid);
-    assert_ne!(pid, first, "the same daemon?\n{s}");
-    // The newcomer path: n, a tag, Enter creates the first release from the example draft.
-    tui.send("n");
-    tui.wait_for(&["New release"]);
-    tui.send("v0.1.0");
-    tui.send(ENTER);
+    tui.wait_for(&["● connected to releasd", "✓ v0.1.0 is free", "kept"]);
+    // Ctrl-S creates the release from the example draft, with what was typed before.
+    tui.send(CTRL_S);
     tui.wait_for(&["Created release v0.1.0"]);
+    let out = std::process::Command::new(bin("relctl"))
+        .args([
+            "--socket",
+            socket.to_str().expect("utf-8"),
+            "release",
+            "show",
+            "v0.1.0",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("relctl");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("\"kept\""), "{shown}");
     tui.send("q");
     assert!(tui.wait_exit().success());
     // The daemon was detached: it outlives relui. Stop it.

@@ -785,7 +785,10 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
         retry_in_ms: 400,
     });
     let s = screen(&app, 80, 24);
-    assert!(s.contains("Press s to start"), "{s}");
+    assert!(
+        s.contains("releasd it started by itself; s does it now"),
+        "{s}"
+    );
     assert_eq!(app.update(ch('s')), [Command::StartDaemon]);
     // Another user's socket: never.
     app.update(Msg::Denied {
@@ -794,6 +797,52 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
     });
     assert!(app.update(ch('s')).is_empty());
     assert_eq!(app.exit_code(), 5);
+}
+
+/// The daemon relui started went away while a form was being filled in: Ctrl-S sends
+/// nothing, the popup says what happens next (relui starts it again itself) and that the
+/// input is kept; closing the popup leaves the form as it was.
+#[test]
+fn a_submit_while_relui_restarts_its_daemon_keeps_the_form_and_says_so() {
+    let world = World::new(3);
+    let mut app = connected(&world, 80, 24);
+    app.update(Msg::DaemonStarted {
+        pid: Some(4242),
+        log: None,
+    });
+    let mut keys = vec![ch('n')];
+    keys.extend(typed("v9.0.0"));
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("notes"));
+    press(&mut app, &world, keys);
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    let purpose = match &app.update(ctrl('s'))[..] {
+        [Command::Call { purpose, .. }] => purpose.clone(),
+        other => panic!("{other:?}"),
+    };
+    app.update(Msg::Rpc {
+        purpose,
+        result: Err(ClientError::Disconnected("not connected".into())),
+    });
+    let m = &app.error.as_ref().expect("a popup").message;
+    assert!(
+        m.contains("nothing was sent; what you typed is kept")
+            && m.contains("starting the releasd it started again by itself"),
+        "{m}"
+    );
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.error.is_none());
+    match &app.dialog {
+        Some(Dialog::Create(d)) => {
+            assert_eq!(d.tag.text(), "v9.0.0");
+            assert_eq!(d.description.text(), "notes");
+            assert!(!d.submitting);
+        }
+        _ => panic!("the form was lost"),
+    }
 }
 
 /// A daemon relui did not start (systemd's, another shell's) goes away: relui does not

@@ -404,7 +404,12 @@ impl App {
 
     pub(super) fn on_rpc_error(&mut self, purpose: Purpose, e: ClientError) -> Vec<Command> {
         let title = error_title(&e).to_string();
-        let message = error_message(&e);
+        let message = match &e {
+            ClientError::Disconnected(why) if why == crate::text::NOT_CONNECTED => {
+                self.not_connected_text()
+            }
+            _ => error_message(&e),
+        };
         let connection = matches!(
             e,
             ClientError::Disconnected(_) | ClientError::Unreachable { .. }
