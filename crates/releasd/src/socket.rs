@@ -129,6 +129,15 @@ pub fn prepare_dir(dir: &Path, policy: &SocketPolicy) -> Result<(), SocketError>
         }
         return Ok(());
     }
+    // Our own default directory: nobody else should own it (a squatter could have made it
+    // to intercept clients).
+    if is_dedicated_dir(dir) && meta.uid() != me {
+        return Err(SocketError::ForeignDir {
+            path: dir.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
+    }
     if let Some((group, gid)) = &policy.group
         && !group_may_enter(&meta, *gid)
     {
@@ -149,15 +158,7 @@ pub fn prepare_dir(dir: &Path, policy: &SocketPolicy) -> Result<(), SocketError>
         return Ok(());
     }
     if is_dedicated_dir(dir) {
-        // Our own default directory: nobody else should own it (a squatter could have made
-        // it to intercept clients), and it should not be wider than configured.
-        if meta.uid() != me {
-            return Err(SocketError::ForeignDir {
-                path: dir.to_path_buf(),
-                owner: meta.uid(),
-                me,
-            });
-        }
+        // Ours (checked above): it should not be wider than configured.
         if let Some((_, gid)) = &policy.group {
             nix::unistd::chown(dir, None, Some(*gid)).map_err(|e| derr(e.into()))?;
         }
