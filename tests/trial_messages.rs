@@ -255,3 +255,29 @@ fn deploy_dry_run_shows_the_plan_changes_nothing_and_exits_as_the_deploy_would()
     assert!(stderr.contains("incident"), "{stderr}");
     assert_eq!(live(&d, "staging"), "v1");
 }
+
+#[test]
+fn near_miss_commands_get_the_one_that_works() {
+    for (args, tip) in [
+        (
+            &["stop"][..],
+            "tip: to stop the daemon gracefully (admin only): relctl daemon stop",
+        ),
+        (&["ls"][..], "relctl release list"),
+        (
+            &["rollback", "staging"][..],
+            "tip: the environment is an option: relctl rollback --env staging",
+        ),
+    ] {
+        // Usage errors need no daemon.
+        let out = Command::new(rel_testkit::bin("relctl"))
+            .args(["--socket", "/nonexistent/releasd.sock"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run relctl");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(tip), "{args:?}: {stderr}");
+    }
+}
