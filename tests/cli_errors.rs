@@ -174,6 +174,18 @@ fn expect_mismatch_is_exit_3_and_changes_nothing() {
         &["rollback", "--env", "staging", "--expect", "v2"],
         EXIT_CONFLICT,
     );
+    // Rollback agrees with deploy: a tag that names no release is exit 4.
+    let err = fails_json(
+        &d,
+        &["rollback", "--env", "staging", "--expect", "v9", "--yes"],
+        EXIT_NOT_FOUND,
+    );
+    let msg = err["error"]["message"].as_str().expect("message");
+    assert!(
+        msg.starts_with("--expect v9: no such release (staging is running v1)"),
+        "{msg}"
+    );
+    assert_eq!(live(&d, "staging"), "v1");
     // The right expectation goes through.
     ok(&d, &["deploy", "v2", "--env", "staging", "--expect", "v1"]);
     assert_eq!(live(&d, "staging"), "v2");

@@ -173,3 +173,111 @@ fn app_example_prints_a_config_that_applies_and_releases() {
     ok(&d, &["release", "create", "v1.0.0"]);
     ok(&d, &["deploy", "v1.0.0", "--env", "staging"]);
 }
+
+#[test]
+fn freeze_window_remove_says_what_went_and_what_is_left() {
+    let d = TestDaemon::start();
+    let add = |spec: &str| {
+        ok(
+            &d,
+            &[
+                "env",
+                "freeze-window",
+                "add",
+                "staging",
+                spec,
+                "--reason",
+                "weekend",
+            ],
+        )
+    };
+    add("Sat 00:00 - Sun 00:00 UTC");
+    add("Fri 15:00 - Mon 09:00 UTC");
+    let out = ok(&d, &["env", "freeze-window", "remove", "staging", "1"]);
+    assert!(
+        out.starts_with(
+            "removed freeze window #1 from staging: Sat 00:00 - Sun 00:00 UTC (weekend)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("#2") && out.contains("Fri 15:00 - Mon 09:00 UTC"),
+        "{out}"
+    );
+    let out = ok(&d, &["env", "freeze-window", "remove", "staging", "2"]);
+    assert!(
+        out.starts_with("removed freeze window #2 from staging"),
+        "{out}"
+    );
+    assert!(out.contains("staging has no freeze windows left"), "{out}");
+    assert!(!out.contains("freeze-window add"), "{out}");
+}
+
+#[test]
+fn deploy_dry_run_shows_the_plan_changes_nothing_and_exits_as_the_deploy_would() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    release(&d, "v2", 2);
+    ok(&d, &["deploy", "v1", "--env", "staging"]);
+    let out = ok(&d, &["deploy", "v2", "--env", "staging", "--dry-run"]);
+    assert!(out.starts_with("deploy to staging: v1 → v2\n"), "{out}");
+    assert!(out.contains("policy: ok"), "{out}");
+    assert!(
+        out.contains("dry run: nothing changed; deploying would make it live"),
+        "{out}"
+    );
+    let plan = json(&d, &["deploy", "v2", "--env", "staging", "--dry-run"]);
+    assert_eq!(
+        (
+            &plan["from"],
+            &plan["to"],
+            &plan["verdict"],
+            &plan["dry_run"]
+        ),
+        (&"v1".into(), &"v2".into(), &"ok".into(), &true.into()),
+        "{plan}"
+    );
+    assert!(
+        plan["changes"].as_array().is_some_and(|c| !c.is_empty()),
+        "{plan}"
+    );
+    assert_eq!(live(&d, "staging"), "v1", "a dry run changes nothing");
+    // A freeze would refuse it: the plan still prints, and the exit code is the refusal's.
+    ok(&d, &["env", "freeze", "staging", "--reason", "incident"]);
+    let (plan, stderr) = json_exit(
+        &d,
+        &["deploy", "v2", "--env", "staging", "--dry-run"],
+        EXIT_DENIED,
+    );
+    assert_eq!(plan["verdict"], "refused", "{plan}");
+    assert_eq!(plan["refusal"]["code"], "policy_denied", "{plan}");
+    assert_eq!(plan["frozen"]["reason"], "incident", "{plan}");
+    assert!(stderr.contains("incident"), "{stderr}");
+    assert_eq!(live(&d, "staging"), "v1");
+}
+
+#[test]
+fn near_miss_commands_get_the_one_that_works() {
+    for (args, tip) in [
+        (
+            &["stop"][..],
+            "tip: to stop the daemon gracefully (admin only): relctl daemon stop",
+        ),
+        (&["ls"][..], "relctl release list"),
+        (
+            &["rollback", "staging"][..],
+            "tip: the environment is an option: relctl rollback --env staging",
+        ),
+    ] {
+        // Usage errors need no daemon.
+        let out = Command::new(rel_testkit::bin("relctl"))
+            .args(["--socket", "/nonexistent/releasd.sock"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run relctl");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(tip), "{args:?}: {stderr}");
+    }
+}

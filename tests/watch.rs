@@ -127,3 +127,57 @@ fn governance_changes_are_events_in_commit_order() {
         "{e}"
     );
 }
+
+#[test]
+fn watch_without_since_says_the_exact_resume_command_and_it_misses_nothing() {
+    let mut d = TestDaemon::start();
+    release(&d, "v1", 1);
+    // No event reaches this watcher: the resume seq is the store's at subscribe time.
+    let mut child = d
+        .relctl()
+        .args(["watch", "-o", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn relctl watch");
+    let stderr = lines_of(child.stderr.take().expect("stderr"));
+    let stdout = lines_of(child.stdout.take().expect("stdout"));
+    let ready = stderr.recv_timeout(DEADLINE).expect("ready line");
+    assert!(ready.starts_with("watching releasd at "), "{ready}");
+    d.kill9();
+    rel_testkit::wait_deadline(&mut child, DEADLINE).expect("watch exits when the daemon dies");
+    assert_eq!(
+        stdout.recv_timeout(DEADLINE),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+        "no event was printed"
+    );
+    let err: serde_json::Value =
+        serde_json::from_str(&stderr.recv_timeout(DEADLINE).expect("error line")).expect("json");
+    let msg = err["error"]["message"].as_str().expect("message");
+    let since = msg
+        .split("relctl watch --since ")
+        .nth(1)
+        .and_then(|t| t.split(':').next())
+        .unwrap_or_else(|| panic!("no resume seq in: {msg}"));
+    let since: u64 = since.parse().expect("a seq");
+    assert!(since > 0, "v1's creation is an event: {msg}");
+    // Resuming from it replays what happened while nobody watched, and nothing before.
+    d.restart();
+    release(&d, "v2", 2);
+    let w = streaming(
+        &d,
+        &["watch", "--since", &since.to_string(), "-o", "json"],
+        "watching releasd at ",
+    );
+    // The first event replayed is the one right after the resume seq (no gap, no repeat)...
+    let e = next_event(&w);
+    assert_eq!(e["seq"], since + 1, "{e}");
+    // ...and v2's creation (after its draft) follows.
+    let e = next_event(&w);
+    assert_eq!(
+        (e["event"].as_str(), e["release"]["tag"].as_str()),
+        (Some("release_created"), Some("v2")),
+        "{e}"
+    );
+}

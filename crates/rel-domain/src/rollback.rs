@@ -136,17 +136,19 @@ pub fn plan_rollback<R: StackReader>(
             return Ok(RollbackDecision::AlreadyLive(top));
         }
         let tag = r.tag(t)?;
-        if !r.on_stack(t)? {
-            return Err(RelError::invalid(format!(
-                "{tag} is not on {env}'s rollback stack, so there is nothing to roll back to there \
-                 (relctl env show {env} shows the rollback target). To run it anyway, deploy it: relctl deploy {tag} --env {env}"
-            ))
-            .into());
-        }
         if r.is_held(t)? {
             return Err(RelError::policy(format!(
                 "{tag} was rolled back out of {env} earlier, so it is held there and a rollback will not bring it back. \
                  If it must run again, an admin can run: relctl deploy {tag} --env {env} --force --reason TEXT"
+            ))
+            .into());
+        }
+        // Checked after the hold: a release rolled back out is off the stack too, and the
+        // plain `relctl deploy` suggested here would be refused for its hold.
+        if !r.on_stack(t)? {
+            return Err(RelError::invalid(format!(
+                "{tag} is not on {env}'s rollback stack, so there is nothing to roll back to there \
+                 (relctl env show {env} shows the rollback target). To run it anyway, deploy it: relctl deploy {tag} --env {env}"
             ))
             .into());
         }

@@ -144,7 +144,7 @@ impl Client {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
                 ClientError::Denied {
                     socket: socket.to_path_buf(),
-                    reason: describe_connect_error(&e),
+                    reason: blocking_dir(socket).unwrap_or_else(|| describe_connect_error(&e)),
                 }
             } else {
                 unreachable(describe_connect_error(&e))
@@ -308,6 +308,42 @@ impl EventStream {
 /// A poisoned lock only means another task panicked mid-update of plain data; keep going.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// When a directory on the way, not the socket itself, keeps this user out: which one, its
+/// mode and owner, and the fix. Found by stat(): it needs search permission on the parent
+/// directory only, so the deepest directory we can stat whose entry we cannot is the one.
+fn blocking_dir(socket: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let denied = |p: &Path| {
+        std::fs::metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+    };
+    let mut entry = socket;
+    for dir in socket
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        match std::fs::metadata(dir) {
+            Ok(m) if denied(entry) => {
+                return Some(format!(
+                    "its directory {} (mode {:o}, owner uid {}, group id {}) does not let you \
+                     pass. The daemon's owner can give a group access: set `group` in the \
+                     [socket] section of releasd's config and restart it (releasd then makes \
+                     the directory 0750), or run `chgrp GROUP {} && chmod 0750 {}`",
+                    dir.display(),
+                    m.mode() & 0o7777,
+                    m.uid(),
+                    m.gid(),
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+            Ok(_) => return None,
+            Err(_) => entry = dir,
+        }
+    }
+    None
 }
 
 fn describe_connect_error(e: &std::io::Error) -> String {

@@ -102,7 +102,8 @@ pub fn prepare_deploy<K: Kv>(
         Some(seq) => Some(read::release_required(k, seq)?),
         None => None,
     };
-    rollback::check_expect(
+    check_expect(
+        k,
         &env.env.name,
         previous.as_ref().map(|r| r.tag.as_str()),
         req.expect.as_deref(),
@@ -280,6 +281,32 @@ pub enum RollbackPrep {
     },
 }
 
+/// `--expect` that differs from what is live is a Conflict (exit 3: re-read and retry), but
+/// one naming no release at all is a typo: NotFound (exit 4), for deploy and rollback alike.
+fn check_expect<K: Kv>(
+    k: &K,
+    env: &str,
+    live: Option<&str>,
+    expect: Option<&str>,
+) -> Result<(), K::E> {
+    let Err(conflict) = rollback::check_expect(env, live, expect) else {
+        return Ok(());
+    };
+    if let Some(want) = expect
+        && !matches!(read::tag_entry(k, want)?, Some(TagEntry::Live(_)))
+    {
+        let running = live.map_or(format!("{env} has no release deployed"), |l| {
+            format!("{env} is running {l}")
+        });
+        return Err(RelError::not_found(format!(
+            "--expect {want}: no such release ({running}); pass the tag that is live now \
+             (relctl env show {env}) and try again (nothing changed)"
+        ))
+        .into());
+    }
+    Err(conflict.into())
+}
+
 /// Resolve, check `--expect` and plan the pops. Permission is checked by the caller of a
 /// real rollback (a plan needs none).
 pub fn prepare_rollback<K: Kv>(k: &K, req: &RollbackRequest) -> Result<RollbackPrep, K::E> {
@@ -290,7 +317,7 @@ pub fn prepare_rollback<K: Kv>(k: &K, req: &RollbackRequest) -> Result<RollbackP
         Some(seq) => Some(read::release_required(k, seq)?.tag),
         None => None,
     };
-    rollback::check_expect(&name, live_tag.as_deref(), req.expect.as_deref())?;
+    check_expect(k, &name, live_tag.as_deref(), req.expect.as_deref())?;
     let to = match &req.to {
         Some(tag) => Some(read::release_by_tag(k, tag)?.seq),
         None => None,

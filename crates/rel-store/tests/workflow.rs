@@ -216,14 +216,27 @@ fn seed_workflow() {
     verify_pass(&s, "staging", 10);
     // Promote with --expect: a stale expectation changes nothing.
     let stale = DeployRequest {
-        expect: Some("v0.9.0".into()),
+        expect: Some("v1.1.0".into()),
         ..deploy_req("v1.1.0", "production")
     };
     let e = s.deploy(&stale, &admin(), t(11)).expect_err("stale expect");
     assert_eq!(e.code, ErrorCode::Conflict);
     assert_eq!(
         e.message,
-        "production is running v1.0.0, not v0.9.0 (--expect); nothing changed. Check with relctl env show production and retry"
+        "production is running v1.0.0, not v1.1.0 (--expect); nothing changed. Check with relctl env show production and retry"
+    );
+    // An expectation naming no release at all is a typo: not found, and nothing changes.
+    let typo = DeployRequest {
+        expect: Some("v0.9.0".into()),
+        ..deploy_req("v1.1.0", "production")
+    };
+    let e = s.deploy(&typo, &admin(), t(11)).expect_err("typo expect");
+    assert_eq!(e.code, ErrorCode::NotFound);
+    assert!(
+        e.message
+            .starts_with("--expect v0.9.0: no such release (production is running v1.0.0)"),
+        "{}",
+        e.message
     );
     let good = DeployRequest {
         expect: Some("v1.0.0".into()),

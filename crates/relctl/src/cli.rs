@@ -268,6 +268,10 @@ pub struct DeployArgs {
     /// a duration; default 24h)
     #[arg(long, value_name = "TIME")]
     pub expires_in: Option<String>,
+    /// Show from → to, the diff, the freeze, approvals and policy verdict without changing
+    /// anything; exit 0 if the deploy would go through, else the exit code it would get
+    #[arg(long, conflicts_with_all = ["at", "verify", "expires_in"])]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

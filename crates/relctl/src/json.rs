@@ -6,7 +6,7 @@
 
 use rel_domain::diff::{ChangeOp, Diff};
 use rel_domain::{
-    AuditEntry, AuditReport, CreateOutcome, DeployOutcome, Deployment, EnvironmentView,
+    AuditEntry, AuditReport, CreateOutcome, DeployOutcome, DeployPlan, Deployment, EnvironmentView,
     PruneReport, ReleaseView, RollbackPlan, StoreStatus, Verification,
 };
 use rel_proto::{DaemonStatus, DiffView, Event, ReleaseDetail};
@@ -322,6 +322,52 @@ pub fn rollback_plan(p: &RollbackPlan) -> RollbackPlanJson {
         to: p.to.clone(),
         popped: p.popped.clone(),
         changes: changes(&p.diff),
+        dry_run: true,
+    }
+}
+
+/// `deploy --dry-run`: what the deploy would do and whether it would go through.
+#[derive(Debug, Serialize)]
+pub struct DeployPlanJson {
+    pub env: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub changes: Vec<ChangeJson>,
+    pub protected: bool,
+    pub already_live: bool,
+    /// `ok`, `request` (it would open a request for approvals), `overridden` (an admin's
+    /// --force) or `refused`.
+    pub verdict: &'static str,
+    /// Why it would be refused (without --force): the error code and message it would get.
+    pub refusal: Option<RefusalJson>,
+    pub frozen: Option<crate::json_gov::FreezeJson>,
+    pub approvals: u32,
+    pub pending_requests: Vec<crate::json_gov::RequestJson>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefusalJson {
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub fn deploy_plan(p: &DeployPlan, verdict: &'static str) -> DeployPlanJson {
+    DeployPlanJson {
+        env: p.env.clone(),
+        from: p.from.clone(),
+        to: p.to.clone(),
+        changes: changes(&p.diff),
+        protected: p.protected,
+        already_live: p.already_live,
+        verdict,
+        refusal: p.verdict.as_ref().err().map(|e| RefusalJson {
+            code: e.code.as_str(),
+            message: e.message.clone(),
+        }),
+        frozen: p.governance.frozen.as_ref().map(crate::json_gov::frozen),
+        approvals: p.governance.approvals,
+        pending_requests: crate::json_gov::requests(&p.pending),
         dry_run: true,
     }
 }

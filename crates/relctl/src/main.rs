@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod confirm;
 mod error;
+mod hints;
 mod holds;
 mod json;
 mod json_gov;
@@ -20,10 +21,22 @@ mod snapshots_exec;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(mut e) => {
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            if let Some(tip) = hints::tip(&args, e.kind()) {
+                hints::add_tip(&mut e, tip);
+            }
+            e.exit()
+        }
+    };
     let output = cli.output;
     // One thread is plenty for one request/response and keeps start-up cheap.
     let result = tokio::runtime::Builder::new_current_thread()

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use rel_domain::governance::{
-    ChangeRequest, FreezeView, GovernanceView, RequestKind, RequestStatus,
+    ChangeRequest, FreezeView, FreezeWindow, GovernanceView, RequestKind, RequestStatus,
 };
 
 use crate::table::{Ctx, Table, fields, or_dash, short_time, when};
@@ -88,6 +88,20 @@ pub fn windows(g: &GovernanceView, env: &str, ctx: Ctx) -> String {
     let mut out = t.render(ctx.width);
     if let Some(f) = &g.frozen {
         let _ = writeln!(out, "{}", frozen_line(f, ctx));
+    }
+    out
+}
+
+/// `freeze-window remove`: what went, then what is left.
+pub fn window_removed(removed: &FreezeWindow, g: &GovernanceView, env: &str, ctx: Ctx) -> String {
+    let mut out = format!(
+        "removed freeze window #{} from {env}: {} ({})\n",
+        removed.id, removed.spec, removed.reason
+    );
+    if g.windows.is_empty() {
+        let _ = writeln!(out, "{env} has no freeze windows left");
+    } else {
+        out.push_str(&windows(g, env, ctx));
     }
     out
 }

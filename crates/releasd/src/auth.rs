@@ -63,14 +63,21 @@ impl Auth {
         }
     }
 
-    /// Group names in the table that do not exist on this machine (worth a warning at start).
-    pub fn unknown_groups(&self) -> Vec<String> {
+    /// Entries of the table naming a user or group that does not exist on this machine
+    /// (a typo lets nobody in): one warning each, naming the entry and the fix.
+    pub fn unknown_entries(&self) -> Vec<String> {
         self.entries
             .iter()
-            .filter_map(|(_, p)| match p {
-                Principal::Group(g) if !matches!(Group::from_name(g), Ok(Some(_))) => {
-                    Some(g.clone())
-                }
+            .map(|(role, p)| (role.as_str(), p))
+            .filter_map(|(role, p)| match p {
+                Principal::Group(g) if !matches!(Group::from_name(g), Ok(Some(_))) => Some(format!(
+                    "[roles] {role}: group \"@{g}\" does not exist on this machine, so it lets nobody in; \
+                     fix the spelling (getent group {g}) and restart releasd"
+                )),
+                Principal::User(u) if !user_exists(u) => Some(format!(
+                    "[roles] {role}: user \"{u}\" does not exist on this machine, so it lets nobody in; \
+                     fix the spelling (getent passwd {u}; a group is written \"@GROUP\") and restart releasd"
+                )),
                 _ => None,
             })
             .collect()
@@ -159,6 +166,17 @@ pub fn user_name(uid: u32) -> String {
         Ok(Some(u)) => u.name,
         _ => format!("uid{uid}"),
     }
+}
+
+/// A login name, or `uidNNN` for a uid without one (what [`user_name`] calls it).
+fn user_exists(name: &str) -> bool {
+    if let Some(n) = name.strip_prefix("uid")
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return true;
+    }
+    matches!(User::from_name(name), Ok(Some(_)))
 }
 
 /// The gid of group `name`.
@@ -294,6 +312,26 @@ mod tests {
             })
             .expect("listed");
         assert_eq!(c.role, Role::Deployer);
+    }
+
+    #[test]
+    fn misspelt_users_and_groups_are_named_with_the_fix() {
+        let roles = RolesConfig {
+            admin: vec![user_name(me().uid)],
+            deployer: vec!["nobdy-rel-test".into(), "@nogrp-rel-test".into()],
+            viewer: vec![],
+        };
+        let warnings = Auth::new(&roles, None).unknown_entries();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("[roles] deployer: user \"nobdy-rel-test\" does not exist")
+                && warnings[0].contains("getent passwd nobdy-rel-test"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].starts_with("[roles] deployer: group \"@nogrp-rel-test\" does not exist"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

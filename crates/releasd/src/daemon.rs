@@ -19,9 +19,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // A start that fails must not leave a new, empty data dir behind (e.g. a typo'd path, or
     // a second daemon refused on a fresh --data-dir).
     let created = crate::datadir::missing_dirs(&data_dir);
+    // The same for the socket's directory (e.g. `--http` on a taken port fails after it).
+    let socket_dir = absolute(cli.socket_path())
+        .parent()
+        .map(crate::datadir::missing_dirs)
+        .unwrap_or_default();
     let result = start_and_serve(cli, data_dir).await;
     if result.is_err() {
         crate::datadir::remove_if_empty(&created);
+        crate::datadir::remove_if_empty(&socket_dir);
     }
     result
 }
@@ -49,8 +55,9 @@ async fn start_and_serve(cli: Cli, data_dir: std::path::PathBuf) -> anyhow::Resu
         None => DaemonConfig::default(),
     };
     let auth = Auth::new(&config.roles, cli.config.clone().map(absolute));
-    for g in auth.unknown_groups() {
-        tracing::warn!(group = %g, "the roles config names group @{g}, which does not exist on this machine");
+    // Logged before the ready line, so the detaching launcher shows them too.
+    for w in auth.unknown_entries() {
+        tracing::warn!("{w}");
     }
     let policy = match &config.socket.group {
         Some(name) => {

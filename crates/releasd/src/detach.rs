@@ -19,8 +19,17 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub const LOG_FILE: &str = "releasd.log";
 
-/// Start the daemon in the background; returns the message to print on success.
-pub fn run(cli: &Cli) -> anyhow::Result<String> {
+/// A detached daemon that is serving.
+pub struct Started {
+    /// Where it runs: for stdout (relui reads it).
+    pub message: String,
+    /// What it warned about while starting (a misspelt `[roles]` entry, a low fd limit),
+    /// which would otherwise sit unseen in its log: for stderr.
+    pub warnings: Vec<String>,
+}
+
+/// Start the daemon in the background.
+pub fn run(cli: &Cli) -> anyhow::Result<Started> {
     let data_dir = absolute(cli.data_dir_path());
     let created = crate::datadir::missing_dirs(&data_dir);
     let result = start(cli, &data_dir);
@@ -33,7 +42,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<String> {
     result
 }
 
-fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
+fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<Started> {
     let socket = absolute(cli.socket_path());
     crate::datadir::create(data_dir)?;
     let log_path = data_dir.join(LOG_FILE);
@@ -88,13 +97,17 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<String> {
             .find_map(|w| w.strip_prefix("http="))
             .map(|a| format!(", HTTP on http://{a}"))
             .unwrap_or_default();
-        return Ok(format!(
+        let message = format!(
             "releasd started (pid {}) on {}{http}\n  data dir: {}\n  log:      {}",
             child.id(),
             socket.display(),
             data_dir.display(),
             log_path.display()
-        ));
+        );
+        return Ok(Started {
+            message,
+            warnings: warnings_since(&log_path, log_start),
+        });
     }
     // Not ready: it exited (say why, from its log) or hangs (stop it). A child that closed
     // its stdout without the ready line is exiting: give it a moment to be reaped, so an
@@ -175,6 +188,22 @@ fn wait_briefly(child: &mut std::process::Child) -> Option<std::process::ExitSta
             _ => return None,
         }
     }
+}
+
+/// The WARN lines the child logged after `start`, without timestamp, level and target.
+fn warnings_since(path: &Path, start: u64) -> Vec<String> {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.seek(SeekFrom::Start(start));
+        let _ = f.read_to_string(&mut text);
+    }
+    text.lines()
+        .filter_map(|l| l.split_once(" WARN ").map(|(_, rest)| rest.trim()))
+        .map(|rest| match rest.split_once(": ") {
+            Some((target, msg)) if !target.contains(' ') => msg.to_string(),
+            _ => rest.to_string(),
+        })
+        .collect()
 }
 
 /// What the child wrote to the log after `start` (its error), at most the last 40 lines.

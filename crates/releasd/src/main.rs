@@ -1,5 +1,6 @@
 //! `releasd`: parse flags, then either detach (default) or serve in the foreground.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,6 +13,11 @@ fn colour_wanted() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The reason for a failure exit, on stderr; a closed stderr leaves only the exit code.
+fn say_error(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "releasd: {msg}");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.worker {
@@ -19,12 +25,17 @@ fn main() -> ExitCode {
     }
     if !cli.foreground {
         return match releasd::detach::run(&cli) {
-            Ok(msg) => {
-                println!("{msg}");
+            Ok(started) => {
+                // Informational: a closed stdout (`releasd | head -1`) is no reason to panic,
+                // and the daemon is running either way.
+                let _ = writeln!(std::io::stdout(), "{}", started.message);
+                for w in &started.warnings {
+                    let _ = writeln!(std::io::stderr(), "releasd: warning: {w}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("releasd: {e:#}");
+                say_error(&format!("{e:#}"));
                 ExitCode::FAILURE
             }
         };
@@ -43,7 +54,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("releasd: cannot start the async runtime: {e}");
+            say_error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -51,7 +62,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // stderr is releasd.log when detached, so this lands there too.
-            eprintln!("releasd: {e:#}");
+            say_error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -44,6 +44,13 @@ pub enum SocketError {
     #[error("socket directory {} (mode {mode:o}) can be written by other users and has no sticky bit, so they could replace the socket; choose a --socket in a directory only you can write to (or `chmod +t` it)", path.display())]
     ReplaceableDir { path: PathBuf, mode: u32 },
     // `error`, not `source`: the message already shows it, and anyhow's `{:#}` would repeat it.
+    #[error("socket directory {dir} (mode {mode:o}, group id {gid}) does not let members of the [socket] group {group} reach the socket, and it is not releasd's to change; run `chgrp {group} {dir} && chmod 0750 {dir}` (as its owner or root), or choose a --socket in a directory of releasd's own", dir = path.display())]
+    GroupBlocked {
+        path: PathBuf,
+        mode: u32,
+        gid: u32,
+        group: String,
+    },
     #[error("cannot prepare socket directory {}: {error}", path.display())]
     Dir {
         path: PathBuf,
@@ -73,7 +80,9 @@ pub enum Probe {
 /// A directory releasd creates gets the policy's mode (0700, or 0750 group-owned). An existing
 /// directory is never re-permissioned — it may be shared (`/tmp`, a project dir, the cwd) —
 /// except releasd's own default directory ([`is_dedicated_dir`]), which is tightened when it
-/// grants group/other more than the policy does. What guards access is the socket file's own
+/// grants group/other more than the policy does, and a directory of ours that the `[socket]`
+/// group cannot enter: opened to it (0750) if it is releasd's (the default one, or holding
+/// only sockets), refused naming the fix otherwise. What guards access is the socket file's own
 /// mode (0600/0660: connecting needs write permission on it). An existing directory in which
 /// someone else could replace the socket is refused.
 pub fn prepare_dir(dir: &Path, policy: &SocketPolicy) -> Result<(), SocketError> {
@@ -120,16 +129,36 @@ pub fn prepare_dir(dir: &Path, policy: &SocketPolicy) -> Result<(), SocketError>
         }
         return Ok(());
     }
-    if is_dedicated_dir(dir) {
-        // Our own default directory: nobody else should own it (a squatter could have made
-        // it to intercept clients), and it should not be wider than configured.
-        if meta.uid() != me {
-            return Err(SocketError::ForeignDir {
+    // Our own default directory: nobody else should own it (a squatter could have made it
+    // to intercept clients).
+    if is_dedicated_dir(dir) && meta.uid() != me {
+        return Err(SocketError::ForeignDir {
+            path: dir.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    if let Some((group, gid)) = &policy.group
+        && !group_may_enter(&meta, *gid)
+    {
+        // Made private by an earlier start without the group (or by hand): members would be
+        // refused at the directory although the socket is theirs to open.
+        let ours = meta.uid() == me && (is_dedicated_dir(dir) || holds_only_sockets(dir));
+        if !ours {
+            return Err(SocketError::GroupBlocked {
                 path: dir.to_path_buf(),
-                owner: meta.uid(),
-                me,
+                mode: mode & 0o777,
+                gid: meta.gid(),
+                group: group.clone(),
             });
         }
+        tracing::warn!(dir = %dir.display(), from = format!("{:o}", mode & 0o777), group = %group, "opening the socket directory to the [socket] group (mode 750)");
+        nix::unistd::chown(dir, None, Some(*gid)).map_err(|e| derr(e.into()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(want)).map_err(derr)?;
+        return Ok(());
+    }
+    if is_dedicated_dir(dir) {
+        // Ours (checked above): it should not be wider than configured.
         if let Some((_, gid)) = &policy.group {
             nix::unistd::chown(dir, None, Some(*gid)).map_err(|e| derr(e.into()))?;
         }
@@ -155,6 +184,23 @@ pub fn prepare_dir(dir: &Path, policy: &SocketPolicy) -> Result<(), SocketError>
         });
     }
     Ok(())
+}
+
+/// May members of `gid` pass through this directory (search permission)?
+fn group_may_enter(meta: &std::fs::Metadata, gid: Gid) -> bool {
+    let mode = meta.mode();
+    mode & 0o001 != 0 || (meta.gid() == gid.as_raw() && mode & 0o010 != 0)
+}
+
+/// A directory with nothing in it but sockets (an earlier releasd's, stale or not): one
+/// releasd made for its socket, so it may re-permission it. Anything else may be someone's.
+fn holds_only_sockets(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .into_iter()
+        .all(|e| e.and_then(|e| e.file_type()).is_ok_and(|t| t.is_socket()))
 }
 
 /// The directory releasd uses by default (§4.1), which it may tighten:

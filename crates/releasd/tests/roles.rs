@@ -165,6 +165,13 @@ fn without_a_socket_group_other_users_cannot_even_reach_the_socket() {
         lines[0].starts_with("HELPER denied") && lines[0].contains("permission denied"),
         "{lines:?}"
     );
+    // The socket directory is what keeps them out, and the message says so with its mode.
+    let dir = d.socket().parent().expect("socket dir");
+    assert!(
+        lines[0].contains(&format!("its directory {} (mode 700", dir.display()))
+            && lines[0].contains("[socket]"),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]

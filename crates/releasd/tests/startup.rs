@@ -448,3 +448,156 @@ fn a_detached_start_passes_every_flag_to_the_daemon() {
         "{args:?}"
     );
 }
+
+/// A misspelt user in `[roles]` is named at start, like a missing group, on the launcher's
+/// stderr (the log is where nobody looks) and in the log.
+#[test]
+fn a_detached_start_warns_about_roles_naming_no_such_user_or_group() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("run").join("releasd.sock");
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("releasd.toml");
+    std::fs::write(
+        &config,
+        "[roles]\ndeployer = [\"nobdy-rel-test\", \"@nogrp-rel-test\"]\n",
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let (out, _stop) = detached(&socket, &data, &["--config", &config]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "releasd: warning: [roles] deployer: user \"nobdy-rel-test\" does not exist on this machine"
+        ) && stderr.contains("getent passwd nobdy-rel-test"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[roles] deployer: group \"@nogrp-rel-test\" does not exist"),
+        "{stderr}"
+    );
+    let log = std::fs::read_to_string(data.join("releasd.log")).expect("log");
+    assert!(log.contains("user \"nobdy-rel-test\""), "{log}");
+}
+
+/// `releasd | head -1` closes the launcher's stdout: no panic, exit 0, the daemon runs.
+#[test]
+fn a_closed_stdout_does_not_make_the_launcher_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("run").join("releasd.sock");
+    let data = tmp.path().join("data");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(bin("releasd"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("RELEASD_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run releasd");
+    let _stop = Stop(pid_file(&data), socket.clone());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_ok(),
+        "the daemon is serving"
+    );
+}
+
+/// The primary group of this user, by name: one `chown` may set without privileges.
+fn my_group() -> (String, u32) {
+    let gid = nix::unistd::Gid::effective();
+    let name = nix::unistd::Group::from_gid(gid)
+        .ok()
+        .flatten()
+        .expect("our primary group has a name")
+        .name;
+    (name, gid.as_raw())
+}
+
+/// A socket dir made 0700 by a start without `[socket] group` is opened to the group by a
+/// start with it (it is releasd's: nothing but its socket in it); a dir holding anything
+/// else is refused, naming the fix, and left as it was.
+#[test]
+fn a_socket_group_opens_a_private_socket_dir_of_releasd_and_refuses_anyone_elses() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (group, gid) = my_group();
+    let config = tmp.path().join("releasd.toml");
+    std::fs::write(&config, format!("[socket]\ngroup = \"{group}\"\n")).expect("config");
+    let run = tmp.path().join("run");
+    let sock = run.join("releasd.sock");
+    let data = tmp.path().join("data");
+    let start = |with_group: bool| {
+        let mut args = vec![
+            "--socket".as_ref(),
+            sock.as_os_str(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ];
+        if with_group {
+            args.extend(["--config".as_ref(), config.as_os_str()]);
+        }
+        Running::start(releasd(&args))
+    };
+    drop(start(false));
+    assert_eq!(mode(&run), 0o700);
+    let d = start(true);
+    assert_eq!(mode(&run), 0o750, "the group can reach the socket now");
+    assert_eq!(std::fs::metadata(&run).expect("stat").gid(), gid);
+    assert_eq!(mode(&sock), 0o660);
+    drop(d);
+
+    // Someone's private dir that happens to hold the socket: not releasd's to open.
+    let private = tmp.path().join("private");
+    std::fs::create_dir(&private).expect("mkdir");
+    std::fs::write(private.join("notes.txt"), "mine").expect("write");
+    chmod(&private, 0o700);
+    let out = releasd(&[
+        "--socket".as_ref(),
+        private.join("releasd.sock").as_os_str(),
+        "--data-dir".as_ref(),
+        tmp.path().join("data2").as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ])
+    .output()
+    .expect("run releasd");
+    let err = failed(&out);
+    let p = private.display();
+    assert!(
+        err.contains(&format!("socket directory {p} (mode 700"))
+            && err.contains(&format!("chgrp {group} {p} && chmod 0750 {p}")),
+        "{err}"
+    );
+    assert_eq!(mode(&private), 0o700, "refused, and left as it was");
+}
+
+/// A start that fails after preparing its socket dir (`--http` on a taken port) leaves
+/// neither its data dir nor a socket dir it created behind.
+#[test]
+fn a_failed_start_removes_the_socket_dir_it_created() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let fresh = tmp.path().join("fresh");
+    let out = releasd(&[
+        "--socket".as_ref(),
+        fresh.join("run").join("releasd.sock").as_os_str(),
+        "--data-dir".as_ref(),
+        tmp.path().join("data").as_os_str(),
+        "--http".as_ref(),
+        addr.as_ref(),
+    ])
+    .output()
+    .expect("run releasd");
+    let err = failed(&out);
+    assert!(err.contains("--http"), "{err}");
+    assert!(!fresh.exists(), "the failed start left {}", fresh.display());
+    assert!(!tmp.path().join("data").exists());
+}

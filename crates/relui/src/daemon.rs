@@ -1,5 +1,6 @@
 //! The connection to `releasd`: connect, subscribe, forward events; when the daemon goes
-//! away, say so and reconnect with backoff. With no daemon at start, start one (detached).
+//! away, say so and reconnect with backoff. With no daemon at start, start one (detached);
+//! when the one relui started goes away, start it again by itself (with the same backoff).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,17 +52,26 @@ pub async fn connection_loop(
     // The seq of the last event seen: a reconnect resumes right after it (the daemon replays
     // what was committed meanwhile, in order), so no event is missed or shown twice.
     let mut last_seq: Option<u64> = None;
+    // The pid of the daemon this loop last started, and whether the one that went away was
+    // that one: then relui starts it again itself (any other daemon's data dir and config are
+    // unknown here, so only its owner may start it).
+    let mut started_pid: Option<u32> = None;
+    let mut restart_ours = false;
     loop {
         if start_now {
             start_now = false;
-            if !spawn_and_report(&opts, &tx, backoff).await {
-                return;
+            match spawn_and_report(&opts, &tx, backoff).await {
+                None => return,
+                Some(pid) => started_pid = pid.or(started_pid),
             }
         }
         match Client::connect(&opts.socket, &opts.client_name).await {
             Ok(client) => {
                 first = false;
                 stale = false;
+                // Ours only if it is the very daemon relui started (by pid): one its owner
+                // started again on this socket meanwhile is theirs.
+                restart_ours = started_pid.is_some_and(|p| p == client.welcome().pid);
                 let client = Arc::new(client);
                 let mut events = match client.subscribe_since(last_seq).await {
                     Ok(s) => s,
@@ -148,10 +158,24 @@ pub async fn connection_loop(
             }
             Err(ClientError::Unreachable { .. }) if first && opts.autostart => {
                 first = false;
-                if !spawn_and_report(&opts, &tx, backoff).await {
-                    return;
+                match spawn_and_report(&opts, &tx, backoff).await {
+                    None => return,
+                    Some(pid) => started_pid = pid.or(started_pid),
                 }
                 continue;
+            }
+            // The daemon relui started died (kill -9 leaves its socket file: that one is
+            // ours to replace). Start it again; if that fails, the next try waits the backoff.
+            Err(ClientError::Unreachable { .. }) if restart_ours => {
+                match spawn_and_report(&opts, &tx, backoff).await {
+                    None => return,
+                    Some(Some(pid)) => {
+                        started_pid = Some(pid);
+                        continue;
+                    }
+                    // Started, pid unknown; or it failed and the message says why.
+                    Some(None) => {}
+                }
             }
             Err(e) => {
                 first = false;
@@ -177,28 +201,28 @@ pub async fn connection_loop(
     }
 }
 
-/// Start a daemon and tell the app how it went; false when the app is gone.
+/// Start a daemon and tell the app how it went: `None` when the app is gone, else the
+/// started daemon's pid (`Some(None)` if it did not start or did not say).
 async fn spawn_and_report(
     opts: &Options,
     tx: &mpsc::UnboundedSender<Msg>,
     backoff: Duration,
-) -> bool {
+) -> Option<Option<u32>> {
     let program = releasd_program();
-    if tx
-        .send(Msg::StartingDaemon {
-            program: program.display().to_string(),
-        })
-        .is_err()
-    {
-        return false;
-    }
+    tx.send(Msg::StartingDaemon {
+        program: program.display().to_string(),
+    })
+    .ok()?;
     match start_daemon(&program, &opts.socket).await {
-        Ok(started) => tx
-            .send(Msg::DaemonStarted {
-                pid: started.pid,
+        Ok(started) => {
+            let pid = started.pid;
+            tx.send(Msg::DaemonStarted {
+                pid,
                 log: started.log,
             })
-            .is_ok(),
+            .ok()?;
+            Some(pid)
+        }
         Err(e) => {
             // The reason stays on screen (the app keeps it until a connection succeeds)
             // instead of the bare "no socket there" of the retries.
@@ -207,7 +231,8 @@ async fn spawn_and_report(
                 reason: e,
                 retry_in_ms,
             })
-            .is_ok()
+            .ok()?;
+            Some(None)
         }
     }
 }

@@ -25,7 +25,7 @@ pub const HELP: &[KeyGroup] = &[
             k("Tab", "next screen"),
             k(":", "command palette"),
             k("?", "this help (any key closes)"),
-            k("q", "quit (Ctrl-C too)"),
+            k("q", "quit (Ctrl-C on a list)"),
         ],
     },
     KeyGroup {
@@ -35,7 +35,7 @@ pub const HELP: &[KeyGroup] = &[
             k("Home/End", "first / last row (g/G)"),
             k("PgUp/PgDn", "page up / down"),
             k("Enter", "open a detail (l too)"),
-            k("Esc", "back / cancel (h)"),
+            k("Esc", "back / cancel (h, Ctrl-C)"),
             k("/", "filter the list by text"),
         ],
     },

@@ -412,7 +412,7 @@ pub fn error_message(e: &ClientError) -> String {
         ClientError::Rpc(r) => tui_message(&r.message),
         // One sentence, not the client library's chain of "lost: not connected: …".
         ClientError::Disconnected(why) if why == NOT_CONNECTED => {
-            "relui is not connected to releasd right now; it reconnects by itself, so try again once the status bar says connected.".to_string()
+            "relui is not connected to releasd, so nothing was sent; try again once the status bar says connected.".to_string()
         }
         ClientError::Disconnected(why) => format!(
             "The connection to releasd was lost ({why}); relui is reconnecting. Check the screen once it is back: the change may or may not have been made."

@@ -455,7 +455,15 @@ fn the_seed_workflow_with_checks() {
         "[ Release & Deploy ]",
     ]);
     tui.send(CTRL_S);
-    tui.wait_for(&["Created release v1.0.0", "Deployed to staging", "DEPLOYED"]);
+    // Created, then the normal deploy confirmation: from → to, the diff, the policy.
+    tui.wait_for(&[
+        "Created release v1.0.0",
+        "Deploy v1.0.0",
+        "‹ staging ›",
+        "✓ allowed",
+    ]);
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.0.0 to staging", "DEPLOYED"]);
 
     // Promoting before verifying: the confirmation shows the policy's no and the key to fix it.
     tui.send("2");
@@ -510,7 +518,9 @@ fn the_seed_workflow_with_checks() {
     tui.send(" ");
     tui.wait_for(&["[ Release & Deploy ]"]);
     tui.send(CTRL_S);
-    tui.wait_for(&["Created release v1.1.0", "DEPLOYED   staging"]);
+    tui.wait_for(&["Created release v1.1.0", "Deploy v1.1.0", "v1.0.0 → v1.1.0"]);
+    tui.send(ENTER);
+    tui.wait_for(&["Deployed v1.1.0 to staging", "DEPLOYED   staging"]);
     tui.send("2");
     tui.send(HOME);
     tui.wait_for(&["▶ staging     v1.1.0", "not verified"]);
@@ -627,24 +637,57 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         }
     }
     let mut started = StopOnDrop(vec![first]);
-    // The daemon dies: relui says so and offers to start it again; s does.
+    // The newcomer path: n, a tag and a description typed...
+    tui.send("n");
+    tui.wait_for(&["New release"]);
+    tui.send("v0.1.0");
+    tui.send(TAB);
+    tui.send("kept");
+    tui.wait_for(&["✓ v0.1.0 is free", "kept"]);
+    // ...and the daemon relui started dies (kill -9 leaves its socket file). relui starts
+    // it again by itself, no key needed (s would type into the dialog), and the dialog
+    // keeps what was typed.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first),
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill releasd");
-    tui.wait_for(&["DISCONNECTED", "Press s to start releasd again"]);
-    tui.send("s");
-    let s = tui.wait_for(&["● connected to releasd", "relui started releasd"]);
-    let pid = pid_on(&s);
+    let pid_file = data.join("releasd.pid");
+    let restarted = rel_testkit::wait_until(DEADLINE, || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .is_some_and(|p| p != first)
+    });
+    assert!(
+        restarted,
+        "relui did not start releasd again:\n{}",
+        tui.screen()
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
     started.0.push(pid);
-    assert_ne!(pid, first, "the same daemon?\n{s}");
-    // The newcomer path: n, a tag, Enter creates the first release from the example draft.
-    tui.send("n");
-    tui.wait_for(&["New release"]);
-    tui.send("v0.1.0");
-    tui.send(ENTER);
+    tui.wait_for(&["● connected to releasd", "✓ v0.1.0 is free", "kept"]);
+    // Ctrl-S creates the release from the example draft, with what was typed before.
+    tui.send(CTRL_S);
     tui.wait_for(&["Created release v0.1.0"]);
+    let out = std::process::Command::new(bin("relctl"))
+        .args([
+            "--socket",
+            socket.to_str().expect("utf-8"),
+            "release",
+            "show",
+            "v0.1.0",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("relctl");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("\"kept\""), "{shown}");
     tui.send("q");
     assert!(tui.wait_exit().success());
     // The daemon was detached: it outlives relui. Stop it.
@@ -713,7 +756,8 @@ fn a_stale_socket_gets_no_default_daemon() {
 }
 
 /// Release & Deploy to a protected environment — one created while the dialog is open —
-/// needs the environment's name typed: Ctrl-S without it creates nothing.
+/// creates the release, then opens the deploy confirmation, which needs the environment's
+/// name typed: Ctrl-S without it deploys nothing.
 #[test]
 fn release_and_deploy_to_a_protected_environment_needs_its_name() {
     let d = TestDaemon::start();
@@ -757,14 +801,20 @@ fn release_and_deploy_to_a_protected_environment_needs_its_name() {
     tui.wait_for(&["▶ prod2"]);
     tui.send(ENTER);
     tui.wait_for(&["[ prod2 ▾ ]"]);
-    tui.wait_for(&["type prod2 :", "type its name above to enable"]);
+    tui.send(CTRL_S);
+    tui.wait_for(&[
+        "Created release v1.0.0",
+        "Deploy v1.0.0",
+        "‹ prod2 ›",
+        "type prod2 :",
+    ]);
     tui.send(CTRL_S);
     let s = tui.wait_for(&["prod2 is protected: type its name"]);
-    assert!(!s.contains("Created release"), "{s}");
+    assert!(!s.contains("Deployed"), "{s}");
     tui.send("prod2");
     tui.wait_for(&["type prod2 : prod2"]);
     tui.send(CTRL_S);
-    tui.wait_for(&["Created release v1.0.0", "Deployed to prod2"]);
+    tui.wait_for(&["Deployed v1.0.0 to prod2"]);
     tui.send("q");
     tui.wait_exit();
 }

@@ -242,8 +242,47 @@ fn create_release_from_the_dialog() {
     );
 }
 
+/// The create request of a Release & Deploy: the release alone, with the environment kept
+/// for the deploy confirmation that follows.
+fn create_then_deploy_to(cmds: &[Command]) -> (Purpose, String) {
+    match cmds {
+        [
+            Command::Call {
+                purpose:
+                    purpose @ Purpose::Create {
+                        deploy_to: Some(env),
+                        ..
+                    },
+                request: Request::ReleaseCreate(n),
+            },
+        ] => {
+            assert_eq!(n.deploy_to, None, "the deploy is not part of the create");
+            (purpose.clone(), env.clone())
+        }
+        other => panic!("not a Release & Deploy: {other:?}"),
+    }
+}
+
+/// The daemon's answer to creating v2.0.0.
+fn created_v2(app: &mut relui::App, world: &World, purpose: Purpose) {
+    let mut view = release(31, ReleaseState::Ready, &[]);
+    view.release.tag = "v2.0.0".into();
+    let outcome = rel_domain::CreateOutcome {
+        release: view,
+        same_content_as: vec![],
+        deployment: None,
+    };
+    let cmds = app.update(Msg::Rpc {
+        purpose,
+        result: Ok(rel_proto::Response::Created(outcome)),
+    });
+    settle(app, world, cmds);
+}
+
+/// Release & Deploy creates the release, then opens the normal deploy confirmation (from →
+/// to, diff, policy; a protected environment's name) instead of deploying straight away.
 #[test]
-fn release_and_deploy_sends_the_environment() {
+fn release_and_deploy_opens_the_deploy_confirmation() {
     let world = World::new(30);
     let mut app = connected(&world, 80, 24);
     let mut keys = vec![ch('n')];
@@ -257,41 +296,45 @@ fn release_and_deploy_sends_the_environment() {
         _ => panic!("dialog closed"),
     };
     assert_eq!(label, "Release & Deploy");
-    // production is protected: the confirm field follows the dropdown, and neither Enter on
-    // the button nor Ctrl-S sends anything until its name is typed.
-    press(&mut app, &world, vec![key(KeyCode::Tab), key(KeyCode::Tab)]);
-    assert!(requests(&app.update(key(KeyCode::Enter))).is_empty());
-    assert!(requests(&app.update(ctrl('s'))).is_empty());
+    assert!(screen(&app, 80, 24).contains("then the deploy confirmation"));
+    let (purpose, env) = create_then_deploy_to(&app.update(ctrl('s')));
+    assert_eq!(env, "production");
+    created_v2(&mut app, &world, purpose);
+    match &app.dialog {
+        Some(Dialog::Deploy(d)) => assert_eq!(d.env(), "production"),
+        _ => panic!("no deploy confirmation after the create"),
+    }
     let s = screen(&app, 80, 24);
-    assert!(
-        s.contains("type production :") && s.contains("production is protected: type its name"),
-        "{s}"
-    );
-    // Submitting moved the focus to the name; a wrong name is refused too.
-    press(&mut app, &world, typed("prod"));
+    assert!(s.contains("v1.28.0 → v2.0.0"), "{s}");
+    // production is protected: nothing is deployed until its name is typed there.
     assert!(requests(&app.update(ctrl('s'))).is_empty());
-    press(&mut app, &world, typed("uction"));
-    let cmds = app.update(key(KeyCode::Enter));
-    match &requests(&cmds)[..] {
-        // Create and deploy stay one request.
-        [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("production")),
-        _ => panic!("no deploy dialog"),
+    assert!(screen(&app, 80, 24).contains("production is protected: type its name"));
+    press(&mut app, &world, typed("production"));
+    match &requests(&app.update(ctrl('s')))[..] {
+        [Request::Deploy(r)] => {
+            assert_eq!((r.tag.as_str(), r.env.as_str()), ("v2.0.0", "production"))
+        }
+        other => panic!("no deploy: {other:?}"),
     }
 }
 
 #[test]
-fn release_and_deploy_to_an_unprotected_environment_needs_no_name() {
+fn release_and_deploy_to_an_unprotected_environment_confirms_too() {
     let world = World::new(30);
     let mut app = connected(&world, 80, 24);
     let mut keys = vec![ch('n')];
     keys.extend(typed("v2.0.0"));
     keys.extend([key(KeyCode::Tab), key(KeyCode::Tab), ch(' ')]);
     press(&mut app, &world, keys);
-    assert!(!screen(&app, 80, 24).contains("type staging"));
-    match &requests(&app.update(ctrl('s')))[..] {
-        [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("staging")),
-        _ => panic!("no deploy dialog"),
-    }
+    let (purpose, env) = create_then_deploy_to(&app.update(ctrl('s')));
+    assert_eq!(env, "staging");
+    created_v2(&mut app, &world, purpose);
+    let s = screen(&app, 80, 24);
+    assert!(
+        matches!(app.dialog, Some(Dialog::Deploy(_))) && s.contains("→ v2.0.0"),
+        "{s}"
+    );
+    assert!(!s.contains("type staging"), "{s}");
 }
 
 #[test]
@@ -319,18 +362,11 @@ fn an_environment_created_meanwhile_shows_up_in_the_open_create_dialog() {
     // Up from staging wraps to the last one: the new, protected prod2.
     press(&mut app, &world, vec![key(KeyCode::Up)]);
     match &app.dialog {
-        Some(Dialog::Create(d)) => {
-            assert_eq!(d.env(), Some("prod2"));
-            assert!(d.needs_name());
-        }
+        Some(Dialog::Create(d)) => assert_eq!(d.env(), Some("prod2")),
         _ => panic!("dialog closed"),
     }
-    assert!(requests(&app.update(ctrl('s'))).is_empty());
-    press(&mut app, &world, typed("prod2"));
-    match &requests(&app.update(ctrl('s')))[..] {
-        [Request::ReleaseCreate(n)] => assert_eq!(n.deploy_to.as_deref(), Some("prod2")),
-        _ => panic!("no deploy dialog"),
-    }
+    let (_, env) = create_then_deploy_to(&app.update(ctrl('s')));
+    assert_eq!(env, "prod2");
 }
 
 #[test]
@@ -724,6 +760,11 @@ fn quit_help_and_screens() {
     press(&mut app, &world, vec![ch('?')]);
     assert!(app.update(ctrl_c()).is_empty());
     assert!(!app.help);
+    // A release's detail view is closed like a dialog: back to the list, no quit.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert!(app.detail.is_some());
+    assert!(app.update(ctrl_c()).is_empty());
+    assert!(app.detail.is_none(), "Ctrl-C left the detail view open");
     assert_eq!(app.update(ctrl_c()), [Command::Quit]);
 }
 
@@ -744,7 +785,10 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
         retry_in_ms: 400,
     });
     let s = screen(&app, 80, 24);
-    assert!(s.contains("Press s to start"), "{s}");
+    assert!(
+        s.contains("releasd it started by itself; s does it now"),
+        "{s}"
+    );
     assert_eq!(app.update(ch('s')), [Command::StartDaemon]);
     // Another user's socket: never.
     app.update(Msg::Denied {
@@ -753,6 +797,52 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
     });
     assert!(app.update(ch('s')).is_empty());
     assert_eq!(app.exit_code(), 5);
+}
+
+/// The daemon relui started went away while a form was being filled in: Ctrl-S sends
+/// nothing, the popup says what happens next (relui starts it again itself) and that the
+/// input is kept; closing the popup leaves the form as it was.
+#[test]
+fn a_submit_while_relui_restarts_its_daemon_keeps_the_form_and_says_so() {
+    let world = World::new(3);
+    let mut app = connected(&world, 80, 24);
+    app.update(Msg::DaemonStarted {
+        pid: Some(4242),
+        log: None,
+    });
+    let mut keys = vec![ch('n')];
+    keys.extend(typed("v9.0.0"));
+    keys.push(key(KeyCode::Tab));
+    keys.extend(typed("notes"));
+    press(&mut app, &world, keys);
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    let purpose = match &app.update(ctrl('s'))[..] {
+        [Command::Call { purpose, .. }] => purpose.clone(),
+        other => panic!("{other:?}"),
+    };
+    app.update(Msg::Rpc {
+        purpose,
+        result: Err(ClientError::Disconnected("not connected".into())),
+    });
+    let m = &app.error.as_ref().expect("a popup").message;
+    assert!(
+        m.contains("nothing was sent; what you typed is kept")
+            && m.contains("starting the releasd it started again by itself"),
+        "{m}"
+    );
+    press(&mut app, &world, vec![key(KeyCode::Esc)]);
+    assert!(app.error.is_none());
+    match &app.dialog {
+        Some(Dialog::Create(d)) => {
+            assert_eq!(d.tag.text(), "v9.0.0");
+            assert_eq!(d.description.text(), "notes");
+            assert!(!d.submitting);
+        }
+        _ => panic!("the form was lost"),
+    }
 }
 
 /// A daemon relui did not start (systemd's, another shell's) goes away: relui does not
@@ -1736,6 +1826,12 @@ fn logs_filter_by_text_and_errors_only() {
     let cmds = app.update(ch('y'));
     assert!(cmds.contains(&Command::Copy("3".into())), "{cmds:?}");
     // Enter opens that run.
+    press(&mut app, &world, vec![key(KeyCode::Enter)]);
+    assert_eq!(app.logs.detail, Some(3));
+    // Ctrl-C on a run goes back to the list (as Esc), it does not quit.
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app.update(ctrl_c).is_empty());
+    assert_eq!(app.logs.detail, None);
     press(&mut app, &world, vec![key(KeyCode::Enter)]);
     assert_eq!(app.logs.detail, Some(3));
     // Esc: back from the run, then the text goes, then errors only.

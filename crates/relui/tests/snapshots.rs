@@ -640,17 +640,34 @@ fn policy_verdict_colour() {
     let _ = Purpose::Status;
 }
 
+/// Release & Deploy to a protected environment: once the release exists, the normal deploy
+/// confirmation opens, its name being typed there.
 #[test]
 fn create_dialog_release_and_deploy_to_a_protected_environment() {
-    snap("create_protected_confirm", |w, h| {
+    snap("release_and_deploy_confirmation", |w, h| {
         let world = World::new(30);
         let mut app = connected(&world, w, h);
         let mut keys = vec![ch('n')];
         keys.extend(typed("v2.0.0"));
         keys.extend([key(KeyCode::Tab), key(KeyCode::Tab), ch(' ')]);
-        keys.extend([key(KeyCode::Tab), key(KeyCode::Down), key(KeyCode::Tab)]);
-        keys.extend(typed("produ"));
+        keys.extend([key(KeyCode::Tab), key(KeyCode::Down)]);
         press(&mut app, &world, keys);
+        let purpose = match &app.update(ctrl('s'))[..] {
+            [relui::Command::Call { purpose, .. }] => purpose.clone(),
+            other => panic!("{other:?}"),
+        };
+        let mut view = release(31, rel_domain::ReleaseState::Ready, &[]);
+        view.release.tag = "v2.0.0".into();
+        let cmds = app.update(Msg::Rpc {
+            purpose,
+            result: Ok(rel_proto::Response::Created(rel_domain::CreateOutcome {
+                release: view,
+                same_content_as: vec![],
+                deployment: None,
+            })),
+        });
+        settle(&mut app, &world, cmds);
+        press(&mut app, &world, typed("produ"));
         app
     });
 }

@@ -373,6 +373,20 @@ fn rollback_to_and_held_entries() {
     assert!(e.message.contains("(held: v1)"), "{}", e.message);
     let e = p.rollback("staging", Some(1)).expect_err("held target");
     assert_eq!(e.code, crate::ErrorCode::PolicyDenied);
+    // v3 was rolled back out, so it is off the stack and held: say so and suggest what
+    // works (an admin's forced deploy), not a plain deploy that the hold refuses.
+    let e = p
+        .rollback("staging", Some(3))
+        .expect_err("held, off the stack");
+    assert_eq!(e.code, crate::ErrorCode::PolicyDenied);
+    assert!(
+        e.message
+            .starts_with("v3 was rolled back out of staging earlier, so it is held there")
+            && e.message
+                .contains("relctl deploy v3 --env staging --force --reason TEXT"),
+        "{}",
+        e.message
+    );
     assert_eq!(p.live(), Some(2), "failed rollbacks change nothing");
 }
 

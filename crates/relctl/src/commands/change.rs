@@ -2,7 +2,7 @@
 //! environments, then change. When a person confirmed a plan, the change is sent with the
 //! plan's "from" as `expect`, so what they confirmed is exactly what happens (or a Conflict).
 
-use rel_domain::{DeployOutcome, DeployRequest, ErrorCode, RelError, RollbackRequest};
+use rel_domain::{DeployOutcome, DeployPlan, DeployRequest, ErrorCode, RelError, RollbackRequest};
 use rel_proto::{ClientError, Request, Response};
 
 use crate::cli::{DeployArgs, RollbackArgs};
@@ -91,6 +91,9 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
     // Only an admin's --force overrides the policy: for anyone else the daemon refuses the
     // forced deploy itself, and the plan must not claim "overridden" first.
     let may_force = conn.client.welcome().caller.role == rel_domain::model::Role::Admin;
+    if args.dry_run {
+        return dry_run(s, &plan, req.force_reason.is_some() && may_force);
+    }
     if req.force_reason.is_some() && !may_force && plan.verdict.is_err() {
         let outcome = reply!(conn, Request::Deploy(req), Response::Deployed(o) => o);
         return s.show(
@@ -136,6 +139,36 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
         || table::deployed(&outcome, s.ctx),
         || json::outcome(&outcome),
     )
+}
+
+/// `deploy --dry-run`: the plan, and the exit code the deploy would get: 0 if it would go
+/// live (or open a request for approvals, or is live already), else its refusal's (5 for a
+/// freeze, a hold, the policy or a missing permission). `--expect` was checked before.
+fn dry_run(s: &Session, plan: &DeployPlan, forced: bool) -> anyhow::Result<()> {
+    let verdict = match &plan.verdict {
+        Ok(()) if plan.governance.approvals > 0 && !plan.already_live => "request",
+        Ok(()) => "ok",
+        Err(_) if forced => "overridden",
+        Err(_) => "refused",
+    };
+    s.show(
+        || {
+            let mut text = table::deploy_plan(plan, forced, s.ctx);
+            let what = match verdict {
+                "refused" => "it would be refused (below)",
+                "request" => "deploying would open a request for approvals",
+                _ if plan.already_live => "it is live already",
+                _ => "deploying would make it live",
+            };
+            text.push_str(&format!("dry run: nothing changed; {what}\n"));
+            text
+        },
+        || json::deploy_plan(plan, verdict),
+    )?;
+    match &plan.verdict {
+        Err(denied) if verdict == "refused" => Err(denied.clone().into()),
+        _ => Ok(()),
+    }
 }
 
 /// `deploy --verify [--auto-rollback]`: verify what was just made live (also when it was

@@ -69,6 +69,16 @@ pub async fn set_approvals(s: &Session, env: String, approvals: u32) -> anyhow::
 
 pub async fn window(s: &Session, cmd: FreezeWindowCmd) -> anyhow::Result<()> {
     let conn = s.connect().await?;
+    // The window about to go, read first so the answer can say what was removed (the reply
+    // is the environment as it is afterwards).
+    let mut removing = None;
+    if let FreezeWindowCmd::Remove { env, id } = &cmd
+        && !s.json()
+    {
+        let before =
+            reply!(conn, Request::EnvShow { name: env.clone() }, Response::Environment(v) => v);
+        removing = before.governance.windows.into_iter().find(|w| w.id == *id);
+    }
     let (env, req) = match cmd {
         FreezeWindowCmd::Add { env, spec, reason } => {
             (env.clone(), Request::FreezeWindowAdd { env, spec, reason })
@@ -80,7 +90,10 @@ pub async fn window(s: &Session, cmd: FreezeWindowCmd) -> anyhow::Result<()> {
     };
     let v = reply!(conn, req, Response::Environment(v) => v);
     s.show(
-        || table_gov::windows(&v.governance, &env, s.ctx),
+        || match &removing {
+            Some(w) => table_gov::window_removed(w, &v.governance, &env, s.ctx),
+            None => table_gov::windows(&v.governance, &env, s.ctx),
+        },
         || {
             v.governance
                 .windows

@@ -86,14 +86,36 @@ const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 /// One JSON object per event per line, flushed as it arrives, until the daemon goes away.
 pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
     let conn = s.connect().await?;
-    let mut events = conn.client.subscribe_since(since).await?;
+    // Without --since, ask from a seq past the end: the daemon answers first with `Lagged`
+    // at the store's newest seq and continues live from there without a gap (the same as
+    // "live from now"), so the resume hint below has a true seq even if no event came.
+    let mut events = conn
+        .client
+        .subscribe_since(Some(since.unwrap_or(u64::MAX)))
+        .await?;
+    let mut last_seen = since;
+    // That first answer is awaited before the ready line, so from then on the resume seq is
+    // known (a daemon gone a moment later still gets a true `--since`).
+    let mut first = None;
+    if since.is_none() {
+        match events.next_seq().await {
+            Some((Some(newest), rel_proto::Event::Lagged { missed: 0 })) => {
+                last_seen = Some(newest)
+            }
+            other => first = other,
+        }
+    }
     // On stderr, so stdout stays pure JSON lines; scripts can wait for it as a ready signal.
     eprintln!(
         "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
         s.socket.display()
     );
-    let mut last_seen = since;
-    while let Some((seq, event)) = events.next_seq().await {
+    loop {
+        let next = match first.take() {
+            Some(e) => Some(e),
+            None => events.next_seq().await,
+        };
+        let Some((seq, event)) = next else { break };
         if let (Some(asked), Some(seq), rel_proto::Event::Lagged { .. }) = (since, seq, &event)
             && seq < asked
         {
@@ -118,14 +140,21 @@ pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
             Err(e) => return Err(anyhow::Error::new(e).context("cannot write to stdout")),
         }
     }
-    let resume = match last_seen {
-        Some(seq) => format!("relctl watch --since {seq}"),
-        None => "relctl watch".to_string(),
-    };
-    Err(RelError::unavailable(format!(
-        "releasd at {} went away (the event stream ended); start it again with releasd and resume with {resume} (nothing missed in between)",
+    let why = format!(
+        "the event stream from releasd at {} ended (the daemon stopped or closed the connection)",
         s.socket.display()
-    ))
+    );
+    Err(RelError::unavailable(match last_seen {
+        Some(seq) => format!(
+            "{why}; once it runs again (start it with releasd), resume with relctl watch --since {seq}: \
+             it replays every event after {seq} first, so nothing in between is missed"
+        ),
+        // Only if the daemon never said where the store was.
+        None => format!(
+            "{why}; once it runs again (start it with releasd), relctl watch shows events from \
+             then on (what happened in between: relctl audit)"
+        ),
+    })
     .into())
 }
 

@@ -326,6 +326,8 @@ impl App {
                         " Deployed to {env} (deployment #{}).",
                         dep.deployment.id
                     ));
+                } else if let Some(env) = &deploy_to {
+                    text.push_str(&format!(" Confirm its deploy to {env}."));
                 }
                 self.info(text);
                 self.screen = Screen::Releases;
@@ -339,6 +341,10 @@ impl App {
                 self.releases.select_tag(&tag, page);
                 if let Some(dep) = &outcome.deployment {
                     cmds.extend(self.on_deployment(&dep.deployment));
+                } else if let Some(env) = deploy_to {
+                    // Release & Deploy: every deploy goes through the confirmation (from →
+                    // to, diff, policy, a protected environment's name), this one too.
+                    cmds.extend(self.open_deploy(tag, Some(outcome.release.clone()), Some(env)));
                 }
                 return cmds;
             }
@@ -398,7 +404,12 @@ impl App {
 
     pub(super) fn on_rpc_error(&mut self, purpose: Purpose, e: ClientError) -> Vec<Command> {
         let title = error_title(&e).to_string();
-        let message = error_message(&e);
+        let message = match &e {
+            ClientError::Disconnected(why) if why == crate::text::NOT_CONNECTED => {
+                self.not_connected_text()
+            }
+            _ => error_message(&e),
+        };
         let connection = matches!(
             e,
             ClientError::Disconnected(_) | ClientError::Unreachable { .. }

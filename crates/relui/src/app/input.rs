@@ -27,7 +27,7 @@ impl App {
         }
         if crate::keys::is_ctrl(&key, 'c') {
             // Like Esc in a shell prompt: Ctrl-C closes what is open (an error, the help, a
-            // dialog, an edited filter) and quits only from the main screen.
+            // dialog, an edited filter, a detail view) and quits only from a main screen.
             if self.error.take().is_some() || std::mem::take(&mut self.help) {
                 return vec![];
             }
@@ -40,6 +40,15 @@ impl App {
                 return vec![];
             }
             if self.palette.take().is_some() {
+                return vec![];
+            }
+            // A detail view (a release, a run) goes back to its list, as Esc does.
+            let detail = match self.screen {
+                Screen::Releases => self.detail.take().is_some(),
+                Screen::Logs => self.logs.detail.take().is_some(),
+                Screen::Environments | Screen::Requests => false,
+            };
+            if detail {
                 return vec![];
             }
             return vec![Command::Quit];

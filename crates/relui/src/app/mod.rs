@@ -181,13 +181,20 @@ impl App {
                 }
                 None if self.ever_connected => Some((
                     format!(
-                        "{}. Press s to start releasd again.",
+                        "{}. relui restarts the releasd it started by itself; s does it now.",
                         reason.trim_end_matches(['…', '.'])
                     ),
                     true,
                 )),
                 None => Some((reason.clone(), true)),
             },
+            (Conn::Starting { program }, _) if self.ever_connected => Some((
+                format!(
+                    "releasd went away: relui starts the one it started again ({program} on {})…",
+                    self.socket
+                ),
+                false,
+            )),
             (Conn::Starting { program }, _) => Some((
                 format!(
                     "No releasd was running: starting {program} on {}…",
@@ -289,6 +296,23 @@ impl App {
             // No status since relui started it: the one it started is the only one it knows.
             _ => true,
         }
+    }
+
+    /// Why a submit went nowhere while disconnected, and what happens next: the input is
+    /// kept, and whether relui brings the daemon back itself depends on whose it is.
+    pub fn not_connected_text(&self) -> String {
+        let next = if matches!(self.conn, Conn::Denied { .. }) {
+            "this user may not use that releasd (see the status bar)"
+        } else if self.ever_connected && !self.daemon_is_ours() {
+            "that releasd was not started by relui, so it reconnects once whoever runs it starts it again; then submit again"
+        } else if self.started.is_some() {
+            "relui is starting the releasd it started again by itself; submit again once the status bar says connected"
+        } else {
+            "relui keeps trying to connect (s on a list starts releasd); submit again once the status bar says connected"
+        };
+        format!(
+            "relui is not connected to releasd, so nothing was sent; what you typed is kept. {next}."
+        )
     }
 
     /// The lost daemon was not relui's: how to start it, and why relui does not.

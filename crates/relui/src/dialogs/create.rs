@@ -1,6 +1,8 @@
 //! The Create Release dialog: Tag (required, validated as you type), Description
 //! (multi-line), a *Deploy after release* toggle revealing an Environment dropdown, and a
-//! button reading *Create Release* or *Release & Deploy*.
+//! button reading *Create Release* or *Release & Deploy*. The deploy is not part of the
+//! create: once the release exists, the normal deploy confirmation opens for it (from → to,
+//! diff, policy, a protected environment's name), as for every deploy.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -11,7 +13,7 @@ use rel_domain::names::{tag_key, validate_tag};
 use rel_domain::{EnvironmentView, NewRelease, ReleaseView};
 use rel_proto::Request;
 
-use super::{Action, Ctx, confirm_hint, confirm_line, frame};
+use super::{Action, Ctx, frame};
 use crate::keys::{is_char, is_ctrl};
 use crate::msg::Purpose;
 use crate::theme::Theme;
@@ -23,8 +25,6 @@ pub enum Field {
     Description,
     Deploy,
     Env,
-    /// The typed name of a protected target environment.
-    Confirm,
     Button,
 }
 
@@ -48,10 +48,6 @@ pub struct CreateDialog {
     pub submitting: bool,
     /// The draft's digest, to say what will be frozen.
     pub draft: Option<String>,
-    /// A protected target's name, typed to confirm (as in the deploy confirmation).
-    pub confirm: TextInput,
-    /// Why the last submit was refused.
-    pub hint: Option<String>,
 }
 
 impl CreateDialog {
@@ -75,8 +71,6 @@ impl CreateDialog {
             touched: false,
             submitting: false,
             draft,
-            confirm: TextInput::new(),
-            hint: None,
         };
         d.validate(&[]);
         d
@@ -94,16 +88,6 @@ impl CreateDialog {
         self.envs.get(self.env_index).map(String::as_str)
     }
 
-    /// Deploying after the release to a protected environment: its name must be typed.
-    pub fn needs_name(&self) -> bool {
-        self.deploy && self.env().and_then(|e| self.protected(e)).unwrap_or(false)
-    }
-
-    /// Nothing stops the submit but a protected environment's name not typed yet.
-    pub fn name_missing(&self) -> bool {
-        self.needs_name() && Some(self.confirm.text()) != self.env()
-    }
-
     /// The environments changed (one was created while the dialog is open): offer them,
     /// keeping the chosen one by name.
     pub fn refresh_envs(&mut self, envs: &[EnvironmentView]) {
@@ -119,14 +103,6 @@ impl CreateDialog {
             .unwrap_or(0);
         if !self.fields().contains(&self.focus) {
             self.focus = Field::Env;
-        }
-    }
-
-    fn set_env(&mut self, index: usize) {
-        if index != self.env_index {
-            self.env_index = index;
-            self.confirm.clear();
-            self.hint = None;
         }
     }
 
@@ -152,9 +128,6 @@ impl CreateDialog {
         let mut v = vec![Field::Tag, Field::Description, Field::Deploy];
         if self.deploy {
             v.push(Field::Env);
-        }
-        if self.needs_name() {
-            v.push(Field::Confirm);
         }
         v.push(Field::Button);
         v
@@ -182,13 +155,6 @@ impl CreateDialog {
             self.focus = Field::Tag;
             return Action::None;
         }
-        if self.name_missing() {
-            let env = self.env().unwrap_or_default().to_string();
-            self.hint = Some(confirm_hint(&env));
-            self.focus = Field::Confirm;
-            return Action::None;
-        }
-        self.hint = None;
         let deploy_to = if self.deploy {
             self.env().map(str::to_string)
         } else {
@@ -201,11 +167,12 @@ impl CreateDialog {
                 tag: tag.clone(),
                 deploy_to: deploy_to.clone(),
             },
+            // Created without the deploy: the deploy confirmation opens once it exists.
             Request::ReleaseCreate(NewRelease {
                 tag,
                 description: self.description.text().trim_end().to_string(),
                 config: None,
-                deploy_to,
+                deploy_to: None,
             }),
         )
     }
@@ -246,7 +213,6 @@ impl CreateDialog {
             Field::Deploy => {
                 if is_char(key, ' ') {
                     self.deploy = !self.deploy;
-                    self.hint = None;
                 } else if key.code == KeyCode::Enter {
                     return self.submit(ctx);
                 }
@@ -258,20 +224,12 @@ impl CreateDialog {
                     KeyCode::Enter if self.dropdown_open => self.dropdown_open = false,
                     KeyCode::Enter => return self.submit(ctx),
                     KeyCode::Down | KeyCode::Right | KeyCode::Char('j') => {
-                        self.set_env((self.env_index + 1) % n)
+                        self.env_index = (self.env_index + 1) % n
                     }
                     KeyCode::Up | KeyCode::Left | KeyCode::Char('k') => {
-                        self.set_env((self.env_index + n - 1) % n)
+                        self.env_index = (self.env_index + n - 1) % n
                     }
                     _ => {}
-                }
-            }
-            Field::Confirm => {
-                if key.code == KeyCode::Enter {
-                    return self.submit(ctx);
-                }
-                if self.confirm.handle(key) {
-                    self.hint = None;
                 }
             }
             Field::Button => {
@@ -382,15 +340,13 @@ impl CreateDialog {
                     ]));
                 }
             }
-            if self.needs_name() {
-                lines.push(confirm_line(
-                    label("Confirm", Field::Confirm),
-                    env,
-                    &self.confirm,
-                    self.focus == Field::Confirm,
-                    theme,
-                ));
-            }
+            lines.push(Line::styled(
+                format!(
+                    "{}then the deploy confirmation: from → to, diff, policy",
+                    " ".repeat(14)
+                ),
+                theme.dim(),
+            ));
         }
         lines.push(Line::raw(""));
         let label = if self.submitting {
@@ -403,36 +359,13 @@ impl CreateDialog {
             Span::raw(" ".repeat(14)),
             Span::styled(
                 format!("[ {label} ]"),
-                if self.name_missing() {
-                    // Disabled until the protected environment's name is typed.
-                    theme.dim()
-                } else if focused {
+                if focused {
                     theme.selected()
                 } else {
                     theme.title()
                 },
             ),
         ]));
-        if self.name_missing() && self.hint.is_none() {
-            lines.push(Line::from(vec![
-                Span::raw(" ".repeat(14)),
-                Span::styled(
-                    format!(
-                        "{} is protected: type its name above to enable",
-                        self.env().unwrap_or_default()
-                    ),
-                    theme.dim(),
-                ),
-            ]));
-        }
-        if let Some(h) = &self.hint {
-            lines.extend(crate::text::labeled(
-                Span::raw(" ".repeat(14)),
-                h,
-                theme.warn(),
-                inner.width,
-            ));
-        }
         f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
     }
 
