@@ -203,8 +203,9 @@ fn a_freeze_refuses_deploys_but_never_rollbacks_and_an_admin_override_is_audited
         "nobody"
     );
 
-    // Unfreeze (an admin); then a freeze with --until ends by itself.
-    ok(&d, &["env", "unfreeze", "staging"]);
+    // nobody ends their own freeze; then a freeze with --until ends by itself.
+    let (code, _, err) = code_as(&d, "nobody", &["env", "unfreeze", "staging"]);
+    assert_eq!(code, 0, "a deployer ends their own freeze: {err}");
     assert!(json(&d, &["env", "show", "staging"])["frozen"].is_null());
     ok(
         &d,

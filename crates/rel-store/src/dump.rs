@@ -16,7 +16,9 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use rel_domain::audit;
-use rel_domain::governance::{ChangeRequest, Freeze, FreezeWindow, RequestStatus};
+use rel_domain::governance::{
+    ChangeRequest, Freeze, FreezeWindow, MAX_APPROVALS, MAX_WINDOWS, RequestStatus, WindowSpec,
+};
 use rel_domain::model::*;
 use rel_domain::names::tag_key;
 use rel_domain::policy::{self, Action};
@@ -79,6 +81,9 @@ pub struct Counters {
     /// Version 2.
     #[serde(default)]
     pub last_request: u64,
+    /// Version 2 (freeze window ids, never reused).
+    #[serde(default)]
+    pub last_window: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +154,7 @@ pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResul
         last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?,
         last_env_order: read::meta_u64(trees, meta::LAST_ENV_ORDER)?,
         last_request: read::meta_u64(trees, meta::LAST_REQUEST)?,
+        last_window: read::meta_u64(trees, meta::LAST_WINDOW)?,
     })?;
     let draft = trees
         .get(T::Meta, meta::DRAFT)?
@@ -387,13 +393,32 @@ pub fn parse(text: &str) -> RelResult<Parsed> {
             )));
         }
     }
+    let mut window_ids = BTreeSet::new();
     for g in &doc.governance {
+        let whose = g.env.as_deref().unwrap_or("the stopped line");
         if let Some(env) = &g.env
             && !env_names.contains(env.as_str())
         {
             return Err(damaged(format!(
                 "governance names unknown environment {env}"
             )));
+        }
+        if g.approvals > MAX_APPROVALS || g.windows.len() > MAX_WINDOWS {
+            return Err(damaged(format!(
+                "{whose}: {} approvals and {} freeze windows are over the limits ({MAX_APPROVALS}, {MAX_WINDOWS})",
+                g.approvals,
+                g.windows.len()
+            )));
+        }
+        for w in &g.windows {
+            if !window_ids.insert(w.id) || w.id > doc.counters.last_window {
+                return Err(damaged(format!(
+                    "{whose}: freeze window #{} is a duplicate or above the window counter {}",
+                    w.id, doc.counters.last_window
+                )));
+            }
+            WindowSpec::parse(&w.spec)
+                .map_err(|e| damaged(format!("{whose}: freeze window #{}: {}", w.id, e.message)))?;
         }
     }
     for r in &doc.requests {
@@ -480,6 +505,7 @@ pub fn import_tx(
     write::put_u64(tx, T::Meta, meta::LAST_EXECUTION, d.counters.last_execution)?;
     write::put_u64(tx, T::Meta, meta::LAST_ENV_ORDER, d.counters.last_env_order)?;
     write::put_u64(tx, T::Meta, meta::LAST_REQUEST, d.counters.last_request)?;
+    write::put_u64(tx, T::Meta, meta::LAST_WINDOW, d.counters.last_window)?;
     write::put_u64(tx, T::Meta, meta::RELEASE_COUNT, d.releases.len() as u64)?;
     if let Some(cfg) = &p.draft {
         let json = cfg.to_canonical_json();

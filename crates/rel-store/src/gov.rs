@@ -241,7 +241,7 @@ pub fn unfreeze_tx(
             // someone else's (otherwise any deployer could lift the freeze an admin set).
             if let Some(f) = &gr.freeze
                 && caller.role < Role::Admin
-                && !f.by.eq_ignore_ascii_case(&caller.actor.name)
+                && f.by != caller.actor.name
             {
                 return Err(RelError::permission(format!(
                     "{name} was frozen by {} ({}); only {} or an admin can end that freeze. Ask them, or an admin: relctl env unfreeze {name}",
@@ -557,7 +557,7 @@ pub fn submit_tx(
     let open = read::meta_u64(tx, &meta::pending(&name))?;
     if open >= g::MAX_PENDING_PER_ENV {
         return Err(RelError::conflict(format!(
-            "{name} has {open} pending requests, the limit ({}); approve, reject or cancel some first: relctl requests --env {name}",
+            "{name} has {open} pending requests, the limit ({}); approve or reject some first (relctl requests --env {name}; relctl reject ID --reason TEXT)",
             g::MAX_PENDING_PER_ENV
         ))
         .into());
@@ -953,4 +953,32 @@ pub fn pending_for(trees: &Trees, env: &str, tag: &str) -> RelResult<Vec<ChangeR
         }
     }
     Ok(out)
+}
+
+/// Meta key set once the per-environment pending counters were filled from `requests_due`.
+const PENDING_COUNTED: &[u8] = b"pending_counted";
+
+/// A sled store written before the pending counters existed: count its pending requests
+/// once at open (after the log replay), so the cap and `env show` agree from the start.
+pub(crate) fn backfill_pending_counts(trees: &crate::trees::SledTrees) -> RelResult<()> {
+    let meta_tree = trees.tree(T::Meta);
+    if meta_tree
+        .get(PENDING_COUNTED)
+        .map_err(storage_error)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut counts: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    for item in trees.tree(T::RequestsDue).iter() {
+        let (_, env) = item.map_err(storage_error)?;
+        *counts.entry(env.to_vec()).or_default() += 1;
+    }
+    let mut batch = sled::Batch::default();
+    for (env, n) in counts {
+        let env = String::from_utf8_lossy(&env).into_owned();
+        batch.insert(meta::pending(&env), &u64k(n));
+    }
+    batch.insert(PENDING_COUNTED, b"1");
+    meta_tree.apply_batch(batch).map_err(storage_error)
 }

@@ -20,7 +20,7 @@
 //!
 //! | tree | key → value |
 //! |---|---|
-//! | `meta` | counters (`last_release`, `last_deployment`, `last_execution`, `last_env_order`, `release_count`, `last_request`, `last_window`), `schema`, `seeded`, `audit_head` (seq, hash), `draft` (canonical JSON) + `draft_digest`, `env_names` |
+//! | `meta` | counters (`last_release`, `last_deployment`, `last_execution`, `last_env_order`, `release_count`, `last_request`, `last_window`), `schema`, `seeded`, `audit_head` (seq, hash), `draft` (canonical JSON) + `draft_digest`, `env_names`, `pending/ENV` (pending requests of ENV, bounding them; filled once at open for older stores, marker `pending_counted`) |
 //! | `releases` | seq → `Release` |
 //! | `tags` | lowercased tag → `TagEntry::Live(seq)` or, after pruning, `Pruned(seq)` (tags are never reused) |
 //! | `digests` | (digest, seq) → () — releases with the same content |
@@ -267,6 +267,10 @@ impl KvStore {
                     source,
                 }
             })?;
+        gov::backfill_pending_counts(&trees).map_err(|source| OpenError::Init {
+            dir: dir.clone(),
+            source,
+        })?;
         let gate = Arc::new(RwLock::new(()));
         let sink = Arc::new(RwLock::new(None));
         let writer = Writer::start(

@@ -113,8 +113,9 @@ pub mod meta {
     /// Change requests and freeze windows (issue 11): ids never reused.
     pub const LAST_REQUEST: &[u8] = b"last_request";
     pub const LAST_WINDOW: &[u8] = b"last_window";
-    /// `pending/ENV`: pending requests for ENV, to bound them without a scan (a store
-    /// written before this counter existed under-counts until its older requests end).
+    /// `pending/ENV`: pending requests for ENV, to bound them without a scan (a sled store
+    /// written before this counter existed is counted once at open:
+    /// `gov::backfill_pending_counts`).
     pub fn pending(env: &str) -> Vec<u8> {
         [b"pending/".as_slice(), env.as_bytes()].concat()
     }

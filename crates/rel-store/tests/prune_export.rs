@@ -245,6 +245,24 @@ fn export_then_import_gives_equal_views() {
     assert_eq!(import_entry.prev, audit_a[0].hash);
     assert_eq!(audit_b, audit_a);
     assert!(b.verify_audit().expect("verify").ok);
+    // Window ids continue from the old store's counter: a new window never reuses #1.
+    let added = b
+        .add_freeze_window("qa", "20:00 - 21:00 UTC", "nightly", &admin(), t(21))
+        .expect("window");
+    let ids: Vec<u64> = added.governance.windows.iter().map(|w| w.id).collect();
+    let old_ids: Vec<u64> = b
+        .environment("staging")
+        .expect("env")
+        .governance
+        .windows
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    assert!(!old_ids.is_empty());
+    assert!(
+        ids.iter().all(|i| !old_ids.contains(i)),
+        "{ids:?} vs {old_ids:?}"
+    );
     // Tags pruned in A stay reserved in B; counters continue.
     let e = b.create_release(
         &NewRelease {
