@@ -254,6 +254,49 @@ fn deploy_dry_run_shows_the_plan_changes_nothing_and_exits_as_the_deploy_would()
     assert_eq!(plan["frozen"]["reason"], "incident", "{plan}");
     assert!(stderr.contains("incident"), "{stderr}");
     assert_eq!(live(&d, "staging"), "v1");
+    // An admin's --force would override the freeze: the dry run says so and exits 0.
+    let plan = json(
+        &d,
+        &[
+            "deploy",
+            "v2",
+            "--env",
+            "staging",
+            "--dry-run",
+            "--force",
+            "--reason",
+            "hotfix",
+        ],
+    );
+    assert_eq!(plan["verdict"], "overridden", "{plan}");
+    assert_eq!(live(&d, "staging"), "v1");
+    // With approvals, a request's --force never passes a freeze: refused, as the deploy is.
+    ok(&d, &["env", "set", "staging", "--approvals", "1"]);
+    let (plan, stderr) = json_exit(
+        &d,
+        &[
+            "deploy",
+            "v2",
+            "--env",
+            "staging",
+            "--dry-run",
+            "--force",
+            "--reason",
+            "hotfix",
+        ],
+        EXIT_DENIED,
+    );
+    assert_eq!(plan["verdict"], "refused", "{plan}");
+    assert!(stderr.contains("incident"), "{stderr}");
+    let real = fails(
+        &d,
+        &[
+            "deploy", "v2", "--env", "staging", "--force", "--reason", "hotfix",
+        ],
+        EXIT_DENIED,
+    );
+    assert!(real.contains("end the freeze first"), "{real}");
+    assert_eq!(live(&d, "staging"), "v1");
 }
 
 #[test]

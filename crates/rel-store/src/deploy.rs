@@ -78,9 +78,12 @@ pub fn prepare_deploy<K: Kv>(
         // deliberate act, now (a direct `deploy --force --reason`).
         if gate == Gate::Approved {
             let mut e = f.refusal(&env.env.name);
-            e.message.push_str(
-                "; a request's --force does not override a freeze (an admin can deploy directly with --force --reason)",
-            );
+            e.message.push_str(if approvals > 0 {
+                // Here a direct deploy would be refused too (it needs approvals).
+                "; a request's --force does not override a freeze: end the freeze first, or (admin) set the environment's approvals to 0 and deploy directly with --force --reason"
+            } else {
+                "; a request's --force does not override a freeze (an admin can deploy directly with --force --reason)"
+            });
             return Err(e.into());
         }
         over_freeze = Some(format!(

@@ -352,7 +352,13 @@ pub struct RefusalJson {
     pub message: String,
 }
 
-pub fn deploy_plan(p: &DeployPlan, verdict: &'static str) -> DeployPlanJson {
+/// `refusal`: what would refuse the deploy; without one, the policy's refusal that `--force`
+/// overrides (verdict `overridden`), if any.
+pub fn deploy_plan(
+    p: &DeployPlan,
+    verdict: &'static str,
+    refusal: Option<&rel_domain::RelError>,
+) -> DeployPlanJson {
     DeployPlanJson {
         env: p.env.clone(),
         from: p.from.clone(),
@@ -361,7 +367,7 @@ pub fn deploy_plan(p: &DeployPlan, verdict: &'static str) -> DeployPlanJson {
         protected: p.protected,
         already_live: p.already_live,
         verdict,
-        refusal: p.verdict.as_ref().err().map(|e| RefusalJson {
+        refusal: refusal.or(p.verdict.as_ref().err()).map(|e| RefusalJson {
             code: e.code.as_str(),
             message: e.message.clone(),
         }),

@@ -2,6 +2,7 @@
 //! environments, then change. When a person confirmed a plan, the change is sent with the
 //! plan's "from" as `expect`, so what they confirmed is exactly what happens (or a Conflict).
 
+use rel_domain::governance::MAX_PENDING_PER_ENV;
 use rel_domain::{DeployOutcome, DeployPlan, DeployRequest, ErrorCode, RelError, RollbackRequest};
 use rel_proto::{ClientError, Request, Response};
 
@@ -92,7 +93,7 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
     // forced deploy itself, and the plan must not claim "overridden" first.
     let may_force = conn.client.welcome().caller.role == rel_domain::model::Role::Admin;
     if args.dry_run {
-        return dry_run(s, &plan, req.force_reason.is_some() && may_force);
+        return dry_run(s, &plan, req.force_reason.is_some(), may_force);
     }
     if req.force_reason.is_some() && !may_force && plan.verdict.is_err() {
         let outcome = reply!(conn, Request::Deploy(req), Response::Deployed(o) => o);
@@ -143,13 +144,23 @@ pub async fn deploy(s: &Session, args: DeployArgs) -> anyhow::Result<()> {
 
 /// `deploy --dry-run`: the plan, and the exit code the deploy would get: 0 if it would go
 /// live (or open a request for approvals, or is live already), else its refusal's (5 for a
-/// freeze, a hold, the policy or a missing permission). `--expect` was checked before.
-fn dry_run(s: &Session, plan: &DeployPlan, forced: bool) -> anyhow::Result<()> {
-    let verdict = match &plan.verdict {
-        Ok(()) if plan.governance.approvals > 0 && !plan.already_live => "request",
-        Ok(()) => "ok",
-        Err(_) if forced => "overridden",
-        Err(_) => "refused",
+/// freeze, a hold, the policy or a missing permission; 3 when the environment has as many
+/// pending requests as it may). `--expect` was checked before. The plan's own verdict is the
+/// unforced one; what `--force` and approvals change is decided here as the daemon does.
+fn dry_run(
+    s: &Session,
+    plan: &DeployPlan,
+    force_asked: bool,
+    may_force: bool,
+) -> anyhow::Result<()> {
+    let refusal = would_refuse(plan, force_asked, may_force);
+    let forced = force_asked && may_force;
+    let verdict = match (&refusal, &plan.verdict) {
+        (Some(_), _) => "refused",
+        (None, _) if plan.already_live => "ok",
+        (None, _) if plan.governance.approvals > 0 => "request",
+        (None, Ok(())) => "ok",
+        (None, Err(_)) => "overridden",
     };
     s.show(
         || {
@@ -163,11 +174,35 @@ fn dry_run(s: &Session, plan: &DeployPlan, forced: bool) -> anyhow::Result<()> {
             text.push_str(&format!("dry run: nothing changed; {what}\n"));
             text
         },
-        || json::deploy_plan(plan, verdict),
+        || json::deploy_plan(plan, verdict, refusal.as_ref()),
     )?;
+    match refusal {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// The refusal the deploy would get, or `None` if it would go through (live or a request).
+fn would_refuse(plan: &DeployPlan, force_asked: bool, may_force: bool) -> Option<RelError> {
+    if force_asked && !may_force {
+        return Some(RelError::permission(format!(
+            "permission denied: --force overrides the policy and needs the admin role; without --force: relctl deploy {} --env {}",
+            plan.to, plan.env
+        )));
+    }
+    let needs_approvals = plan.governance.approvals > 0 && !plan.already_live;
+    if needs_approvals && plan.governance.pending_requests >= MAX_PENDING_PER_ENV {
+        return Some(RelError::conflict(format!(
+            "{} has {} pending requests, the limit ({MAX_PENDING_PER_ENV}); approve or reject some first (relctl requests --env {})",
+            plan.env, plan.governance.pending_requests, plan.env
+        )));
+    }
     match &plan.verdict {
-        Err(denied) if verdict == "refused" => Err(denied.clone().into()),
-        _ => Ok(()),
+        Ok(()) => None,
+        // A request's --force never carries it past a freeze; on an environment without
+        // approvals an admin's direct --force overrides the freeze and the policy.
+        Err(_) if force_asked && !(needs_approvals && plan.governance.frozen.is_some()) => None,
+        Err(e) => Some(e.clone()),
     }
 }
 
