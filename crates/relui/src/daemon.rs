@@ -164,6 +164,15 @@ pub async fn connection_loop(
                 }
                 continue;
             }
+            // The daemon relui started was stopped on purpose: a graceful stop removes its
+            // socket. Respect that (an upgrade, a backup of the data dir); `s` starts it.
+            Err(ClientError::Unreachable { .. }) if restart_ours && !opts.socket.exists() => {
+                restart_ours = false;
+                let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+                if tx.send(Msg::OursStopped { retry_in_ms }).is_err() {
+                    return;
+                }
+            }
             // The daemon relui started died (kill -9 leaves its socket file: that one is
             // ours to replace). Start it again; if that fails, the next try waits the backoff.
             Err(ClientError::Unreachable { .. }) if restart_ours => {

@@ -38,6 +38,11 @@ pub enum Msg {
         /// The socket opened but the daemon refused this user (no role in its config).
         by_daemon: bool,
     },
+    /// The daemon relui started was stopped on purpose (`relctl daemon stop`, SIGTERM: it
+    /// removed its socket). relui does not bring it back; `s` does.
+    OursStopped {
+        retry_in_ms: u64,
+    },
     /// relui started releasd itself: its pid and log file (it keeps running after `q`).
     DaemonStarted {
         pid: Option<u32>,

@@ -688,6 +688,23 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
         .expect("relctl");
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("\"kept\""), "{shown}");
+    // Stopped on purpose (SIGTERM, as relctl daemon stop does; it removes its socket): relui
+    // respects that and says so, and s starts it again.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("stop releasd");
+    tui.wait_for(&["stopped on purpose", "s starts it again"]);
+    assert!(!socket.exists(), "a graceful stop removes the socket");
+    tui.send("s");
+    tui.wait_for(&["● connected to releasd"]);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    started.0.push(pid);
     tui.send("q");
     assert!(tui.wait_exit().success());
     // The daemon was detached: it outlives relui. Stop it.

@@ -102,6 +102,8 @@ pub struct App {
     pub palette: Option<crate::widgets::TextInput>,
     /// The daemon this relui started, if it did.
     pub started: Option<StartedDaemon>,
+    /// The daemon relui started was stopped on purpose; cleared by the next connection.
+    pub ours_stopped: bool,
     /// Set once a connection worked: a later loss offers to start releasd again (only the
     /// one relui started, see `daemon_is_ours`).
     pub ever_connected: bool,
@@ -141,6 +143,7 @@ impl App {
             verifying: Vec::new(),
             start_error: None,
             started: None,
+            ours_stopped: false,
             ever_connected: false,
             last_status: None,
             palette: None,
@@ -176,6 +179,13 @@ impl App {
             )),
             (Conn::Disconnected { reason, .. }, _) => match &self.start_error {
                 Some(e) => Some((format!("could not start releasd: {e}"), true)),
+                None if self.ours_stopped => Some((
+                    format!(
+                        "The releasd relui started on {} was stopped on purpose (its socket is gone, as after relctl daemon stop); relui does not restart it. s starts it again.",
+                        self.socket
+                    ),
+                    true,
+                )),
                 None if self.ever_connected && !self.daemon_is_ours() => {
                     Some((self.not_ours_text(), true))
                 }
@@ -415,6 +425,7 @@ impl App {
                 vec![]
             }
             Msg::Connected(welcome) => {
+                self.ours_stopped = false;
                 // The welcome names the daemon; its data dir comes with the next status.
                 if self
                     .last_status
@@ -443,6 +454,14 @@ impl App {
             } => {
                 self.conn = Conn::Disconnected {
                     reason,
+                    retry_in_ms,
+                };
+                vec![]
+            }
+            Msg::OursStopped { retry_in_ms } => {
+                self.ours_stopped = true;
+                self.conn = Conn::Disconnected {
+                    reason: format!("releasd on {} was stopped", self.socket),
                     retry_in_ms,
                 };
                 vec![]
