@@ -41,7 +41,9 @@ fn main() -> Result<()> {
     if all || durable || what == "fsync" {
         fsync()?;
     }
-    if all || what == "store" {
+    // A lone deploy on the store itself (no RPC): with the socket figure below, it splits
+    // a lone deploy into store time and RPC + thread-hop time.
+    if all || durable || what == "store" {
         store_deploy()?;
     }
     if all || durable || what == "store-concurrent" {

@@ -86,7 +86,7 @@ mod write;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use rel_domain::model::Environment;
 use rel_domain::{RelError, RelResult, Timestamp};
@@ -144,6 +144,9 @@ enum Backend {
         /// Readers share it for a whole read; the writer takes it only to apply a committed
         /// batch.
         gate: Arc<RwLock<()>>,
+        /// The counters as of the last applied batch that changed `meta`, set by the writer
+        /// (None until the first such batch: `status` then reads them behind the gate).
+        status: Arc<Mutex<Option<rel_domain::model::StoreStatus>>>,
     },
     Etcd(etcd_store::EtcdBackend),
 }
@@ -273,6 +276,19 @@ impl KvStore {
         })?;
         let gate = Arc::new(RwLock::new(()));
         let sink = Arc::new(RwLock::new(None));
+        let status = Arc::new(Mutex::new(None));
+        let after_apply: writer::AfterApply = {
+            let trees = Arc::clone(&trees);
+            let status = Arc::clone(&status);
+            Box::new(move |set: &trees::WriteSet| {
+                if !set.touches(T::Meta) {
+                    return;
+                }
+                // Only the writer changes sled, so this read sees exactly the batch applied.
+                let now = store_impl::status_of(&trees.view()).ok();
+                *status.lock().unwrap_or_else(|e| e.into_inner()) = now;
+            })
+        };
         let writer = Writer::start(
             writer::Shared {
                 trees: Arc::clone(&trees),
@@ -280,6 +296,7 @@ impl KvStore {
                 sync_sled,
                 data_dir: dir.clone(),
                 sink: Arc::clone(&sink),
+                after_apply,
             },
             wal,
         )
@@ -288,7 +305,11 @@ impl KvStore {
             source: sled::Error::Io(e),
         })?;
         let store = KvStore {
-            backend: Backend::Sled { trees, gate },
+            backend: Backend::Sled {
+                trees,
+                gate,
+                status,
+            },
             sink,
             writer,
             dir: dir.clone(),
@@ -386,7 +407,7 @@ impl KvStore {
     /// A consistent view of the committed store for one read.
     pub(crate) fn reader(&self) -> Reader<'_> {
         match &self.backend {
-            Backend::Sled { trees, gate } => Reader::Sled {
+            Backend::Sled { trees, gate, .. } => Reader::Sled {
                 _gate: gate.read().unwrap_or_else(|e| e.into_inner()),
                 trees,
             },

@@ -36,11 +36,21 @@ pub fn enc_plain<T: Serialize>(v: &T) -> RelResult<Vec<u8>> {
 }
 
 pub fn dec_plain<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> RelResult<T> {
+    dec_plain_named(|| what.to_string(), bytes)
+}
+
+/// [`dec_plain`] naming the record only on failure: every read decodes records, and the
+/// name (a key in hex) costs more than the decode.
+pub fn dec_plain_named<T: DeserializeOwned>(
+    what: impl Fn() -> String,
+    bytes: &[u8],
+) -> RelResult<T> {
     bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<MAX_RECORD>())
         .map(|(v, _)| v)
         .map_err(|e| {
             RelError::internal(format!(
-                "store: the {what} record is corrupt ({e}); restore the data dir from a backup or an export"
+                "store: the {} record is corrupt ({e}); restore the data dir from a backup or an export",
+                what()
             ))
         })
 }

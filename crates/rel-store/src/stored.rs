@@ -51,7 +51,7 @@ pub(crate) fn decode_at<R: Record>(t: T, key: &[u8], bytes: &[u8]) -> RelResult<
 
 fn decode_with<R: Record>(bytes: &[u8], what: impl Fn() -> String) -> RelResult<R> {
     match bytes.split_first() {
-        Some((&V1, body)) => crate::records::dec_plain::<R::V1>(&what(), body).map(R::from_v1),
+        Some((&V1, body)) => crate::records::dec_plain_named::<R::V1>(&what, body).map(R::from_v1),
         Some((v, _)) => Err(RelError::internal(format!(
             "store: {} has format version {v}, which this rel does not know (it writes {V1}); it was written by a newer rel: upgrade rel, or restore the data dir from a backup",
             what()

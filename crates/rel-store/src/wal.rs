@@ -23,6 +23,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sled::IVec;
 
@@ -49,7 +50,9 @@ pub enum WalError {
 pub struct Wal {
     dir: PathBuf,
     seg: u64,
-    file: File,
+    /// Shared with the writer's syncer thread, which `fdatasync`s it while the writer
+    /// appends the next batch.
+    file: Arc<File>,
     /// End of the records.
     len: u64,
     /// Size of the file (zeroes from `len` on).
@@ -221,7 +224,7 @@ impl Wal {
         let mut wal = Wal {
             dir: dir.to_path_buf(),
             seg,
-            file,
+            file: Arc::new(file),
             len: 0,
             allocated: 0,
         };
@@ -284,6 +287,12 @@ impl Wal {
 
     pub fn sync(&mut self) -> std::io::Result<()> {
         self.file.sync_data()
+    }
+
+    /// The current segment's file, for a sync on another thread: it covers every record
+    /// appended before the sync starts.
+    pub fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
     }
 
     pub fn is_full(&self) -> bool {

@@ -7,8 +7,10 @@
 //! answers every request in the batch. Refusals are answered after the same sync, so even a
 //! refusal never reports state a crash could undo. While it syncs, the next batch queues up.
 
+use std::collections::VecDeque;
+use std::fs::File;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -58,7 +60,12 @@ pub struct Shared {
     pub data_dir: PathBuf,
     /// Where each durable batch's change events go, in seq order.
     pub sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
+    /// Called with each batch once sled holds it (out of the gate, before anyone in the
+    /// batch is answered).
+    pub after_apply: AfterApply,
 }
+
+pub type AfterApply = Box<dyn FnMut(&WriteSet) + Send>;
 
 pub struct Writer {
     tx: Option<SyncSender<Job>>,
@@ -116,18 +123,49 @@ impl Drop for Writer {
 struct Loop {
     s: Shared,
     wal: Wal,
-    /// Written to the log since the last sync.
-    unsynced: bool,
+    /// Length of the current segment covered by the last sync (records past it may be
+    /// lost to power loss: `Mode::Logged` writes, or a batch whose sync is running).
+    synced_to: u64,
     /// After a disk failure that left the log in an unknown state, every write is refused.
     poisoned: Option<String>,
     checkpoint: Checkpointer,
+    syncer: Syncer,
     /// Batches committed and requests in them, logged at shutdown (group-commit efficiency).
     batches: u64,
     requests: u64,
-    /// Time spent running rules, syncing the log, and applying to sled.
+    /// Batches whose sync ran while the writer ran the next batch's rules.
+    overlapped: u64,
+    /// Time spent running rules, appending + syncing the log (waiting for the syncer
+    /// included), and applying to sled.
     t_rules: Duration,
     t_sync: Duration,
     t_apply: Duration,
+}
+
+/// A batch run and appended to the log, not yet applied to sled nor answered.
+struct Written {
+    set: WriteSet,
+    finishes: Vec<Finish>,
+    must_sync: bool,
+    /// Length of the log before its record: where to cut it if its sync fails.
+    before: u64,
+    /// The batch could not be written (nothing of it is in the log).
+    failed: Option<RelError>,
+}
+
+impl Written {
+    fn answer(self, err: Option<RelError>) {
+        for f in self.finishes {
+            f(err.clone());
+        }
+    }
+}
+
+/// A written batch whose `fdatasync` runs on the syncer thread.
+struct InFlight {
+    batch: Written,
+    /// The log length the sync covers.
+    upto: u64,
 }
 
 impl Loop {
@@ -136,30 +174,55 @@ impl Loop {
         Loop {
             s,
             wal,
-            unsynced: false,
+            synced_to: 0,
             poisoned: None,
             checkpoint,
+            syncer: Syncer::start(),
             batches: 0,
             requests: 0,
+            overlapped: 0,
             t_rules: Duration::ZERO,
             t_sync: Duration::ZERO,
             t_apply: Duration::ZERO,
         }
     }
 
+    fn unsynced(&self) -> bool {
+        self.wal.len() > self.synced_to
+    }
+
+    /// The pipeline: while batch N's sync runs on the syncer thread, the writer takes batch
+    /// N+1, runs its rules on top of N's writes and appends it; then it waits for N's sync,
+    /// applies N to sled and answers N, and only then starts N+1's sync. A lone request
+    /// (nothing queued behind it) is synced on this thread: no hand-off to pay for.
     fn run(mut self, rx: Receiver<Job>) {
-        let mut carry: Option<Job> = None;
+        // Jobs taken off the queue but not yet run (an Exclusive one waits for its turn).
+        let mut backlog: VecDeque<Job> = VecDeque::new();
+        let mut inflight: Option<InFlight> = None;
         loop {
-            let first = match carry.take() {
-                Some(j) => j,
-                None => {
-                    let got = if self.unsynced {
+            if backlog.is_empty() {
+                if inflight.is_some() {
+                    // Never block on the queue while a batch waits for its answer.
+                    match rx.try_recv() {
+                        Ok(j) => backlog.push_back(j),
+                        Err(TryRecvError::Empty) => {
+                            self.complete(inflight.take());
+                            continue;
+                        }
+                        Err(TryRecvError::Disconnected) => {
+                            self.complete(inflight.take());
+                            self.shutdown();
+                            return;
+                        }
+                    }
+                } else {
+                    let got = if self.unsynced() {
                         rx.recv_timeout(LOGGED_SYNC_EVERY)
                     } else {
                         rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
                     };
                     match got {
-                        Ok(j) => j,
+                        Ok(j) => backlog.push_back(j),
                         Err(RecvTimeoutError::Timeout) => {
                             self.sync_logged();
                             continue;
@@ -170,22 +233,69 @@ impl Loop {
                         }
                     }
                 }
-            };
-            let mut jobs = vec![first];
-            if jobs[0].mode != Mode::Exclusive {
+            }
+            let exclusive = backlog.front().is_some_and(|j| j.mode == Mode::Exclusive);
+            let mut jobs = Vec::new();
+            if exclusive {
+                jobs.extend(backlog.pop_front());
+                // It runs alone on sled itself: the batch before it must be applied first.
+                self.complete(inflight.take());
+            } else {
                 while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(j) if j.mode == Mode::Exclusive => {
-                            carry = Some(j);
+                    match backlog.pop_front().or_else(|| rx.try_recv().ok()) {
+                        Some(j) if j.mode == Mode::Exclusive => {
+                            backlog.push_front(j);
                             break;
                         }
-                        Ok(j) => jobs.push(j),
-                        Err(_) => break,
+                        Some(j) => jobs.push(j),
+                        None => break,
                     }
                 }
             }
-            self.batch(jobs);
+            let next = self.write(jobs, inflight.as_ref().map(|f| &f.batch.set));
+            // Sled applies batches in log order, and nothing about N+1 (not even a refusal,
+            // which read N's writes) is answered before N is durable.
+            let cut = self.complete(inflight.take());
+            if cut {
+                next.answer(Some(RelError::unavailable(
+                    "store: the change before this one could not be synced to disk, so this one was not kept; nothing was changed. Check the disk, then retry",
+                )));
+                continue;
+            }
+            if next.failed.is_none() && next.must_sync && self.poisoned.is_none() {
+                if backlog.is_empty()
+                    && let Ok(j) = rx.try_recv()
+                {
+                    backlog.push_back(j);
+                }
+                // A full segment is synced here and rotated below, even under load.
+                if !backlog.is_empty() && self.unsynced() && !self.wal.is_full() {
+                    // More work is queued: sync this batch while the next one runs its rules.
+                    let upto = self.wal.len();
+                    if self.syncer.start_sync(self.wal.file()) {
+                        self.overlapped += 1;
+                        inflight = Some(InFlight { batch: next, upto });
+                        continue;
+                    }
+                }
+            }
+            self.finish(next, None);
+            if inflight.is_none() && self.wal.is_full() && self.poisoned.is_none() {
+                self.rotate();
+            }
         }
+    }
+
+    /// Wait for an in-flight batch's sync and finish it. Returns whether its sync failed
+    /// and the log was cut back to before it (dropping anything appended after it).
+    fn complete(&mut self, f: Option<InFlight>) -> bool {
+        let Some(f) = f else { return false };
+        let started = std::time::Instant::now();
+        let synced = self.syncer.wait();
+        self.t_sync += started.elapsed();
+        let cut = synced.is_err();
+        self.finish(f.batch, Some((synced, f.upto)));
+        cut
     }
 
     /// A clean stop: everything is applied, so flush sled and leave no log to replay.
@@ -197,8 +307,13 @@ impl Loop {
         );
         if std::env::var_os("REL_STORE_STATS").is_some() {
             eprintln!(
-                "rel-store writer: {} requests in {} batches; rules {:?}, log append+sync {:?}, sled apply {:?}",
-                self.requests, self.batches, self.t_rules, self.t_sync, self.t_apply
+                "rel-store writer: {} requests in {} batches ({} synced while the next ran); rules {:?}, log append+sync {:?}, sled apply {:?}",
+                self.requests,
+                self.batches,
+                self.overlapped,
+                self.t_rules,
+                self.t_sync,
+                self.t_apply
             );
         }
         let Loop {
@@ -237,11 +352,11 @@ impl Loop {
 
     /// Sync writes that did not wait for one (execution logs).
     fn sync_logged(&mut self) {
-        if !self.unsynced {
+        if !self.unsynced() {
             return;
         }
         match self.wal.sync() {
-            Ok(()) => self.unsynced = false,
+            Ok(()) => self.synced_to = self.wal.len(),
             Err(e) => {
                 tracing::error!(error = %e, "write-ahead log: sync of execution logs failed; refusing further writes");
                 self.poisoned = Some(format!("syncing the write-ahead log failed ({e})"));
@@ -249,7 +364,17 @@ impl Loop {
         }
     }
 
-    fn batch(&mut self, jobs: Vec<Job>) {
+    fn refused(&self) -> Option<RelError> {
+        let why = self.poisoned.as_ref()?;
+        Some(RelError::unavailable(format!(
+            "store: writes are refused since an earlier disk failure ({why}); nothing was changed. Check the disk under {}, then restart releasd",
+            self.s.data_dir.display()
+        )))
+    }
+
+    /// Run each job's rules on an overlay over `below` (the batch before, logged but not yet
+    /// applied) and sled, and append the accepted writes to the log as one record.
+    fn write(&mut self, jobs: Vec<Job>, below: Option<&WriteSet>) -> Written {
         self.batches += 1;
         self.requests += jobs.len() as u64;
         let started = std::time::Instant::now();
@@ -257,7 +382,7 @@ impl Loop {
         let mut finishes = Vec::with_capacity(jobs.len());
         let mut must_sync = false;
         for mut job in jobs {
-            let tx = Tx::new(self.s.trees.view(), &set);
+            let tx = Tx::stacked(self.s.trees.view(), below, &set);
             // A bug in one request's rules must not take the writer (and every later write)
             // down: its writes are dropped and its caller hears "dropped without answering".
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(&tx)));
@@ -273,83 +398,97 @@ impl Loop {
             finishes.push(finish);
         }
         self.t_rules += started.elapsed();
-        let err = self.commit(&set, must_sync).err();
-        if err.is_none() {
-            // Published before anyone in the batch is answered, in commit order, from this
-            // one thread: a subscriber never gets an older event after a newer one.
-            let evs = crate::events::in_batch(&set);
-            if !evs.is_empty()
-                && let Some(sink) = self
-                    .s
-                    .sink
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-            {
-                sink(&evs);
+        let started = std::time::Instant::now();
+        let before = self.wal.len();
+        let mut failed = self.refused();
+        if failed.is_none()
+            && !set.is_empty()
+            && let Err((e, partial)) = self.wal.append(&set)
+        {
+            if partial {
+                self.poisoned = Some(format!(
+                    "writing the write-ahead log failed ({e}) and could not be undone"
+                ));
             }
-        }
-        for f in finishes {
-            f(err.clone());
-        }
-        if self.wal.is_full() && self.poisoned.is_none() {
-            self.rotate();
-        }
-    }
-
-    fn commit(&mut self, set: &WriteSet, must_sync: bool) -> Result<(), RelError> {
-        if let Some(why) = &self.poisoned {
-            return Err(RelError::unavailable(format!(
-                "store: writes are refused since an earlier disk failure ({why}); nothing was changed. Check the disk under {}, then restart releasd",
+            failed = Some(RelError::unavailable(format!(
+                "store: writing the change to disk failed ({e}); nothing was changed. Check free space and the disk under {}, then retry",
                 self.s.data_dir.display()
             )));
         }
-        let started = std::time::Instant::now();
-        let before = self.wal.len();
-        if !set.is_empty() {
-            if let Err((e, partial)) = self.wal.append(set) {
-                if partial {
-                    self.poisoned = Some(format!(
-                        "writing the write-ahead log failed ({e}) and could not be undone"
-                    ));
-                }
-                return Err(RelError::unavailable(format!(
-                    "store: writing the change to disk failed ({e}); nothing was changed. Check free space and the disk under {}, then retry",
-                    self.s.data_dir.display()
-                )));
-            }
-            self.unsynced = true;
+        self.t_sync += started.elapsed();
+        Written {
+            set,
+            finishes,
+            must_sync,
+            before,
+            failed,
         }
-        if must_sync && self.unsynced {
-            if let Err(e) = self.wal.sync() {
-                // The record may or may not be on disk. Cut it off so the store stays
-                // consistent with what sled holds; if even that fails, stop writing.
-                if let Err(e2) = self.wal.cut_to(before) {
+    }
+
+    /// Make a written batch durable (unless its sync already ran: `synced`), apply it to
+    /// sled, publish its events and answer it.
+    fn finish(&mut self, w: Written, synced: Option<(std::io::Result<()>, u64)>) {
+        if let Some(e) = w.failed.clone() {
+            return w.answer(Some(e));
+        }
+        let started = std::time::Instant::now();
+        let synced = match synced {
+            Some(r) => Some(r),
+            None if w.must_sync && self.unsynced() => {
+                let upto = self.wal.len();
+                Some((self.wal.sync(), upto))
+            }
+            None => None,
+        };
+        match synced {
+            Some((Ok(()), upto)) => self.synced_to = self.synced_to.max(upto),
+            Some((Err(e), _)) => {
+                // The record may or may not be on disk. Cut it off (with anything appended
+                // after it) so the store stays consistent with what sled holds; if even that
+                // fails, stop writing.
+                if let Err(e2) = self.wal.cut_to(w.before) {
                     self.poisoned =
                         Some(format!("sync failed ({e}), then undoing it failed ({e2})"));
                 }
-                return Err(RelError::durability_unknown(format!(
+                self.synced_to = self.synced_to.min(self.wal.len());
+                let err = RelError::durability_unknown(format!(
                     "store: the change was written but syncing it to disk failed ({e}); whether it survives a crash is unknown. Check the disk under {}, then look (relctl env show / status) before retrying",
                     self.s.data_dir.display()
-                )));
+                ));
+                return w.answer(Some(err));
             }
-            self.unsynced = false;
+            None => {}
         }
-        let synced = std::time::Instant::now();
-        self.t_sync += synced.duration_since(started);
-        if !set.is_empty() {
+        let applied = std::time::Instant::now();
+        self.t_sync += applied.duration_since(started);
+        if !w.set.is_empty() {
             let _g = self.s.gate.write().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = self.s.trees.apply(set) {
+            if let Err(e) = self.s.trees.apply(&w.set) {
                 // The batch is in the log (and replays on restart) but sled is half-applied:
                 // stop writing so nothing is decided on that state.
                 self.poisoned = Some(format!("applying a logged batch failed ({e})"));
-                return Err(RelError::durability_unknown(format!(
+                let err = RelError::durability_unknown(format!(
                     "store: the change is in the write-ahead log but applying it failed ({e}); restart releasd to replay it"
-                )));
+                ));
+                return w.answer(Some(err));
             }
         }
-        self.t_apply += synced.elapsed();
-        Ok(())
+        (self.s.after_apply)(&w.set);
+        self.t_apply += applied.elapsed();
+        // Published before anyone in the batch is answered, in commit order, from this one
+        // thread: a subscriber never gets an older event after a newer one.
+        let evs = crate::events::in_batch(&w.set);
+        if !evs.is_empty()
+            && let Some(sink) = self
+                .s
+                .sink
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+        {
+            sink(&evs);
+        }
+        w.answer(None);
     }
 
     fn rotate(&mut self) {
@@ -357,10 +496,67 @@ impl Loop {
             return;
         }
         match self.wal.rotate() {
-            Ok(old) => self.checkpoint.request(old),
+            Ok(old) => {
+                // The old segment's unsynced records (execution logs) are covered by the
+                // checkpoint's sled flush.
+                self.synced_to = 0;
+                self.checkpoint.request(old)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "write-ahead log: cannot start a new segment; keeping the current one")
             }
+        }
+    }
+}
+
+/// Runs `fdatasync` of the log on its own thread, one at a time, so the writer can run the
+/// next batch's rules meanwhile.
+struct Syncer {
+    tx: Option<SyncSender<Arc<File>>>,
+    done: Receiver<std::io::Result<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Syncer {
+    fn start() -> Syncer {
+        let (tx, rx) = mpsc::sync_channel::<Arc<File>>(1);
+        let (done_tx, done) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("rel-store-sync".into())
+            .spawn(move || {
+                for f in rx {
+                    if done_tx.send(f.sync_data()).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok();
+        Syncer {
+            tx: thread.as_ref().map(|_| tx),
+            done,
+            thread,
+        }
+    }
+
+    /// Start a sync of `f`; false if the thread is gone (the caller syncs itself).
+    fn start_sync(&self, f: Arc<File>) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(f).is_ok())
+    }
+
+    fn wait(&self) -> std::io::Result<()> {
+        self.done.recv().unwrap_or_else(|_| {
+            Err(std::io::Error::other(
+                "the log's sync thread stopped without answering",
+            ))
+        })
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
