@@ -145,6 +145,12 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// Why the store refuses writes since a disk failure (until the daemon restarts), if it
+    /// does: `relctl status` leads with it.
+    fn degraded(&self) -> Option<String> {
+        None
+    }
+
     /// Whether other processes change this store too (several daemons on etcd): then the
     /// daemon follows the change events to keep what it serves current.
     fn is_shared(&self) -> bool {

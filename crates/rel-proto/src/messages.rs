@@ -265,6 +265,9 @@ pub struct DaemonStatus {
     pub log: Option<String>,
     /// Which store backs the daemon: sled in its data dir, or an etcd cluster.
     pub backend: StoreBackend,
+    /// Why the store refuses writes since a disk failure (restart releasd once the disk is
+    /// fixed), or `None` when healthy.
+    pub degraded: Option<String>,
 }
 
 /// Where the store lives (`relctl status`).

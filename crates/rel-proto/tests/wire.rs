@@ -414,6 +414,7 @@ fn response_after(prev: Option<&Response>) -> Option<Response> {
                 answered_by: Some("etcd-a http://10.0.0.1:2379".into()),
                 revision: Some(4711),
             },
+            degraded: Some("applying a logged batch failed (No space left on device)".into()),
         }),
         Response::Status(_) => Response::Draft(Some(DraftView {
             digest: digest(4),

@@ -147,6 +147,8 @@ enum Backend {
         /// The counters as of the last applied batch that changed `meta`, set by the writer
         /// (None until the first such batch: `status` then reads them behind the gate).
         status: Arc<Mutex<Option<rel_domain::model::StoreStatus>>>,
+        /// Why the writer refuses writes since a disk failure, if it does.
+        degraded: Arc<Mutex<Option<String>>>,
     },
     Etcd(etcd_store::EtcdBackend),
 }
@@ -277,6 +279,7 @@ impl KvStore {
         let gate = Arc::new(RwLock::new(()));
         let sink = Arc::new(RwLock::new(None));
         let status = Arc::new(Mutex::new(None));
+        let degraded = Arc::new(Mutex::new(None));
         let after_apply: writer::AfterApply = {
             let trees = Arc::clone(&trees);
             let status = Arc::clone(&status);
@@ -297,6 +300,7 @@ impl KvStore {
                 data_dir: dir.clone(),
                 sink: Arc::clone(&sink),
                 after_apply,
+                degraded: Arc::clone(&degraded),
             },
             wal,
         )
@@ -309,6 +313,7 @@ impl KvStore {
                 trees,
                 gate,
                 status,
+                degraded,
             },
             sink,
             writer,

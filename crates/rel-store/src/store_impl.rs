@@ -465,6 +465,15 @@ impl Store for SledStore {
         matches!(self.backend, crate::Backend::Etcd(_))
     }
 
+    fn degraded(&self) -> Option<String> {
+        match &self.backend {
+            crate::Backend::Sled { degraded, .. } => {
+                degraded.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            }
+            crate::Backend::Etcd(_) => None,
+        }
+    }
+
     fn last_change(&self) -> RelResult<u64> {
         let g = self.reader();
         let trees = g.trees();

@@ -63,6 +63,8 @@ pub struct Shared {
     /// Called with each batch once sled holds it (out of the gate, before anyone in the
     /// batch is answered).
     pub after_apply: AfterApply,
+    /// Why writes are refused since a disk failure (`relctl status` shows it), if they are.
+    pub degraded: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 pub type AfterApply = Box<dyn FnMut(&WriteSet) + Send>;
@@ -359,9 +361,16 @@ impl Loop {
             Ok(()) => self.synced_to = self.wal.len(),
             Err(e) => {
                 tracing::error!(error = %e, "write-ahead log: sync of execution logs failed; refusing further writes");
-                self.poisoned = Some(format!("syncing the write-ahead log failed ({e})"));
+                self.poison(format!("syncing the write-ahead log failed ({e})"));
             }
         }
+    }
+
+    /// Refuse every write from now on, and say why in `status`.
+    fn poison(&mut self, why: String) {
+        tracing::error!(reason = %why, "store: refusing writes until releasd restarts");
+        *self.s.degraded.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
+        self.poisoned = Some(why);
     }
 
     fn refused(&self) -> Option<RelError> {
@@ -406,7 +415,7 @@ impl Loop {
             && let Err((e, partial)) = self.wal.append(&set)
         {
             if partial {
-                self.poisoned = Some(format!(
+                self.poison(format!(
                     "writing the write-ahead log failed ({e}) and could not be undone"
                 ));
             }
@@ -447,8 +456,7 @@ impl Loop {
                 // after it) so the store stays consistent with what sled holds; if even that
                 // fails, stop writing.
                 if let Err(e2) = self.wal.cut_to(w.before) {
-                    self.poisoned =
-                        Some(format!("sync failed ({e}), then undoing it failed ({e2})"));
+                    self.poison(format!("sync failed ({e}), then undoing it failed ({e2})"));
                 }
                 self.synced_to = self.synced_to.min(self.wal.len());
                 let err = RelError::durability_unknown(format!(
@@ -462,11 +470,15 @@ impl Loop {
         let applied = std::time::Instant::now();
         self.t_sync += applied.duration_since(started);
         if !w.set.is_empty() {
-            let _g = self.s.gate.write().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = self.s.trees.apply(&w.set) {
+            let gate = Arc::clone(&self.s.gate);
+            let result = {
+                let _g = gate.write().unwrap_or_else(|e| e.into_inner());
+                self.s.trees.apply(&w.set)
+            };
+            if let Err(e) = result {
                 // The batch is in the log (and replays on restart) but sled is half-applied:
                 // stop writing so nothing is decided on that state.
-                self.poisoned = Some(format!("applying a logged batch failed ({e})"));
+                self.poison(format!("applying a logged batch failed ({e})"));
                 let err = RelError::durability_unknown(format!(
                     "store: the change is in the write-ahead log but applying it failed ({e}); restart releasd to replay it"
                 ));

@@ -487,6 +487,8 @@ pub struct StatusJson {
     pub log: Option<String>,
     /// Where the store lives: `{"kind":"sled"|"etcd","location","endpoints","answered_by","revision"}`.
     pub backend: BackendJson,
+    /// Why the store refuses writes since a disk failure; null when healthy.
+    pub degraded: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -528,6 +530,7 @@ pub fn status(
             answered_by: s.backend.answered_by.clone(),
             revision: s.backend.revision,
         },
+        degraded: s.degraded.clone(),
     }
 }
 

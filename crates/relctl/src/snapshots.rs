@@ -266,6 +266,7 @@ fn status() {
         http: None,
         log: Some("/home/alice/.local/share/releasd/releasd.log".into()),
         backend: rel_proto::StoreBackend::sled("/home/alice/.local/share/releasd"),
+        degraded: None,
         store: StoreStatus {
             releases: 4,
             environments: 3,
@@ -286,6 +287,16 @@ fn status() {
         "status",
         table::status(&st, &e, ctx()),
         pretty(&json::status(&st, &e, ctx().now)),
+    );
+    // A store that refuses writes since a disk failure: status leads with it.
+    let sick = DaemonStatus {
+        degraded: Some("applying a logged batch failed (No space left on device)".into()),
+        ..st
+    };
+    both(
+        "status_degraded",
+        table::status(&sick, &[], ctx()),
+        pretty(&json::status(&sick, &[], ctx().now)),
     );
 }
 

@@ -331,7 +331,15 @@ pub fn status(s: &DaemonStatus, envs: &[EnvironmentView], ctx: Ctx) -> String {
             .map(|d| d.short())
             .unwrap_or_else(|| "none (relctl app apply FILE)".into()),
     ));
-    let mut out = fields(&pairs);
+    let mut out = String::new();
+    // First, before anything that looks healthy: the store refuses writes.
+    if let Some(why) = &s.degraded {
+        out.push_str(&format!(
+            "DEGRADED: the store refuses writes since a disk failure ({why}); reads may be stale. Fix the disk under {}, then restart releasd (it replays its write-ahead log)\n\n",
+            s.data_dir
+        ));
+    }
+    out.push_str(&fields(&pairs));
     if !envs.is_empty() {
         out.push('\n');
         out.push_str(&environments(envs, ctx));

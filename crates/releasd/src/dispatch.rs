@@ -210,6 +210,7 @@ fn store_request(store: &dyn Store, shared: &Shared, caller: &Caller, request: R
                     },
                     None => rel_proto::StoreBackend::sled(&info.data_dir.display().to_string()),
                 },
+                degraded: store.degraded(),
             })
         })),
         Request::DraftShow => no_events(store.draft().map(|d| {

@@ -83,6 +83,7 @@ fn answer(req: &Request) -> Option<Response> {
             http: None,
             log: None,
             backend: rel_proto::StoreBackend::sled("/tmp/releasd-data"),
+            degraded: None,
             store: StoreStatus {
                 releases: TOTAL,
                 environments: 2,

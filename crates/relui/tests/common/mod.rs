@@ -310,6 +310,7 @@ impl World {
                 http: None,
                 log: None,
                 backend: rel_proto::StoreBackend::sled("/tmp/releasd-data"),
+                degraded: None,
                 store: StoreStatus {
                     releases: self.releases.len() as u64,
                     environments: self.envs.len() as u64,
