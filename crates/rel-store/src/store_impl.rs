@@ -409,7 +409,7 @@ impl Store for SledStore {
     ) -> Result<(), Box<(Execution, rel_domain::store::ExecDone)>> {
         match &self.execs {
             Some(execs) => {
-                execs.append(exec, retention, false, done);
+                execs.append(exec, retention, done);
                 Ok(())
             }
             None => Err(Box::new((exec, done))),

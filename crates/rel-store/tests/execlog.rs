@@ -159,3 +159,32 @@ fn logs_export_and_import_with_their_ids() {
     let b = SledStore::open(b_dir.path()).expect("reopen");
     assert_eq!(ids(&b, None, None, 0), vec![id, 4, 3]);
 }
+
+/// Ids are reserved in blocks of 16,384; appends from several threads go on past two of
+/// them (the reservation and the batching must not wedge each other).
+#[test]
+fn ids_keep_coming_past_reserved_blocks_under_concurrency() {
+    let (_dir, s) = open();
+    let s = std::sync::Arc::new(s);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let s = std::sync::Arc::clone(&s);
+            std::thread::spawn(move || {
+                let mut top = 0;
+                for _ in 0..10_000 {
+                    top = top.max(
+                        s.append_execution_logged(&exec("staging", "{}".into()), 5)
+                            .expect("append"),
+                    );
+                }
+                top
+            })
+        })
+        .collect();
+    let top = threads.into_iter().map(|t| t.join().expect("thread")).max();
+    assert_eq!(top, Some(40_000));
+    assert_eq!(
+        ids(&s, None, None, 0),
+        vec![40_000, 39_999, 39_998, 39_997, 39_996]
+    );
+}

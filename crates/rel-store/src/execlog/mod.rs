@@ -56,7 +56,6 @@ struct Pending {
     id: u64,
     exec: Execution,
     retention: usize,
-    durable: bool,
     done: Done,
 }
 
@@ -66,6 +65,8 @@ struct Queue {
     /// Ids below this are reserved durably.
     hi: u64,
     pending: Vec<Pending>,
+    /// Someone (an appender, or the writer thread) is writing a batch: appends queue for it.
+    busy: bool,
     closing: bool,
 }
 
@@ -244,6 +245,7 @@ impl ExecLog {
                 next,
                 hi,
                 pending: Vec::new(),
+                busy: false,
                 closing: false,
             }),
             wake: Condvar::new(),
@@ -278,9 +280,12 @@ impl ExecLog {
         })
     }
 
-    /// Queue `exec` (its id is set here); `done` gets the id once the log is written (and
-    /// synced, if `durable`). Never blocks on the disk.
-    pub fn append(&self, exec: Execution, retention: usize, durable: bool, done: Done) {
+    /// Queue `exec` (its id is set here); `done` gets the id once the log is written. When
+    /// no batch is being written, the caller writes this one itself (one `write()` to the
+    /// page cache, no thread hop: on a busy host the hop cost more than the write); otherwise
+    /// the batch being written picks it up. Never syncs or starts a segment: the writer
+    /// thread does those.
+    pub fn append(&self, exec: Execution, retention: usize, done: Done) {
         let sh = &self.shared;
         if let Some(why) = lock(&sh.broken).clone() {
             done(Err(RelError::unavailable(why)));
@@ -308,32 +313,39 @@ impl ExecLog {
             id,
             exec,
             retention,
-            durable,
             done,
         });
-        let first = q.pending.len() == 1;
-        drop(q);
-        if first {
-            sh.wake.notify_one();
+        if q.busy {
+            return;
         }
+        q.busy = true;
+        let batch = std::mem::take(&mut q.pending);
+        drop(q);
+        drain(sh, batch, true);
     }
 
-    /// [`ExecLog::append`], waiting for the answer.
+    /// [`ExecLog::append`], waiting for the answer; `durable`: and for a sync of it.
     pub fn append_wait(&self, exec: &Execution, retention: usize, durable: bool) -> RelResult<u64> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.append(
             exec.clone(),
             retention,
-            durable,
             Box::new(move |r| {
                 let _ = tx.send(r);
             }),
         );
-        rx.recv().unwrap_or_else(|_| {
+        let id = rx.recv().unwrap_or_else(|_| {
             Err(RelError::internal(
                 "execution log: the writer stopped without answering; see the releasd log",
             ))
-        })
+        })?;
+        if durable {
+            // The segment it went to is the current one, or was synced when it was closed.
+            let file = Arc::clone(&lock(&self.shared.sync_file));
+            file.sync_data()
+                .map_err(|e| io_error(&self.shared.dir, "sync", &e))?;
+        }
+        Ok(id)
     }
 
     pub fn get(&self, id: u64) -> RelResult<Option<Execution>> {
@@ -613,20 +625,60 @@ fn writer_loop(sh: &Shared) {
     loop {
         let batch = {
             let mut q = lock(&sh.q);
-            while q.pending.is_empty() && !q.closing && q.hi.saturating_sub(q.next) >= ID_BLOCK / 2
-            {
+            loop {
+                let work = !q.pending.is_empty() && !q.busy;
+                let low = q.hi.saturating_sub(q.next) < ID_BLOCK / 2;
+                if work || low || (q.closing && !q.busy) {
+                    break;
+                }
                 q = sh.wake.wait(q).unwrap_or_else(|p| p.into_inner());
             }
-            if q.pending.is_empty() && q.closing {
+            if q.closing && q.pending.is_empty() && !q.busy {
                 return;
             }
-            std::mem::take(&mut q.pending)
+            if q.busy || q.pending.is_empty() {
+                // Woken for ids, or someone else is writing.
+                Vec::new()
+            } else {
+                q.busy = true;
+                std::mem::take(&mut q.pending)
+            }
         };
-        let mut a = lock(&sh.active);
         if !batch.is_empty() {
-            write_batch(sh, &mut a, batch);
+            drain(sh, batch, false);
         }
-        reserve_ids(sh, &mut a);
+        reserve_ids(sh, &mut lock(&sh.active));
+    }
+}
+
+/// Write `batch`, then whatever queued meanwhile, until the queue is empty; the caller set
+/// `busy` and this clears it. An appender (`inline`) leaves what needs the disk's attention
+/// (a new segment, more ids) to the writer thread.
+fn drain(sh: &Shared, mut batch: Vec<Pending>, inline: bool) {
+    let mut a = lock(&sh.active);
+    loop {
+        if inline && a.size >= SEGMENT_BYTES {
+            let mut q = lock(&sh.q);
+            batch.append(&mut q.pending);
+            q.pending = batch;
+            q.busy = false;
+            drop(q);
+            sh.wake.notify_one();
+            return;
+        }
+        write_batch(sh, &mut a, batch);
+        let mut q = lock(&sh.q);
+        if q.pending.is_empty() {
+            q.busy = false;
+            let low = q.hi.saturating_sub(q.next) < ID_BLOCK / 2;
+            let closing = q.closing;
+            drop(q);
+            if low || closing || !inline {
+                sh.wake.notify_one();
+            }
+            return;
+        }
+        batch = std::mem::take(&mut q.pending);
     }
 }
 
@@ -689,7 +741,7 @@ fn write_batch(sh: &Shared, a: &mut Active, batch: Vec<Pending>) {
                 e.0.push(p.id);
                 e.1 = p.retention;
                 placed.push((p.id, loc));
-                written.push((exec, p.durable, p.done));
+                written.push((exec, p.done));
             }
             Err(e) => (p.done)(Err(e)),
         }
@@ -712,30 +764,19 @@ fn write_batch(sh: &Shared, a: &mut Active, batch: Vec<Pending>) {
         // Leave no half batch in the middle of the segment.
         let _ = a.file.set_len(base);
         let e = io_error(&sh.dir, "write", &e);
-        for (_, _, done) in written {
+        for (_, done) in written {
             done(Err(e.clone()));
         }
         return;
     }
     a.size += buf.len() as u64;
-    if written.iter().any(|(_, durable, _)| *durable) {
-        if let Err(e) = a.file.sync_data() {
-            let e = io_error(&sh.dir, "sync", &e);
-            for (_, _, done) in written {
-                done(Err(e.clone()));
-            }
-            fail_hard(sh, &e);
-            return;
-        }
-    } else {
-        sh.dirty.store(true, Ordering::Release);
-    }
+    sh.dirty.store(true, Ordering::Release);
     let dead = {
         let mut ix = sh.index.write().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = ix.segs.get_mut(&a.seg) {
             s.size = a.size;
         }
-        for ((id, loc), (exec, _, _)) in placed.iter().zip(&written) {
+        for ((id, loc), (exec, _)) in placed.iter().zip(&written) {
             ix.insert(*id, &exec.env, *loc);
         }
         for (id, env, loc) in &moved {
@@ -760,7 +801,7 @@ fn write_batch(sh: &Shared, a: &mut Active, batch: Vec<Pending>) {
     }
     let events: Vec<ChangeEvent> = written
         .iter()
-        .map(|(e, _, _)| ChangeEvent {
+        .map(|(e, _)| ChangeEvent {
             seq: 0,
             change: Change::ExecutionFinished {
                 id: e.id,
@@ -774,7 +815,7 @@ fn write_batch(sh: &Shared, a: &mut Active, batch: Vec<Pending>) {
     if let Some(sink) = sh.sink.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
         sink(&events);
     }
-    for (e, _, done) in written {
+    for (e, done) in written {
         done(Ok(e.id));
     }
 }
