@@ -71,7 +71,36 @@ impl MarkDir {
             u64::from_le_bytes(nonce)
         ));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        remove_stale(&base, &dir);
         Ok(MarkDir(dir))
+    }
+}
+
+/// Remove marker directories that daemons of this user left when they were killed (their
+/// pid is gone), so that crashes do not pile them up in `/dev/shm`.
+fn remove_stale(base: &std::path::Path, ours: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(ours).map(|m| m.uid()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("releasd-steps-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let mine = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if mine && path != ours && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }
 
@@ -716,4 +745,27 @@ pub fn default_exe() -> PathBuf {
         }
     }
     me
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_dirs_of_dead_daemons_are_removed_others_kept() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let dead = base.path().join("releasd-steps-999999999-00");
+        let alive = base
+            .path()
+            .join(format!("releasd-steps-{}-00", std::process::id()));
+        let ours = base.path().join("releasd-steps-1-ours");
+        let other = base.path().join("something-else-999999999");
+        for d in [&dead, &alive, &ours, &other] {
+            std::fs::create_dir(d).expect("mkdir");
+        }
+        std::fs::write(dead.join("w1"), b"x").expect("file");
+        remove_stale(base.path(), &ours);
+        assert!(!dead.exists(), "a dead daemon's markers stay");
+        assert!(alive.exists() && ours.exists() && other.exists());
+    }
 }
