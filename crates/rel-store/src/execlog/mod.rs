@@ -1,10 +1,12 @@
 //! Execution logs of the sled backend, kept outside sled (issue 7, item 6): every trigger
 //! writes one, so they must cost a `write()`, not a transaction through the store's writer.
 //!
-//! Append-only segment files in `DATA_DIR/execlog/` (`segment.rs`), written by one thread
-//! in batches: everything queued goes out in one `write()`, and each append is answered
-//! once its batch is written (in the page cache: it survives kill -9). A second thread
-//! `fdatasync`s within [`SYNC_EVERY`] of a write: that is the window power loss can take.
+//! Append-only segment files in `DATA_DIR/execlog/` (`segment.rs`), written in batches:
+//! the first appender to find no batch in progress writes everything queued in one
+//! `write()` (others queue meanwhile and ride along with the next), and each append is
+//! answered once its batch is written (in the page cache: it survives kill -9). A thread of
+//! its own starts new segments and reserves ids; another `fdatasync`s within
+//! [`SYNC_EVERY`] of a write: that is the window power loss can take.
 //! An in-memory index (`index.rs`) finds a log by id and each environment's logs in order;
 //! the retention is a per-environment floor written as a frame of its own, so a trimmed log
 //! stays trimmed after a restart. A segment no kept log uses is deleted; one that is mostly
