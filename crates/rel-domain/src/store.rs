@@ -11,8 +11,13 @@ use crate::snapshot::{Digest, Snapshot};
 use crate::timestamp::Timestamp;
 
 /// Receives committed changes, in commit order, once they are durable (called on the
-/// store's writer thread: it must not block).
+/// store's writer thread: it must not block). An event with seq 0 is a live notice that is
+/// not part of the stored sequence (`changes_since` never returns it): the sled store's
+/// `ExecutionFinished`, sent once the log is written, from the execution log's own thread.
 pub type ChangeSink = Box<dyn Fn(&[ChangeEvent]) + Send + Sync>;
+
+/// Answers an [`Store::append_execution_nowait`]: the log's id once it is written.
+pub type ExecDone = Box<dyn FnOnce(RelResult<u64>) + Send>;
 
 /// Whole-store dump for `export` / `import` (a versioned, self-describing JSON document).
 pub type Dump = String;
@@ -116,6 +121,18 @@ pub trait Store: Send + Sync + 'static {
     /// while the daemon runs. By default it is `append_execution`.
     fn append_execution_logged(&self, exec: &Execution, retention: usize) -> RelResult<u64> {
         self.append_execution(exec, retention)
+    }
+    /// Like `append_execution_logged`, without blocking the caller: `done` gets the id once
+    /// the log is written. A store that cannot do that hands both back (`Err`); the caller
+    /// then uses `append_execution_logged` on a thread of its own. The default cannot.
+    fn append_execution_nowait(
+        &self,
+        exec: Execution,
+        retention: usize,
+        done: ExecDone,
+    ) -> Result<(), Box<(Execution, ExecDone)>> {
+        let _ = retention;
+        Err(Box::new((exec, done)))
     }
     fn executions(&self, query: &ExecQuery) -> RelResult<Vec<Execution>>;
     fn execution(&self, id: u64) -> RelResult<Execution>;

@@ -26,6 +26,7 @@ use rel_domain::rollback::Hold;
 use rel_domain::snapshot::{Digest, Snapshot};
 use rel_domain::{AppConfig, RelError, RelResult, Timestamp};
 
+use crate::execlog::ExecLog;
 use crate::keys::*;
 use crate::read;
 use crate::records::*;
@@ -129,17 +130,16 @@ fn prefixed_keys(trees: &Trees, t: T, prefix: &[u8]) -> RelResult<Vec<(sled::IVe
         .collect()
 }
 
-/// Called under the read gate, so the document is one consistent state.
-pub fn export(trees: &Trees, now: Timestamp) -> RelResult<String> {
-    let mut out = Vec::new();
-    export_to(trees, now, &mut out)?;
-    String::from_utf8(out).map_err(|e| RelError::internal(format!("export: not UTF-8: {e}")))
-}
-
 /// The [`Document`] written field by field and item by item straight from the trees (same
 /// JSON as serialising a `Document`), so memory stays bounded whatever the store's size.
-/// Called under the read gate, so the document is one consistent state.
-pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResult<()> {
+/// Called under the read gate, so the document is one consistent state (execution logs in
+/// the segment log, `execs`, are those kept when they are read: logs keep being written).
+pub fn export_to(
+    trees: &Trees,
+    execs: Option<&ExecLog>,
+    now: Timestamp,
+    out: &mut dyn Write,
+) -> RelResult<()> {
     let mut w = Json { out };
     w.raw("{\"format\":")?;
     w.value(&FORMAT)?;
@@ -151,7 +151,8 @@ pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResul
     w.value(&Counters {
         last_release: read::meta_u64(trees, meta::LAST_RELEASE)?,
         last_deployment: read::meta_u64(trees, meta::LAST_DEPLOYMENT)?,
-        last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?,
+        last_execution: read::meta_u64(trees, meta::LAST_EXECUTION)?
+            .max(execs.map_or(0, ExecLog::last_id)),
         last_env_order: read::meta_u64(trees, meta::LAST_ENV_ORDER)?,
         last_request: read::meta_u64(trees, meta::LAST_REQUEST)?,
         last_window: read::meta_u64(trees, meta::LAST_WINDOW)?,
@@ -206,9 +207,23 @@ pub fn export_to(trees: &Trees, now: Timestamp, out: &mut dyn Write) -> RelResul
         dec::<AuditEntry>("audit", &v).map(Some)
     })?;
     w.raw(",\"executions\":")?;
-    w.list(trees.tree(T::Executions).iter(), |_, v| {
-        dec::<Execution>("execution", &v).map(Some)
-    })?;
+    match execs {
+        Some(execs) => {
+            w.raw("[")?;
+            let mut first = true;
+            execs.for_each(|e| {
+                if !first {
+                    w.raw(",")?;
+                }
+                first = false;
+                w.value(&e)
+            })?;
+            w.raw("]")?;
+        }
+        None => w.list(trees.tree(T::Executions).iter(), |_, v| {
+            dec::<Execution>("execution", &v).map(Some)
+        })?,
+    }
     w.raw(",\"tokens\":")?;
     w.list(trees.tree(T::Tokens).iter(), |_, v| {
         let t: TokenRecord = dec("token", &v)?;

@@ -78,6 +78,7 @@ impl KvStore {
                 .map_err(EtcdOpenError::Thread)?
         };
         let store = KvStore {
+            execs: None,
             backend: Backend::Etcd(EtcdBackend { kv, mirror }),
             sink,
             writer,

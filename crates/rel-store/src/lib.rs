@@ -33,7 +33,7 @@
 //! | `deployments`, `dep_by_env`, `dep_by_release` | id → `Deployment`; (env, id) → (); (seq, id) → () |
 //! | `live_in`, `ever_live`, `was_live_in`, `verified_in` | (seq, env) → (); seq → (); (env, seq) → (); (env, seq) → passed (1 byte) |
 //! | `audit` | seq → `AuditEntry` (hash-chained) |
-//! | `executions`, `exec_by_env`, `exec_window` | id → `Execution`; (env, n) → id; env → `ExecWindow` (retention) |
+//! | `executions`, `exec_by_env`, `exec_window` | id → `Execution`; (env, n) → id; env → `ExecWindow` (retention). etcd only: on sled, execution logs live in `DATA_DIR/execlog/` (`execlog`); what an older sled store (or an import) has here is moved there at open |
 //! | `tokens`, `token_hash` | name → `TokenRecord` (hash only); hash → name |
 //! | `events` | seq → `Change`: the newest [`events::KEEP`] committed changes, in commit order |
 //! | `gov` | env name → `GovRecord` (approvals, own freeze, freeze windows); `*` → the stopped line |
@@ -56,8 +56,9 @@
 //! applied to sled and before any request in it is answered, refusals included. So `Ok` means
 //! the change survives kill -9 and power loss (on a disk that honours cache flushes), and
 //! every read, plan, refusal and event shows only such state: sled never holds anything the
-//! log does not. Execution logs may skip the wait (`Mode::Logged`): written to the log
-//! (surviving kill -9) before the answer, synced within 50 ms. sled itself is flushed in the
+//! log does not. Execution logs do not go through the writer on sled: `execlog` appends them
+//! to segment files of their own in batches (written before the answer, so they survive
+//! kill -9; synced within 50 ms). On etcd they skip the sync wait (`Mode::Logged`). sled itself is flushed in the
 //! background (checkpoints), after which old log segments are deleted; opening replays what
 //! is left.
 
@@ -70,6 +71,7 @@ mod etcd_store;
 mod etcd_writer;
 pub mod events;
 mod exec;
+mod execlog;
 mod gov;
 mod keys;
 mod migrate;
@@ -128,6 +130,9 @@ pub enum OpenError {
 /// The store: the rules of rel-store over one backend, sled in a data dir (the embedded
 /// default) or an etcd cluster shared with other daemons (`open_etcd`).
 pub struct KvStore {
+    /// sled only: execution logs in segment files of their own (`execlog`), off the writer.
+    /// Dropped first: it answers and syncs what is queued, then stops.
+    execs: Option<execlog::ExecLog>,
     backend: Backend,
     sink: Arc<RwLock<Option<rel_domain::store::ChangeSink>>>,
     /// Declared before nothing that it uses: dropping it drains the queue and joins the thread.
@@ -308,7 +313,28 @@ impl KvStore {
             dir: dir.clone(),
             source: sled::Error::Io(e),
         })?;
+        let execs = {
+            use crate::trees::Kv;
+            let last = trees
+                .get(T::Meta, meta::LAST_EXECUTION)
+                .map_err(|source| OpenError::Init {
+                    dir: dir.clone(),
+                    source,
+                })?
+                .and_then(|v| keys::read_u64(&v))
+                .unwrap_or(0);
+            execlog::ExecLog::open(&dir.join("execlog"), last + 1, Arc::clone(&sink)).map_err(
+                |e| OpenError::Init {
+                    dir: dir.clone(),
+                    source: RelError::unavailable(format!(
+                        "cannot open the execution log in {}: {e}",
+                        dir.join("execlog").display()
+                    )),
+                },
+            )?
+        };
         let store = KvStore {
+            execs: Some(execs),
             backend: Backend::Sled {
                 trees,
                 gate,
@@ -321,6 +347,7 @@ impl KvStore {
         };
         store
             .seed(now())
+            .and_then(|()| store.take_over_sled_executions())
             .map_err(|source| OpenError::Init { dir, source })?;
         Ok(store)
     }
@@ -368,6 +395,45 @@ impl KvStore {
                 "store.init",
                 "created environments staging and production (protected, requires staging)",
             )?;
+            Ok(())
+        })
+    }
+
+    /// Move execution logs that sled still holds (a store written before the segment log,
+    /// or an import) into the segment log, then delete them from sled. Safe to repeat: a
+    /// crash in between takes them over again (same ids, the later copy wins).
+    fn take_over_sled_executions(&self) -> RelResult<()> {
+        let Some(execs) = &self.execs else {
+            return Ok(());
+        };
+        let keys: Vec<(T, sled::IVec)> = {
+            let g = self.reader();
+            let trees = g.trees();
+            let mut keys = Vec::new();
+            for t in [T::Executions, T::ExecByEnv, T::ExecWindow] {
+                for item in trees.tree(t).iter() {
+                    let (k, _) = item.map_err(crate::trees::storage_error)?;
+                    keys.push((t, k));
+                }
+            }
+            if keys.is_empty() {
+                return Ok(());
+            }
+            let mut logs = trees.tree(T::Executions).iter().map(|item| {
+                let (_, v) = item.map_err(crate::trees::storage_error)?;
+                records::dec::<rel_domain::Execution>("execution", &v)
+            });
+            let n = execs.take_over(&mut logs)?;
+            tracing::info!(
+                logs = n,
+                "moved execution logs from sled into the execution log"
+            );
+            keys
+        };
+        self.mutate(move |tx| {
+            for (t, k) in &keys {
+                tx.del(*t, k)?;
+            }
             Ok(())
         })
     }

@@ -176,8 +176,9 @@ fn tokens_keep_only_the_hash() {
 }
 
 /// The serving path's logs skip the sync wait but not the log: they are readable at once,
-/// interleave with durable ones without reusing an id, survive a reopen, and come with their
-/// change events in order.
+/// interleave with durable ones without reusing an id, survive a reopen (with no gap in the
+/// ids after a clean close), and are announced in order to the change sink as live notices
+/// (seq 0: sled keeps execution logs outside the stored change sequence).
 #[test]
 fn logged_executions_are_visible_ordered_and_survive_a_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -195,8 +196,17 @@ fn logged_executions_are_visible_ordered_and_survive_a_reopen() {
         started_at: t(0),
         duration_ms: 1,
     };
+    let announced = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let ids: Vec<u64> = {
         let s = rel_store::SledStore::open(dir.path()).expect("open");
+        let seen = std::sync::Arc::clone(&announced);
+        s.set_change_sink(Box::new(move |evs| {
+            for e in evs {
+                if let rel_domain::Change::ExecutionFinished { id, .. } = e.change {
+                    seen.lock().expect("lock").push((e.seq, id));
+                }
+            }
+        }));
         let mut ids = Vec::new();
         for i in 0..6 {
             let id = if i % 2 == 0 {
@@ -214,18 +224,26 @@ fn logged_executions_are_visible_ordered_and_survive_a_reopen() {
         (1..=6).collect::<Vec<u64>>(),
         "one id sequence, no reuse"
     );
+    assert_eq!(
+        *announced.lock().expect("lock"),
+        ids.iter().map(|id| (0, *id)).collect::<Vec<_>>(),
+        "ExecutionFinished announced in order, as live notices"
+    );
     let s = rel_store::SledStore::open(dir.path()).expect("reopen");
     for id in &ids {
         assert_eq!(s.execution(*id).expect("survives").id, *id);
     }
-    let finished: Vec<u64> = s
-        .changes_since(0, 100)
-        .expect("events")
-        .into_iter()
-        .filter_map(|e| match e.change {
-            rel_domain::Change::ExecutionFinished { id, .. } => Some(id),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(finished, ids, "ExecutionFinished events in commit order");
+    assert!(
+        s.changes_since(0, 100)
+            .expect("events")
+            .iter()
+            .all(|e| !matches!(e.change, rel_domain::Change::ExecutionFinished { .. })),
+        "execution notices are not stored changes"
+    );
+    assert_eq!(
+        s.append_execution_logged(&exec(), 100)
+            .expect("after reopen"),
+        7,
+        "a clean close leaves no gap"
+    );
 }

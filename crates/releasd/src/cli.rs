@@ -103,6 +103,10 @@ pub struct Cli {
     /// Internal: serve as a pipeline worker on stdin/stdout (started by releasd itself).
     #[arg(long, hide = true)]
     pub worker: bool,
+
+    /// Internal (with --worker): the file where the worker marks each step as it starts.
+    #[arg(long, hide = true, value_name = "PATH", requires = "worker")]
+    pub step_marker: Option<std::path::PathBuf>,
 }
 
 impl Cli {

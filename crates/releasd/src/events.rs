@@ -7,8 +7,14 @@
 //! falls behind either re-reads the gap from the store (`SubscribeSince`) or is told how many
 //! it missed (`Event::Lagged`, plain `Subscribe`), so one slow `relctl watch` can never hold
 //! up a deploy.
+//!
+//! The sled store announces execution logs as live notices (seq 0, from its execution
+//! log's thread, once the log is written): they are not stored changes, so a `SubscribeSince`
+//! subscriber gets them with the seq of the last stored change it has (resuming from it
+//! loses no stored change) and a replay after a gap does not repeat them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rel_domain::model::{Change, ChangeEvent, ReleaseState, ReleaseView};
 use rel_domain::{RelResult, Store};
@@ -23,6 +29,8 @@ const REPLAY_PAGE: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Events {
     tx: broadcast::Sender<(u64, Event)>,
+    /// The newest stored change's seq published (or found at start).
+    newest: Arc<AtomicU64>,
 }
 
 impl Default for Events {
@@ -92,13 +100,24 @@ pub fn to_wire(change: Change) -> Event {
 impl Events {
     pub fn new() -> Events {
         let (tx, _) = broadcast::channel(EVENT_CAPACITY);
-        Events { tx }
+        Events {
+            tx,
+            newest: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The store's newest change at start (notices before any new change carry it).
+    pub fn set_newest(&self, seq: u64) {
+        self.newest.fetch_max(seq, Ordering::Relaxed);
     }
 
     /// Send to every current subscriber (none is fine). Called by the store's writer thread
     /// with each durable batch's events, in seq order.
     pub fn publish_changes(&self, changes: &[ChangeEvent]) {
         for c in changes {
+            if c.seq > 0 {
+                self.newest.fetch_max(c.seq, Ordering::Relaxed);
+            }
             let _ = self.tx.send((c.seq, to_wire(c.change.clone())));
         }
     }
@@ -106,6 +125,7 @@ impl Events {
     pub fn subscribe(&self) -> Subscription {
         Subscription {
             rx: self.tx.subscribe(),
+            newest: Arc::clone(&self.newest),
         }
     }
 }
@@ -118,6 +138,7 @@ pub enum Next {
 
 pub struct Subscription {
     rx: broadcast::Receiver<(u64, Event)>,
+    newest: Arc<AtomicU64>,
 }
 
 impl Subscription {
@@ -178,6 +199,13 @@ pub async fn forward_since(
     }
     while let Some(n) = sub.next().await {
         match n {
+            // A live notice (an execution log): not a stored change, never skipped.
+            Next::Event(0, event) => {
+                let seq = last.unwrap_or_else(|| sub.newest.load(Ordering::Relaxed));
+                if tx.send(ServerFrame::SeqEvent { seq, event }).await.is_err() {
+                    return;
+                }
+            }
             Next::Event(seq, event) => {
                 if last.is_some_and(|l| seq <= l) {
                     continue;

@@ -1,15 +1,18 @@
-//! Execution logs, written off the request path by threads of their own (never the shared
-//! blocking pool the control plane's store calls use): a run hands its record over a
-//! bounded channel and waits only for the id the store gives it. The store's logged append
-//! answers once the record is written, without waiting for a disk sync (it is synced within
-//! tens of milliseconds; see docs/RELIABILITY.md for the loss window on power loss), and
-//! batches concurrent appends into one write. Stored input and output are capped at
+//! Execution logs, written off the request path. The sled store takes a log without
+//! blocking (`Store::append_execution_nowait`: its own segment log, written in batches by
+//! one thread) and answers once it is written. Other stores (etcd) get it through threads of
+//! their own here (never the shared blocking pool the control plane's store calls use): a
+//! run hands its record over a bounded channel and waits only for the id the store gives it.
+//! Either way the answer comes once the record is written, without waiting for a disk sync
+//! (it is synced within tens of milliseconds; see docs/RELIABILITY.md for the loss window on
+//! power loss), and concurrent appends are batched into one write. Stored input and output are capped at
 //! [`MAX_STORED_JSON`] bytes each; the caller's answer keeps them whole.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rel_domain::model::Execution;
+use rel_domain::store::ExecDone;
 use rel_domain::{RelError, RelResult, Store};
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,6 +30,8 @@ struct Job {
 }
 
 pub struct ExecLog {
+    store: Arc<dyn Store>,
+    retention: usize,
     tx: Option<mpsc::Sender<Job>>,
     writers: Vec<JoinHandle<()>>,
 }
@@ -44,6 +49,7 @@ impl ExecLog {
         let mut writers = Vec::with_capacity(WRITERS);
         for i in 0..WRITERS {
             let (rx, store) = (Arc::clone(&rx), Arc::clone(&store));
+            // (The writers serve stores that cannot append without blocking: etcd.)
             let spawned = std::thread::Builder::new()
                 .name(format!("rel-execlog-{i}"))
                 .stack_size(256 << 10)
@@ -63,6 +69,8 @@ impl ExecLog {
             }
         }
         Ok(ExecLog {
+            store,
+            retention,
             tx: Some(tx),
             writers,
         })
@@ -75,12 +83,20 @@ impl ExecLog {
         };
         let tx = self.tx.as_ref().ok_or_else(gone)?;
         let (reply, answer) = oneshot::channel();
-        tx.send(Job {
-            exec: capped(exec),
-            reply,
-        })
-        .await
-        .map_err(|_| gone())?;
+        // The sled store queues the log and answers from its own writer: no thread hop.
+        let done: ExecDone = Box::new(move |r| {
+            let _ = reply.send(r);
+        });
+        if let Err(refused) = self
+            .store
+            .append_execution_nowait(capped(exec), self.retention, done)
+        {
+            let (exec, done) = *refused;
+            let (reply, answer) = oneshot::channel();
+            tx.send(Job { exec, reply }).await.map_err(|_| gone())?;
+            let r = answer.await.map_err(|_| gone())?;
+            done(r);
+        }
         answer.await.map_err(|_| gone())?
     }
 }

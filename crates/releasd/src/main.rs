@@ -21,7 +21,10 @@ fn say_error(msg: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.worker {
-        return ExitCode::from(releasd::worker::child::main(cli.worker_memory));
+        return ExitCode::from(releasd::worker::child::main(
+            cli.worker_memory,
+            cli.step_marker.as_deref(),
+        ));
     }
     if !cli.foreground {
         return match releasd::detach::run(&cli) {

@@ -123,6 +123,10 @@ pub async fn serve(
         }
     };
     let events = Events::new();
+    match store.last_change() {
+        Ok(seq) => events.set_newest(seq),
+        Err(e) => tracing::warn!(error = %e, "cannot read the newest change's seq"),
+    }
     // A store other daemons share: what is served follows every daemon's deploys.
     let follow = store.is_shared().then(crate::live_follow::Feed::new);
     {

@@ -1,5 +1,6 @@
 //! SIGKILL while deploys are being acknowledged: after a restart every acknowledged release
-//! and deploy is there, and environment state, rollback stack and history agree.
+//! and deploy is there, and environment state, rollback stack and history agree. SIGKILL
+//! while triggers are answered: every answered run's log is there, no id is reused.
 
 mod common;
 
@@ -180,5 +181,94 @@ async fn every_acknowledged_deploy_survives_sigkill() {
     match c.call(Request::AuditVerify).await.expect("audit verify") {
         Response::AuditReport(r) => assert!(r.ok, "audit chain broken after crash: {r:?}"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// Answered triggers whose execution logs must be readable after the kill.
+const RUNS_BEFORE_KILL: usize = 40;
+
+/// SIGKILL while triggers are being answered: every answered run's execution log is there
+/// after a restart (a log is written, if not yet synced, before its run is answered), and
+/// the ids handed out after the restart are above every id handed out before (never reused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_runs_log_survives_sigkill_and_no_id_is_reused() {
+    let mut d = TestDaemon::start();
+    let c = Arc::new(connect(d.socket()).await);
+    apply_example(&c).await;
+    create(&c, "v1", Some("staging")).await.expect("create v1");
+
+    let answered: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    // Four triggers in flight at a time, so batches of several logs are being written.
+    let mut callers = Vec::new();
+    for _ in 0..4 {
+        let (c, answered, tx) = (Arc::clone(&c), Arc::clone(&answered), tx.clone());
+        callers.push(tokio::spawn(async move {
+            loop {
+                let r = c
+                    .call(Request::Trigger {
+                        endpoint: "chat".into(),
+                        env: "staging".into(),
+                        input: r#"{"message":"hi"}"#.into(),
+                    })
+                    .await;
+                match r {
+                    Ok(Response::Execution(e)) => {
+                        let n = {
+                            let mut a = answered.lock().expect("lock");
+                            a.push(e.id);
+                            a.len()
+                        };
+                        let _ = tx.send(n);
+                    }
+                    Ok(other) => panic!("trigger answered {other:?}"),
+                    // The daemon died under us: stop.
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    drop(tx);
+    while let Some(n) = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("triggers stalled")
+    {
+        if n >= RUNS_BEFORE_KILL {
+            break;
+        }
+    }
+    d.kill9();
+    for caller in callers {
+        tokio::time::timeout(Duration::from_secs(30), caller)
+            .await
+            .expect("trigger loop did not stop")
+            .expect("trigger loop");
+    }
+    let answered = answered.lock().expect("lock").clone();
+    assert!(answered.len() >= RUNS_BEFORE_KILL);
+
+    d.restart();
+    let c = connect(d.socket()).await;
+    for id in &answered {
+        match c.call(Request::LogShow { id: *id }).await {
+            Ok(Response::Execution(e)) => assert_eq!(e.id, *id),
+            other => panic!("answered run #{id} has no log after the crash: {other:?}"),
+        }
+    }
+    let newest = answered.iter().max().copied().unwrap_or(0);
+    match c
+        .call(Request::Trigger {
+            endpoint: "chat".into(),
+            env: "staging".into(),
+            input: r#"{"message":"after"}"#.into(),
+        })
+        .await
+    {
+        Ok(Response::Execution(e)) => assert!(
+            e.id > newest,
+            "id {} handed out again after the crash (had reached {newest})",
+            e.id
+        ),
+        other => panic!("trigger after the restart answered {other:?}"),
     }
 }

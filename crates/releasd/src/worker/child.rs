@@ -4,8 +4,11 @@
 //! bounded stack for the thread that evaluates, and death with its parent.
 
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rel_domain::{Digest, ErrorCode, Snapshot};
 use rel_pipeline::{CompiledApp, FailureKind, RunHooks, StepStart};
@@ -18,16 +21,25 @@ pub const WORKER_STACK_BYTES: usize = 16 << 20;
 /// Compiled apps a worker keeps (releases live or recently used).
 const CACHED_APPS: usize = 16;
 
-/// Serve the supervisor on stdin/stdout until stdin closes. Returns the exit code.
-pub fn main(memory_mib: u64) -> u8 {
+/// Serve the supervisor on stdin/stdout until stdin closes. Returns the exit code. Each step
+/// is marked in `step_marker` as it starts (announced on stdout without one).
+pub fn main(memory_mib: u64, step_marker: Option<&Path>) -> u8 {
     if let Err(e) = limit_self(memory_mib) {
         eprintln!("releasd worker: cannot set its limits: {e}");
         return 70;
     }
+    let marker = match step_marker.map(|p| OpenOptions::new().write(true).open(p)) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            eprintln!("releasd worker: cannot open its step marker: {e}");
+            return 70;
+        }
+    };
     let spawned = std::thread::Builder::new()
         .name("rel-worker".to_string())
         .stack_size(WORKER_STACK_BYTES)
-        .spawn(serve);
+        .spawn(move || serve(marker.as_ref()));
     match spawned.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         Ok(Err(_)) => 70,
@@ -48,7 +60,7 @@ fn limit_self(memory_mib: u64) -> nix::Result<()> {
     setrlimit(Resource::RLIMIT_CORE, 0, 0)
 }
 
-fn serve() -> u8 {
+fn serve(marker: Option<&File>) -> u8 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -108,17 +120,29 @@ fn serve() -> u8 {
                 }
             }
             ToWorker::Run {
+                seq,
                 digest,
                 endpoint,
                 env,
                 input,
             } => match apps.get(&digest) {
                 None => missing(&mut failed_load, digest),
-                Some(app) => runtime.block_on(run(app, &endpoint, &env, input, &out)),
+                Some(app) => {
+                    let mark = Marker::new(&out, marker, seq);
+                    runtime.block_on(run(app, &endpoint, &env, input, &mark))
+                }
             },
-            ToWorker::Check { digest, env, index } => match apps.get(&digest) {
+            ToWorker::Check {
+                seq,
+                digest,
+                env,
+                index,
+            } => match apps.get(&digest) {
                 None => missing(&mut failed_load, digest),
-                Some(app) => runtime.block_on(check(app, index, &env, &out)),
+                Some(app) => {
+                    let mark = Marker::new(&out, marker, seq);
+                    runtime.block_on(check(app, index, &env, &mark))
+                }
             },
         };
         let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
@@ -139,18 +163,51 @@ fn missing(failed_load: &mut Option<(Digest, FromWorker)>, digest: Digest) -> Fr
 
 type Out = Mutex<BufWriter<std::io::Stdout>>;
 
-/// Tell the supervisor each step as it starts, so that it can stop the run at the step's
-/// limit and say which step it stopped (or which one crashed the worker).
-fn announcer<'a>(out: &'a Out) -> impl Fn(&StepStart<'_>) + Sync + 'a {
-    move |s: &StepStart<'_>| {
+/// Where each step of one run is told as it starts, so that the supervisor can stop the run
+/// at the step's limit and say which step it stopped (or which one crashed the worker): the
+/// step-marker file (no wake-up of the supervisor; it reads the file when it needs to), or
+/// else a frame on stdout.
+struct Marker<'a> {
+    out: &'a Out,
+    file: Option<&'a File>,
+    seq: u64,
+    start: Instant,
+}
+
+impl<'a> Marker<'a> {
+    fn new(out: &'a Out, file: Option<&'a File>, seq: u64) -> Marker<'a> {
+        Marker {
+            out,
+            file,
+            seq,
+            start: Instant::now(),
+        }
+    }
+
+    fn step(&self, s: &StepStart<'_>) {
+        let limit_ms = u64::try_from(s.limit.as_millis()).unwrap_or(u64::MAX);
+        if let Some(file) = self.file {
+            let mark = frame::StepMark {
+                seq: self.seq,
+                at_ms: u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                name: s.name.to_string(),
+                kind: s.kind.as_str().to_string(),
+                limit_ms,
+                by_deadline: s.by_deadline,
+                timeout_reason: s.timeout_reason.clone(),
+            };
+            if frame::write_mark(file, &mark).is_ok() {
+                return;
+            }
+        }
         let msg = FromWorker::Step {
             name: s.name.to_string(),
             kind: s.kind.as_str().to_string(),
-            limit_ms: u64::try_from(s.limit.as_millis()).unwrap_or(u64::MAX),
+            limit_ms,
             by_deadline: s.by_deadline,
             timeout_reason: s.timeout_reason.clone(),
         };
-        let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let _ = frame::write_blocking(&mut *w, &msg);
     }
 }
@@ -160,9 +217,9 @@ async fn run(
     endpoint: &str,
     env: &str,
     input: serde_json::Value,
-    out: &Out,
+    mark: &Marker<'_>,
 ) -> FromWorker {
-    let announce = announcer(out);
+    let announce = |s: &StepStart<'_>| mark.step(s);
     let hooks = RunHooks {
         inline: true,
         on_step: Some(&announce),
@@ -184,8 +241,8 @@ async fn run(
     }
 }
 
-async fn check(app: &CompiledApp, index: usize, env: &str, out: &Out) -> FromWorker {
-    let announce = announcer(out);
+async fn check(app: &CompiledApp, index: usize, env: &str, mark: &Marker<'_>) -> FromWorker {
+    let announce = |s: &StepStart<'_>| mark.step(s);
     let hooks = RunHooks {
         inline: true,
         on_step: Some(&announce),

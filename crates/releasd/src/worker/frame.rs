@@ -27,7 +27,9 @@ pub enum ToWorker {
         config: Box<AppConfig>,
     },
     /// Run an endpoint of an app loaded earlier (`Missing` if it is not, or no longer, there).
+    /// `seq` names the run in the step marker.
     Run {
+        seq: u64,
         digest: Digest,
         endpoint: String,
         env: String,
@@ -35,6 +37,7 @@ pub enum ToWorker {
     },
     /// Run check number `index` of an app loaded earlier.
     Check {
+        seq: u64,
         digest: Digest,
         env: String,
         index: usize,
@@ -44,7 +47,8 @@ pub enum ToWorker {
 /// Worker → supervisor.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromWorker {
-    /// A step is starting: what to record should the supervisor have to stop it.
+    /// A step is starting: what to record should the supervisor have to stop it. Only from
+    /// a worker without a step marker file ([`StepMark`] otherwise).
     Step {
         name: String,
         kind: String,
@@ -70,6 +74,58 @@ pub enum FromWorker {
     },
     /// The request could not start (unknown endpoint, an app that does not compile).
     Failed { code: ErrorCode, message: String },
+}
+
+/// A step that started, as the worker marks it in its step-marker file (one record at
+/// offset 0, rewritten per step): the supervisor reads it only when it needs to know (a run
+/// that takes long, a crash), so a run costs one frame each way on the pipe.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StepMark {
+    /// The run (`ToWorker::Run::seq`) it belongs to.
+    pub seq: u64,
+    /// When it started, in ms after the worker read the request.
+    pub at_ms: u64,
+    pub name: String,
+    pub kind: String,
+    pub limit_ms: u64,
+    pub by_deadline: bool,
+    pub timeout_reason: String,
+}
+
+/// `len` (u32 LE) + the first 8 bytes of the body's blake3: a record read while it is being
+/// rewritten does not match and is read again.
+const MARK_HEAD: usize = 12;
+/// A marker record is a few hundred bytes; more is damage.
+const MAX_MARK: usize = 64 << 10;
+
+/// Write `mark` over the marker file's record.
+pub fn write_mark(file: &std::fs::File, mark: &StepMark) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let body = serde_json::to_vec(mark).map_err(std::io::Error::other)?;
+    let mut rec = Vec::with_capacity(MARK_HEAD + body.len());
+    rec.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    rec.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
+    rec.extend_from_slice(&body);
+    file.write_all_at(&rec, 0)
+}
+
+/// The marker file's record, if there is a whole one.
+pub fn read_mark(file: &std::fs::File) -> Option<StepMark> {
+    use std::os::unix::fs::FileExt;
+    for _ in 0..3 {
+        let mut head = [0u8; MARK_HEAD];
+        file.read_exact_at(&mut head, 0).ok()?;
+        let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
+        if len == 0 || len > MAX_MARK {
+            return None;
+        }
+        let mut body = vec![0u8; len];
+        file.read_exact_at(&mut body, MARK_HEAD as u64).ok()?;
+        if blake3::hash(&body).as_bytes()[..8] == head[4..] {
+            return serde_json::from_slice(&body).ok();
+        }
+    }
+    None
 }
 
 /// The frame for `msg`: length, then JSON.

@@ -32,6 +32,10 @@ const CHECK_EXPECT_LIMIT: Duration =
     Duration::from_millis(rel_domain::config::DEFAULT_STEP_TIMEOUT_MS);
 /// Bytes of a worker's stderr kept to explain a crash.
 const STDERR_TAIL: usize = 4096;
+/// A run still going after this has its step marker read (and then every [`LOOK_EVERY`]), so
+/// that a step is stopped at its own limit; most runs answer long before.
+const LOOK_AFTER: Duration = Duration::from_millis(20);
+const LOOK_EVERY: Duration = Duration::from_millis(20);
 
 pub struct Pool {
     opts: RunOptions,
@@ -39,11 +43,89 @@ pub struct Pool {
     admission: Admission,
     abort: CancellationToken,
     spawned: AtomicU64,
+    /// Names runs in the step markers.
+    seq: AtomicU64,
+    /// A private directory of step-marker files, one per worker (`None`: none could be
+    /// made; workers then announce steps on the pipe).
+    marks: Option<MarkDir>,
+}
+
+/// The directory of step-marker files: on tmpfs where there is one (`/dev/shm`), private to
+/// this daemon's user, removed with the pool.
+struct MarkDir(PathBuf);
+
+impl MarkDir {
+    fn create() -> std::io::Result<MarkDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let dir = base.join(format!(
+            "releasd-steps-{}-{:016x}",
+            std::process::id(),
+            u64::from_le_bytes(nonce)
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        remove_stale(&base, &dir);
+        Ok(MarkDir(dir))
+    }
+}
+
+/// Remove marker directories that daemons of this user left when they were killed (their
+/// pid is gone), so that crashes do not pile them up in `/dev/shm`.
+fn remove_stale(base: &std::path::Path, ours: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(ours).map(|m| m.uid()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("releasd-steps-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        let mine = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if mine && path != ours && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+impl Drop for MarkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One worker's step-marker file, removed with the worker.
+struct Mark {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 struct Worker {
     child: Child,
     pid: u32,
+    mark: Option<Mark>,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
@@ -75,12 +157,19 @@ enum Outcome {
 impl Pool {
     pub fn new(opts: RunOptions) -> Pool {
         let admission = Admission::new(opts.workers, opts.per_endpoint, opts.queue);
+        let marks = MarkDir::create()
+            .map_err(|e| {
+                tracing::warn!(error = %e, "cannot make a directory for step markers; workers announce steps on their pipe instead");
+            })
+            .ok();
         Pool {
             opts,
             idle: Mutex::new(Vec::new()),
             admission,
             abort: CancellationToken::new(),
             spawned: AtomicU64::new(0),
+            seq: AtomicU64::new(1),
+            marks,
         }
     }
 
@@ -133,7 +222,9 @@ impl Pool {
             .map_err(RunError::Busy)?;
         let started_at = crate::dispatch::now();
         let start = Instant::now();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let msg = ToWorker::Run {
+            seq,
             digest: app.digest(),
             endpoint: endpoint.to_string(),
             env: env.to_string(),
@@ -141,7 +232,7 @@ impl Pool {
         };
         let bytes = frame::encode(&msg);
         match self
-            .converse(app, &bytes, start + deadline + RUN_GRACE)
+            .converse(app, seq, &bytes, start + deadline + RUN_GRACE)
             .await
         {
             Outcome::Answer(FromWorker::Ran {
@@ -205,13 +296,15 @@ impl Pool {
             .map_err(RunError::Busy)?;
         let started_at = crate::dispatch::now();
         let start = Instant::now();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let msg = ToWorker::Check {
+            seq,
             digest: app.digest(),
             env: env.to_string(),
             index,
         };
         match self
-            .converse(app, &frame::encode(&msg), start + deadline + RUN_GRACE)
+            .converse(app, seq, &frame::encode(&msg), start + deadline + RUN_GRACE)
             .await
         {
             Outcome::Answer(FromWorker::Checked {
@@ -251,8 +344,9 @@ impl Pool {
         }
     }
 
-    /// Send `request` to a worker and wait for its answer, stopping it at the limits.
-    async fn converse(&self, app: &CompiledApp, request: &[u8], cap: Instant) -> Outcome {
+    /// Send `request` (run `seq`) to a worker and wait for its answer, stopping it at the
+    /// limits: the run's (`cap`) and its step's, as the worker marks (or announces) it.
+    async fn converse(&self, app: &CompiledApp, seq: u64, request: &[u8], cap: Instant) -> Outcome {
         let mut worker = match self.take_worker() {
             Ok(w) => w,
             Err(e) => {
@@ -263,25 +357,60 @@ impl Pool {
             }
         };
         let mut step: Option<StepInfo> = None;
-        let mut timer = cap;
+        // When the step in progress outlives its limit (as far as the supervisor knows).
+        let mut step_end: Option<Instant> = None;
         let mut loaded = false;
+        let mut sent = Instant::now();
         if let Err(e) = worker.stdin.write_all(request).await {
             return self.crashed(worker, step, &e).await;
         }
+        let mut timer = cap.min(sent + LOOK_AFTER);
         loop {
-            let read = tokio::select! {
-                r = frame::read::<FromWorker>(&mut worker.stdout) => r,
-                _ = tokio::time::sleep_until(timer) => {
-                    kill(worker).await;
-                    return Outcome::Stopped { step, why: Stop::Timeout };
+            // One read per frame, kept across the looks at the marker: a read dropped
+            // half-way would lose the bytes it took (a big answer takes a while to arrive).
+            let read = {
+                let next = frame::read::<FromWorker>(&mut worker.stdout);
+                tokio::pin!(next);
+                loop {
+                    tokio::select! {
+                        r = &mut next => break Ok(r),
+                        _ = tokio::time::sleep_until(timer) => {
+                            if let Some((s, end)) = marked(worker.mark.as_ref(), seq, sent) {
+                                step = Some(s);
+                                step_end = Some(end);
+                            }
+                            let now = Instant::now();
+                            if now >= cap || step_end.is_some_and(|e| now >= e) {
+                                break Err(Stop::Timeout);
+                            }
+                            timer = cap.min(now + LOOK_EVERY);
+                            if let Some(e) = step_end {
+                                timer = timer.min(e);
+                            }
+                        }
+                        _ = self.abort.cancelled() => {
+                            if let Some((s, _)) = marked(worker.mark.as_ref(), seq, sent) {
+                                step = Some(s);
+                            }
+                            break Err(Stop::Shutdown);
+                        }
+                    }
                 }
-                _ = self.abort.cancelled() => {
+            };
+            let read = match read {
+                Ok(r) => r,
+                Err(why) => {
                     kill(worker).await;
-                    return Outcome::Stopped { step, why: Stop::Shutdown };
+                    return Outcome::Stopped { step, why };
                 }
             };
             match read {
-                Err(e) => return self.crashed(worker, step, &e).await,
+                Err(e) => {
+                    let step = marked(worker.mark.as_ref(), seq, sent)
+                        .map(|(s, _)| s)
+                        .or(step);
+                    return self.crashed(worker, step, &e).await;
+                }
                 Ok(FromWorker::Step {
                     name,
                     kind,
@@ -290,7 +419,9 @@ impl Pool {
                     timeout_reason,
                 }) => {
                     let now = Instant::now();
-                    timer = cap.min(now + Duration::from_millis(limit_ms) + STEP_GRACE);
+                    let end = now + Duration::from_millis(limit_ms) + STEP_GRACE;
+                    step_end = Some(end);
+                    timer = cap.min(end);
                     step = Some(StepInfo {
                         name,
                         kind,
@@ -306,6 +437,7 @@ impl Pool {
                         tag: app.tag().to_string(),
                         config: Box::new(app.config().clone()),
                     });
+                    sent = Instant::now();
                     if let Err(e) = write_two(&mut worker.stdin, &load, request).await {
                         return self.crashed(worker, step, &e).await;
                     }
@@ -359,6 +491,28 @@ impl Pool {
             }
             None => tokio::process::Command::new(&self.opts.exe),
         };
+        // Unique among this pool's markers (workers are spawned concurrently).
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mark = self.marks.as_ref().and_then(|d| {
+            use std::os::unix::fs::OpenOptionsExt;
+            let path = d.0.join(format!("w{n}"));
+            let made = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path);
+            match made {
+                Ok(file) => Some(Mark { path, file }),
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "cannot make a step marker; this worker announces steps on its pipe");
+                    None
+                }
+            }
+        });
+        if let Some(m) = &mark {
+            cmd.arg("--step-marker").arg(&m.path);
+        }
         cmd.arg("--worker")
             .arg("--worker-memory")
             .arg(self.opts.memory_mib.to_string())
@@ -397,6 +551,7 @@ impl Pool {
         Ok(Worker {
             child,
             pid,
+            mark,
             stdin,
             stdout: BufReader::new(stdout),
             stderr: tail,
@@ -430,6 +585,24 @@ impl Pool {
             why: Stop::Crash(what),
         }
     }
+}
+
+/// The step of run `seq` that the worker marked last in `mark`, with when it outlives its
+/// limit; `sent`: when the request went out (the mark's times count from there).
+fn marked(mark: Option<&Mark>, seq: u64, sent: Instant) -> Option<(StepInfo, Instant)> {
+    let m = frame::read_mark(&mark?.file).filter(|m| m.seq == seq)?;
+    let started = sent + Duration::from_millis(m.at_ms);
+    let end = started + Duration::from_millis(m.limit_ms) + STEP_GRACE;
+    Some((
+        StepInfo {
+            name: m.name,
+            kind: m.kind,
+            by_deadline: m.by_deadline,
+            timeout_reason: m.timeout_reason,
+            started,
+        },
+        end,
+    ))
 }
 
 async fn write_two(stdin: &mut ChildStdin, a: &[u8], b: &[u8]) -> std::io::Result<()> {
@@ -572,4 +745,27 @@ pub fn default_exe() -> PathBuf {
         }
     }
     me
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_dirs_of_dead_daemons_are_removed_others_kept() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let dead = base.path().join("releasd-steps-999999999-00");
+        let alive = base
+            .path()
+            .join(format!("releasd-steps-{}-00", std::process::id()));
+        let ours = base.path().join("releasd-steps-1-ours");
+        let other = base.path().join("something-else-999999999");
+        for d in [&dead, &alive, &ours, &other] {
+            std::fs::create_dir(d).expect("mkdir");
+        }
+        std::fs::write(dead.join("w1"), b"x").expect("file");
+        remove_stale(base.path(), &ours);
+        assert!(!dead.exists(), "a dead daemon's markers stay");
+        assert!(alive.exists() && ours.exists() && other.exists());
+    }
 }
