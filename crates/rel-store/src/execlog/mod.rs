@@ -540,26 +540,7 @@ impl ExecLog {
             *ix = Index::default();
             old
         };
-        let n = a.seg + 1;
-        let (file, size) =
-            new_segment(&sh.dir, n, &[]).map_err(|e| io_error(&sh.dir, "start a segment", &e))?;
-        sh.index
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .segs
-            .insert(
-                n,
-                Seg {
-                    file: Arc::clone(&file),
-                    size,
-                    live: 0,
-                    live_bytes: 0,
-                },
-            );
-        *lock(&sh.sync_file) = Arc::clone(&file);
-        a.seg = n;
-        a.file = file;
-        a.size = size;
+        start_next(sh, &mut a, &[]).map_err(|e| io_error(&sh.dir, "start a segment", &e))?;
         for s in old {
             let _ = std::fs::remove_file(sh.dir.join(segment::file_name(s)));
         }
@@ -600,9 +581,15 @@ fn floors_of(ix: &Index) -> Vec<(String, u64)> {
 /// Close the active segment (synced) and start the next.
 fn roll(sh: &Shared, a: &mut Active) -> std::io::Result<()> {
     a.file.sync_data()?;
-    let n = a.seg + 1;
     let floors = floors_of(&sh.index.read().unwrap_or_else(|p| p.into_inner()));
-    let (file, size) = new_segment(&sh.dir, n, &floors)?;
+    start_next(sh, a, &floors)
+}
+
+/// Start segment `a.seg + 1` (with `floors` at its head), index it and make it the active
+/// one, also for the syncer.
+fn start_next(sh: &Shared, a: &mut Active, floors: &[(String, u64)]) -> std::io::Result<()> {
+    let n = a.seg + 1;
+    let (file, size) = new_segment(&sh.dir, n, floors)?;
     sh.index
         .write()
         .unwrap_or_else(|p| p.into_inner())
