@@ -503,6 +503,20 @@ pub fn freeze_in_force(
     })
 }
 
+/// The refusal of a second request for what a pending one already asks (exit 3).
+pub fn duplicate_request(r: &ChangeRequest, env: &str) -> RelError {
+    RelError::conflict(format!(
+        "request #{} by {} already asks to deploy {} to {env} ({} of {} approvals): approve it (relctl approve {}) or reject it (relctl reject {} --reason TEXT) before asking again",
+        r.id,
+        r.requested_by,
+        r.release,
+        r.approvals.len(),
+        r.approvals_needed,
+        r.id,
+        r.id
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -982,3 +982,14 @@ pub(crate) fn backfill_pending_counts(trees: &crate::trees::SledTrees) -> RelRes
     batch.insert(PENDING_COUNTED, b"1");
     meta_tree.apply_batch(batch).map_err(storage_error)
 }
+
+/// A second request for the same release in the same environment while one is pending would
+/// only be a stale copy someone could approve later: refuse it, naming the open one. Checked
+/// on a read before the submit (a race of two identical submits may still open two).
+pub fn refuse_duplicate(trees: &Trees, env: &str, tag: &str) -> RelResult<()> {
+    let open = pending_for(trees, env, tag)?;
+    match open.iter().find(|r| r.kind == RequestKind::Approval) {
+        Some(r) => Err(g::duplicate_request(r, env)),
+        None => Ok(()),
+    }
+}

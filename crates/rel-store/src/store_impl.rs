@@ -614,6 +614,14 @@ impl Store for SledStore {
         caller: &Caller,
         now: Timestamp,
     ) -> RelResult<Submitted> {
+        if at.is_none() {
+            let g = self.reader();
+            let trees = g.trees();
+            let env = read::env_required(&trees, &req.env)?.env.name;
+            if gov::gov(&trees, &env)?.approvals > 0 {
+                gov::refuse_duplicate(&trees, &env, &req.tag)?;
+            }
+        }
         let (r, c) = (req.clone(), caller.clone());
         self.mutate(move |tx| gov::submit_tx(tx, &r, at, expires_at, &c, now))
     }

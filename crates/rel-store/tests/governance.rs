@@ -211,11 +211,28 @@ fn pending_requests_per_environment_are_bounded_and_ending_one_makes_room() {
     release_with(&s, "v1", config_no_checks("1"), 1);
     s.set_approvals("staging", 1, &alice, t(2)).expect("set");
     let limit = rel_domain::governance::MAX_PENDING_PER_ENV;
-    let ids: Vec<u64> = (0..limit)
-        .map(|_| requested(&s, &deploy_req("v1", "staging"), None, &bob, 3))
+    // Scheduled deploys and approval requests count alike (one request per release may wait
+    // for approvals; schedules may repeat).
+    let mut ids: Vec<u64> = (1..limit)
+        .map(|i| {
+            requested(
+                &s,
+                &deploy_req("v1", "staging"),
+                Some(1_000_000 + i as i64),
+                &bob,
+                3,
+            )
+        })
         .collect();
+    ids.push(requested(&s, &deploy_req("v1", "staging"), None, &bob, 3));
     let e = s
-        .submit_deploy(&deploy_req("v1", "staging"), None, None, &bob, t(4))
+        .submit_deploy(
+            &deploy_req("v1", "staging"),
+            Some(t(2_000_000)),
+            None,
+            &bob,
+            t(4),
+        )
         .expect_err("over the limit");
     assert_eq!(e.code, ErrorCode::Conflict);
     assert!(
@@ -240,6 +257,20 @@ fn pending_requests_per_environment_are_bounded_and_ending_one_makes_room() {
         &alice,
         5,
     );
+    // A second approval request for v1 while one is pending is refused, naming it.
+    let open = *ids.last().expect("the approval request");
     s.reject(ids[0], "not now", &alice, t(6)).expect("reject");
-    requested(&s, &deploy_req("v1", "staging"), None, &bob, 7);
+    let e = s
+        .submit_deploy(&deploy_req("v1", "staging"), None, None, &bob, t(7))
+        .expect_err("a duplicate");
+    assert_eq!(e.code, ErrorCode::Conflict);
+    assert!(
+        e.message
+            .contains(&format!("request #{open} by bob already asks")),
+        "{}",
+        e.message
+    );
+    // Rejecting it makes room for a new one.
+    s.reject(open, "stale", &alice, t(8)).expect("reject");
+    requested(&s, &deploy_req("v1", "staging"), None, &bob, 9);
 }

@@ -66,6 +66,11 @@ pub fn tip(args: &[String], kind: ErrorKind) -> Option<String> {
     if kind != ErrorKind::UnknownArgument && kind != ErrorKind::MissingRequiredArgument {
         return None;
     }
+    // `release show` and `env show` exist, so `logs show ID` is a natural guess.
+    if sub == "logs" && rest.first() == Some(&"show") {
+        let id = rest.get(1).copied().unwrap_or("ID");
+        return Some(format!("one run in full: relctl logs --id {id}"));
+    }
     // The environment given as a word instead of --env.
     let (flags, words): (&[&str], usize) = match sub {
         "rollback" => (&["--dry-run", "--yes", "-y"], 0),
@@ -118,6 +123,10 @@ mod tests {
         assert!(t("stop", sub).is_some_and(|s| s.contains("relctl daemon stop")));
         assert!(t("--socket /x.sock stop", sub).is_some_and(|s| s.contains("daemon stop")));
         assert!(t("ls", sub).is_some_and(|s| s.contains("relctl release list")));
+        assert!(
+            t("logs show 14", ErrorKind::UnknownArgument)
+                .is_some_and(|s| s.contains("relctl logs --id 14"))
+        );
         assert_eq!(
             t("rollback staging", unk).as_deref(),
             Some("the environment is an option: relctl rollback --env staging")

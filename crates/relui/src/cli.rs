@@ -8,7 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 /// Keyboard-driven terminal UI for rel: releases, environments, deploys and rollbacks.
 ///
-/// Screens: 1 Releases, 2 Environments, 3 Logs (Tab cycles). n creates a release from the
+/// Screens: 1 Releases, 2 Environments, 3 Logs, 4 Requests (Tab cycles). n creates a release from the
 /// draft, d deploys the selected release, p promotes what is live to the next environment,
 /// r rolls an environment back, v runs its checks, / filters any list, : opens the command
 /// palette, y copies the selected tag, digest or run id, ? lists every key, q quits.

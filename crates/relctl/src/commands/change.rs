@@ -197,6 +197,14 @@ fn would_refuse(plan: &DeployPlan, force_asked: bool, may_force: bool) -> Option
             plan.env, plan.governance.pending_requests, plan.env
         )));
     }
+    if needs_approvals
+        && let Some(r) = plan
+            .pending
+            .iter()
+            .find(|r| r.kind == rel_domain::governance::RequestKind::Approval)
+    {
+        return Some(rel_domain::governance::duplicate_request(r, &plan.env));
+    }
     match &plan.verdict {
         Ok(()) => None,
         // A request's --force never carries it past a freeze; on an environment without
