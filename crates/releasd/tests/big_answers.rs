@@ -173,9 +173,10 @@ async fn requests_are_paged_by_bytes_and_listed_whole() {
     run(&["release", "create", "v1"]);
     run(&["env", "set", "staging", "--approvals", "1"]);
     let reason = "r".repeat(4000);
+    // One approval request per release may be pending; scheduled ones may repeat.
     for _ in 0..6 {
         run(&[
-            "deploy", "v1", "--env", "staging", "--force", "--reason", &reason,
+            "deploy", "v1", "--env", "staging", "--at", "2h", "--force", "--reason", &reason,
         ]);
     }
     let page = c
