@@ -33,25 +33,7 @@ async fn start(url: &EtcdUrl, max_ops: usize, dir: &Path, name: &str) -> Result<
     let store: Arc<dyn Store> =
         Arc::new(rel_store::KvStore::open_etcd(o, &data).map_err(|e| anyhow!("{e}"))?);
     let socket = dir.join(format!("{name}.sock"));
-    let listener = releasd::socket::bind(&socket, &releasd::socket::SocketPolicy::default())
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    let info = releasd::DaemonInfo {
-        socket: socket.clone(),
-        data_dir: data,
-        started_at: now(),
-        pid: std::process::id(),
-        http: None,
-    };
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(releasd::serve(
-        listener,
-        store,
-        releasd::ServeOptions::new(info),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let stop = crate::serve_in_process(store, &socket, data).await?;
     Ok(Daemon {
         socket,
         _stop: stop,

@@ -242,11 +242,22 @@ async fn start_daemon(
     let socket = dir.join("run").join("releasd.sock");
     let data = dir.join("data");
     let store: Arc<dyn Store> = Arc::new(seeded_store(&data)?);
-    let listener = releasd::socket::bind(&socket, &releasd::socket::SocketPolicy::default())
+    let stop = serve_in_process(store, &socket, data).await?;
+    Ok((socket, stop))
+}
+
+/// A releasd serving `store` on `socket` in this process (same `serve` as the daemon), until
+/// the returned sender is dropped or fired.
+async fn serve_in_process(
+    store: Arc<dyn Store>,
+    socket: &Path,
+    data: std::path::PathBuf,
+) -> Result<tokio::sync::oneshot::Sender<()>> {
+    let listener = releasd::socket::bind(socket, &releasd::socket::SocketPolicy::default())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let info = releasd::DaemonInfo {
-        socket: socket.clone(),
+        socket: socket.to_path_buf(),
         data_dir: data,
         started_at: now(),
         pid: std::process::id(),
@@ -261,7 +272,7 @@ async fn start_daemon(
             let _ = rx.await;
         },
     ));
-    Ok((socket, tx))
+    Ok(tx)
 }
 
 async fn rpc(what: &str) -> Result<()> {

@@ -72,13 +72,18 @@ fn seg_path(dir: &Path, n: u64) -> PathBuf {
 
 /// Segment numbers present in `dir`, ascending.
 fn segments(dir: &Path) -> Result<Vec<u64>, WalError> {
+    numbered_files(dir, ".log").map_err(io(dir))
+}
+
+/// The numbers `N` of the files `N{suffix}` in `dir`, ascending (log and execution-log
+/// segments); other files are ignored.
+pub(crate) fn numbered_files(dir: &Path, suffix: &str) -> std::io::Result<Vec<u64>> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io(dir))? {
-        let e = e.map_err(io(dir))?;
-        let name = e.file_name();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
         let Some(n) = name
             .to_str()
-            .and_then(|s| s.strip_suffix(".log"))
+            .and_then(|s| s.strip_suffix(suffix))
             .and_then(|s| s.parse::<u64>().ok())
         else {
             continue;

@@ -24,20 +24,7 @@ pub fn file_name(n: u64) -> String {
 
 /// The segment numbers in `dir`, ascending.
 pub fn list(dir: &Path) -> std::io::Result<Vec<u64>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        let Some(n) = name
-            .to_str()
-            .and_then(|s| s.strip_suffix(".seg"))
-            .and_then(|s| s.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        out.push(n);
-    }
-    out.sort_unstable();
-    Ok(out)
+    crate::wal::numbered_files(dir, ".seg")
 }
 
 /// Append an execution's frame to `buf`; returns where its record starts in `buf` and its
