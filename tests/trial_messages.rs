@@ -324,3 +324,22 @@ fn near_miss_commands_get_the_one_that_works() {
         assert!(stderr.contains(tip), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn see_more_is_said_only_when_more_exists() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    release(&d, "v2", 2);
+    let cut = ok(&d, &["release", "list", "--limit", "1"]);
+    assert!(
+        cut.contains("(the newest 1; pass --limit N to see more or --limit 0 for all)"),
+        "{cut}"
+    );
+    for limit in ["2", "0"] {
+        let all = ok(&d, &["release", "list", "--limit", limit]);
+        assert!(
+            all.contains("v1") && all.contains("v2") && !all.contains("see more"),
+            "--limit {limit} shows everything and says nothing of more: {all}"
+        );
+    }
+}

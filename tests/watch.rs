@@ -181,3 +181,35 @@ fn watch_without_since_says_the_exact_resume_command_and_it_misses_nothing() {
         "{e}"
     );
 }
+
+#[test]
+fn ctrl_c_ends_a_watch_with_the_resume_command() {
+    let d = TestDaemon::start();
+    release(&d, "v1", 1);
+    let mut child = d
+        .relctl()
+        .args(["watch", "-o", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn relctl watch");
+    let stderr = lines_of(child.stderr.take().expect("stderr"));
+    let stdout = lines_of(child.stdout.take().expect("stdout"));
+    let ready = stderr.recv_timeout(DEADLINE).expect("ready line");
+    assert!(ready.starts_with("watching releasd at "), "{ready}");
+    ok(&d, &["deploy", "v1", "--env", "staging"]);
+    let e: serde_json::Value =
+        serde_json::from_str(&stdout.recv_timeout(DEADLINE).expect("an event")).expect("json");
+    let seq = e["seq"].as_u64().expect("seq");
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let status = rel_testkit::wait_deadline(&mut child, DEADLINE).expect("watch ends on Ctrl-C");
+    assert!(status.success(), "Ctrl-C is a normal end: {status:?}");
+    let said = stderr.recv_timeout(DEADLINE).expect("a resume line");
+    assert!(
+        said.contains(&format!("relctl watch --since {seq} ")),
+        "the resume seq is the last event printed ({seq}): {said}"
+    );
+}

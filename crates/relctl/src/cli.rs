@@ -125,7 +125,7 @@ pub enum Command {
         /// Also the ones that ended (deployed, rejected, expired, conflict, refused)
         #[arg(long)]
         all: bool,
-        /// At most this many
+        /// At most this many (0: all)
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
@@ -187,7 +187,7 @@ pub enum ReleaseCmd {
         /// Only releases in this state
         #[arg(long, value_enum)]
         state: Option<StateArg>,
-        /// At most this many
+        /// At most this many (0: all)
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
@@ -305,7 +305,7 @@ pub struct LogsArgs {
     /// Only runs of this endpoint
     #[arg(long, value_name = "NAME")]
     pub endpoint: Option<String>,
-    /// At most this many (newest first)
+    /// At most this many, newest first (0: all)
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
     /// Show one execution in full: input, output and every step
@@ -411,7 +411,7 @@ pub enum EnvCmd {
     History {
         /// The environment name
         env: String,
-        /// At most this many
+        /// At most this many (0: all)
         #[arg(long, default_value_t = 20)]
         limit: u64,
     },
@@ -447,7 +447,7 @@ pub enum FreezeWindowCmd {
 pub struct AuditArgs {
     #[command(subcommand)]
     pub command: Option<AuditCmd>,
-    /// At most this many entries
+    /// At most this many entries (0: all)
     #[arg(long, default_value_t = 50)]
     pub limit: u64,
 }

@@ -5,19 +5,30 @@
 /// The daemon's cap on one page's count.
 const MAX_PAGE: usize = 10_000;
 
-/// Up to `limit` items (0: one page of the daemon's default size), fetched with
-/// `fetch(before, count)`; `cursor` is the item's seq or id (lists are newest first).
+/// Up to `limit` items (0: everything), fetched with `fetch(before, count)`; `cursor` is the
+/// item's seq or id (lists are newest first).
 pub async fn collect<T>(
+    limit: usize,
+    fetch: impl AsyncFnMut(Option<u64>, usize) -> anyhow::Result<Vec<T>>,
+    cursor: impl Fn(&T) -> u64,
+) -> anyhow::Result<Vec<T>> {
+    Ok(collect_more(limit, fetch, cursor).await?.0)
+}
+
+/// [`collect`], and whether more items exist past `limit`: one extra item is asked for, so
+/// "pass --limit N to see more" is said only when there is more to see.
+pub async fn collect_more<T>(
     limit: usize,
     mut fetch: impl AsyncFnMut(Option<u64>, usize) -> anyhow::Result<Vec<T>>,
     cursor: impl Fn(&T) -> u64,
-) -> anyhow::Result<Vec<T>> {
+) -> anyhow::Result<(Vec<T>, bool)> {
     // 0 asks for everything: still page by page, since the daemon cuts pages by bytes.
     let limit = if limit == 0 { usize::MAX } else { limit };
+    let target = limit.saturating_add(1);
     let mut out: Vec<T> = Vec::new();
     let mut before: Option<u64> = None;
-    while out.len() < limit {
-        let want = (limit - out.len()).min(MAX_PAGE);
+    while out.len() < target {
+        let want = (target - out.len()).min(MAX_PAGE);
         let page = fetch(before, want).await?;
         let Some(next) = page.last().map(&cursor) else {
             break;
@@ -29,8 +40,9 @@ pub async fn collect<T>(
         before = Some(next);
         out.extend(page);
     }
+    let more = out.len() > limit;
     out.truncate(limit);
-    Ok(out)
+    Ok((out, more))
 }
 
 #[cfg(test)]
@@ -74,5 +86,24 @@ mod tests {
         .await
         .expect("collect");
         assert_eq!(got.len(), 25);
+    }
+
+    #[tokio::test]
+    async fn more_is_said_only_when_items_are_left() {
+        let all: Vec<u64> = (1..=5).rev().collect();
+        let page = async |before: Option<u64>, n: usize| {
+            Ok(all
+                .iter()
+                .copied()
+                .filter(|s| before.is_none_or(|b| *s < b))
+                .take(n.min(2))
+                .collect())
+        };
+        let (got, more) = collect_more(5, page, |s| *s).await.expect("collect");
+        assert_eq!((got.len(), more), (5, false));
+        let (got, more) = collect_more(4, page, |s| *s).await.expect("collect");
+        assert_eq!((got, more), (vec![5, 4, 3, 2], true));
+        let (got, more) = collect_more(0, page, |s| *s).await.expect("collect");
+        assert_eq!((got.len(), more), (5, false));
     }
 }

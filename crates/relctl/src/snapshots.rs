@@ -361,12 +361,12 @@ fn release_list() {
     let list = releases();
     both(
         "release_list",
-        table::releases(&list, 50, &holds(), ctx()),
+        table::releases(&list, false, &holds(), ctx()),
         pretty(&json::releases(&list, &holds())),
     );
     assert_snapshot!(
         "release_list_limited_table",
-        table::releases(&list[..2], 2, &holds(), ctx())
+        table::releases(&list[..2], true, &holds(), ctx())
     );
 }
 
@@ -672,7 +672,7 @@ fn watch_events_and_errors() {
 fn tables_fit_80_columns() {
     let c = ctx();
     let outputs = [
-        table::releases(&releases(), 50, &holds(), c),
+        table::releases(&releases(), false, &holds(), c),
         table::environments(&envs(), c),
         table::history(&history(), table::HistoryOf::Env, c),
         table::history(&history(), table::HistoryOf::Release, c),

@@ -101,12 +101,15 @@ fn trigger_and_log_show() {
 #[test]
 fn logs_list_and_follow() {
     let list = runs();
-    assert_snapshot!("logs_table", table_exec::executions(&list, 20, ctx()));
+    assert_snapshot!("logs_table", table_exec::executions(&list, false, ctx()));
     assert_snapshot!(
         "logs_limited_table",
-        table_exec::executions(&list, 2, ctx())
+        table_exec::executions(&list, true, ctx())
     );
-    assert_snapshot!("logs_empty_table", table_exec::executions(&[], 20, ctx()));
+    assert_snapshot!(
+        "logs_empty_table",
+        table_exec::executions(&[], false, ctx())
+    );
     assert_snapshot!("logs_json", pretty(&json::executions(&list)));
     let mut follow = table_exec::follow_header();
     for e in list.iter().rev() {
@@ -243,7 +246,7 @@ fn exec_tables_fit_80_columns() {
     let mut all = String::new();
     all.push_str(&table_exec::execution(&ok_run(), ctx()));
     all.push_str(&table_exec::execution(&failed_run(), ctx()));
-    all.push_str(&table_exec::executions(&runs(), 20, ctx()));
+    all.push_str(&table_exec::executions(&runs(), false, ctx()));
     all.push_str(&table_exec::verified(&verify_outcome(false), ctx()));
     for line in all.lines() {
         assert!(line.chars().count() <= 80, "too wide: {line:?}");

@@ -418,7 +418,8 @@ fn live_and_held(v: &ReleaseView, held_in: &[String]) -> String {
     }
 }
 
-pub fn releases(list: &[ReleaseView], limit: usize, holds: &Holds, ctx: Ctx) -> String {
+/// `more`: older releases exist (the list was cut at `--limit`).
+pub fn releases(list: &[ReleaseView], more: bool, holds: &Holds, ctx: Ctx) -> String {
     let mut t = Table::new(
         &["TAG", "STATE", "LIVE IN", "AGE", "AUTHOR", "DESCRIPTION"],
         &[5, 2, 4, 0],
@@ -436,8 +437,12 @@ pub fn releases(list: &[ReleaseView], limit: usize, holds: &Holds, ctx: Ctx) -> 
         ]);
     }
     let mut out = t.render(ctx.width);
-    if list.len() >= limit && limit > 0 {
-        let _ = writeln!(out, "(the newest {limit}; pass --limit N to see more)");
+    if more {
+        let _ = writeln!(
+            out,
+            "(the newest {}; pass --limit N to see more or --limit 0 for all)",
+            list.len()
+        );
     }
     out
 }

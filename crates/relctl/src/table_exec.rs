@@ -91,7 +91,8 @@ pub fn execution(e: &Execution, ctx: Ctx) -> String {
 }
 
 /// `relctl logs`: newest first.
-pub fn executions(list: &[Execution], limit: usize, ctx: Ctx) -> String {
+/// `more`: runs older than these exist (the list was cut at `--limit`).
+pub fn executions(list: &[Execution], more: bool, ctx: Ctx) -> String {
     if list.is_empty() {
         return "no executions match; run one with relctl trigger ENDPOINT --env ENV\n".to_string();
     }
@@ -113,10 +114,11 @@ pub fn executions(list: &[Execution], limit: usize, ctx: Ctx) -> String {
         ]);
     }
     let mut out = t.render(ctx.width);
-    if limit > 0 && list.len() >= limit {
+    if more {
         let _ = writeln!(
             out,
-            "(the newest {limit}; pass --limit N to see more, --id ID for one run's steps)"
+            "(the newest {}; pass --limit N to see more or --limit 0 for all, --id ID for one run's steps)",
+            list.len()
         );
     }
     out

@@ -106,9 +106,9 @@ pub async fn logs(s: &Session, args: LogsArgs) -> anyhow::Result<()> {
         };
         Ok(reply!(conn, Request::Logs(query), Response::Executions(l) => l))
     };
-    let list = crate::paging::collect(args.limit, fetch, |e| e.id).await?;
+    let (list, more) = crate::paging::collect_more(args.limit, fetch, |e| e.id).await?;
     s.show(
-        || table_exec::executions(&list, args.limit, s.ctx),
+        || table_exec::executions(&list, more, s.ctx),
         || json::executions(&list),
     )
 }

@@ -110,10 +110,22 @@ pub async fn watch(s: &Session, since: Option<u64>) -> anyhow::Result<()> {
         "watching releasd at {}: one JSON object per event (Ctrl-C to stop)",
         s.socket.display()
     );
+    // Ctrl-C is how a watch normally ends: say where to resume, like a lost daemon does.
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         let next = match first.take() {
             Some(e) => Some(e),
-            None => events.next_seq().await,
+            None => tokio::select! {
+                next = events.next_seq() => next,
+                _ = &mut interrupted => {
+                    if let Some(seq) = last_seen {
+                        eprintln!(
+                            "stopped; to go on from here later: relctl watch --since {seq} (it replays every event after {seq} first)"
+                        );
+                    }
+                    return Ok(());
+                }
+            },
         };
         let Some((seq, event)) = next else { break };
         if let (Some(asked), Some(seq), rel_proto::Event::Lagged { .. }) = (since, seq, &event)

@@ -105,14 +105,17 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
     };
     let envs = conn.call(Request::EnvList).await;
     let holds = holds(envs?)?;
-    let list = if held_only {
+    let (list, more) = if held_only {
         let all = crate::paging::collect(usize::MAX, fetch, |r| r.release.seq).await?;
-        all.into_iter()
+        let mut held: Vec<_> = all
+            .into_iter()
             .filter(|r| !holds.held_in(&r.release.tag).is_empty())
-            .take(if limit == 0 { usize::MAX } else { limit })
-            .collect()
+            .collect();
+        let more = limit > 0 && held.len() > limit;
+        held.truncate(if limit == 0 { usize::MAX } else { limit });
+        (held, more)
     } else {
-        crate::paging::collect(limit, fetch, |r| r.release.seq).await?
+        crate::paging::collect_more(limit, fetch, |r| r.release.seq).await?
     };
     if list.is_empty() && !s.json() {
         if held_only {
@@ -124,7 +127,7 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
         });
     }
     s.show(
-        || table::releases(&list, limit, &holds, s.ctx),
+        || table::releases(&list, more, &holds, s.ctx),
         || json::releases(&list, &holds),
     )
 }
