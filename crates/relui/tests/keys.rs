@@ -799,6 +799,48 @@ fn s_starts_releasd_again_only_when_it_is_gone() {
     assert_eq!(app.exit_code(), 5);
 }
 
+/// relui's own daemon died and relui started it again: the message says it went away without
+/// a stop and was started again (a plain "started" would hide the crash).
+#[test]
+fn a_restart_after_a_crash_says_the_daemon_died() {
+    let world = World::new(3);
+    let mut app = connected(&world, 120, 40);
+    app.update(Msg::DaemonStarted {
+        pid: Some(4242),
+        log: None,
+    });
+    let first = app.message.as_ref().expect("a note").text.clone();
+    assert!(
+        first.starts_with("relui started releasd (pid 4242)"),
+        "{first}"
+    );
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    app.update(Msg::DaemonStarted {
+        pid: Some(4343),
+        log: Some("/tmp/releasd.log".into()),
+    });
+    let again = app.message.as_ref().expect("a note").text.clone();
+    assert!(
+        again.contains("the releasd relui started (pid 4242) went away without a stop")
+            && again.contains("relui started it again (pid 4343), log /tmp/releasd.log"),
+        "{again}"
+    );
+    // After a stop on purpose, s starting it is no crash.
+    app.update(Msg::OursStopped { retry_in_ms: 400 });
+    app.update(Msg::DaemonStarted {
+        pid: Some(4444),
+        log: None,
+    });
+    let deliberate = app.message.as_ref().expect("a note").text.clone();
+    assert!(
+        deliberate.starts_with("relui started releasd (pid 4444)"),
+        "{deliberate}"
+    );
+}
+
 /// The daemon relui started went away while a form was being filled in: Ctrl-S sends
 /// nothing, the popup says what happens next (relui starts it again itself) and that the
 /// input is kept; closing the popup leaves the form as it was.

@@ -416,11 +416,28 @@ impl App {
                 vec![]
             }
             Msg::DaemonStarted { pid, log } => {
+                // relui had started one, and it was not stopped on purpose: it died (a crash,
+                // kill -9, OOM) and relui started it again. Say so: at 3 a.m. "started" alone
+                // reads as a first start and hides that the daemon crashed.
+                let died = self
+                    .started
+                    .as_ref()
+                    .filter(|_| !self.ours_stopped)
+                    .map(|old| old.pid);
                 self.started = Some(StartedDaemon { pid, log });
                 // A new daemon: the last status was another's.
                 self.last_status = None;
                 if let Some(note) = self.started_note() {
-                    self.info(note);
+                    match died {
+                        Some(old) => {
+                            let old = old.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                            self.info(format!(
+                                "the releasd relui started{old} went away without a stop (crashed or killed; its log says why); {}",
+                                note.replacen("relui started releasd", "relui started it again", 1)
+                            ));
+                        }
+                        None => self.info(note),
+                    }
                 }
                 vec![]
             }
