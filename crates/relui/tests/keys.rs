@@ -1842,6 +1842,30 @@ fn a_filter_without_matches_says_so() {
     assert!(app.dialog.is_none());
 }
 
+/// A reconnect reloads the newest page; a run selected deeper than that page is fetched
+/// again and stays selected (it used to land at the end of the first page).
+#[test]
+fn logs_keep_their_selection_across_a_reconnect() {
+    let mut world = World::new(3);
+    world.executions = (1..=350).rev().map(execution).collect();
+    let mut app = connected(&world, 80, 24);
+    press(&mut app, &world, vec![ch('3')]);
+    // End twice: past the first page (runs 350 to 251).
+    press(&mut app, &world, vec![key(KeyCode::End), key(KeyCode::End)]);
+    let deep = app.logs.selected_run().expect("a run").id;
+    assert!(deep < 251, "the selection is past the first page: {deep}");
+    app.update(Msg::Disconnected {
+        reason: "releasd went away (socket /tmp/x.sock); reconnecting…".into(),
+        retry_in_ms: 400,
+    });
+    let cmds = app.update(Msg::Connected(welcome()));
+    settle(&mut app, &world, cmds);
+    assert_eq!(app.logs.selected_run().map(|r| r.id), Some(deep));
+    // A new environment filter starts at the top, not at the old run.
+    press(&mut app, &world, vec![ch('f')]);
+    assert_eq!(app.logs.selected, 0);
+}
+
 #[test]
 fn logs_filter_by_text_and_errors_only() {
     let world = World::new(30);

@@ -43,7 +43,16 @@ pub struct LogsScreen {
     pub detail: Option<u64>,
     pub detail_scroll: usize,
     pub error: Option<String>,
+    /// A reload (reconnect) replaced the rows while the selection was on an older run than
+    /// the newest page holds: pages are fetched until that run is back, then it is selected
+    /// again (at most [`RESTORE_SCAN`] runs deep).
+    restore: Option<u64>,
+    /// The environment filter changed: the next newest page starts a new list at its top.
+    fresh: bool,
 }
+
+/// How deep a reload looks for the run that was selected before it.
+const RESTORE_SCAN: usize = 2_000;
 
 pub fn status_text(s: ExecStatus) -> &'static str {
     match s {
@@ -144,10 +153,14 @@ impl LogsScreen {
     /// The next page when the selection nears the end of the shown runs. `auto`: not asked
     /// for by a key (after a page arrived), which stops at [`FILTER_SCAN`] loaded runs.
     pub fn maybe_prefetch(&mut self, generation: u64, auto: bool) -> Option<Command> {
-        if self.exhausted
-            || self.pending.is_some()
-            || !self.loaded
-            || self.selected + PREFETCH < self.shown.len()
+        if self.exhausted || self.pending.is_some() || !self.loaded {
+            return None;
+        }
+        if self.restore.is_some() && self.rows.len() < RESTORE_SCAN {
+            let before = self.rows.last().map(|r| r.id)?;
+            return Some(self.request(generation, Some(before), true));
+        }
+        if self.selected + PREFETCH < self.shown.len()
             || (auto && self.filtered() && self.rows.len() >= FILTER_SCAN)
         {
             return None;
@@ -172,13 +185,23 @@ impl LogsScreen {
         // A page cut at the daemon's byte budget is short but not the last: only an empty
         // page ends the list (the next one follows the last run's id).
         self.exhausted = page.is_empty();
-        let keep = self.selected_run().map(|r| r.id);
+        let keep = if std::mem::take(&mut self.fresh) {
+            None
+        } else {
+            self.restore.or(self.selected_run().map(|r| r.id))
+        };
         if append {
             let last = self.rows.last().map(|r| r.id).unwrap_or(u64::MAX);
             self.rows.extend(page.into_iter().filter(|r| r.id < last));
         } else {
             self.rows = page;
         }
+        // The kept run is older than every loaded one: fetch on until it is loaded.
+        self.restore = keep.filter(|id| {
+            !self.exhausted
+                && self.rows.len() < RESTORE_SCAN
+                && self.rows.last().is_some_and(|r| r.id > *id)
+        });
         self.refilter(keep, rows_visible);
         true
     }
@@ -224,6 +247,8 @@ impl LogsScreen {
         self.selected = 0;
         self.offset = 0;
         self.detail = None;
+        self.restore = None;
+        self.fresh = true;
     }
 
     fn place(&self, offset: usize, rows_visible: usize) -> usize {
