@@ -18,6 +18,29 @@ fn watch(d: &TestDaemon) -> Watcher {
     streaming(d, &["watch", "-o", "json"], "watching releasd at ")
 }
 
+/// `relctl watch -o json` with its stdout and stderr lines apart, once it is ready.
+fn watch_raw(
+    d: &TestDaemon,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = d
+        .relctl()
+        .args(["watch", "-o", "json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn relctl watch");
+    let stderr = lines_of(child.stderr.take().expect("stderr"));
+    let stdout = lines_of(child.stdout.take().expect("stdout"));
+    let ready = stderr.recv_timeout(DEADLINE).expect("ready line");
+    assert!(ready.starts_with("watching releasd at "), "{ready}");
+    (child, stdout, stderr)
+}
+
 fn next_event(w: &Watcher) -> serde_json::Value {
     w.next_json()
 }
@@ -133,18 +156,7 @@ fn watch_without_since_says_the_exact_resume_command_and_it_misses_nothing() {
     let mut d = TestDaemon::start();
     release(&d, "v1", 1);
     // No event reaches this watcher: the resume seq is the store's at subscribe time.
-    let mut child = d
-        .relctl()
-        .args(["watch", "-o", "json"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn relctl watch");
-    let stderr = lines_of(child.stderr.take().expect("stderr"));
-    let stdout = lines_of(child.stdout.take().expect("stdout"));
-    let ready = stderr.recv_timeout(DEADLINE).expect("ready line");
-    assert!(ready.starts_with("watching releasd at "), "{ready}");
+    let (mut child, stdout, stderr) = watch_raw(&d);
     d.kill9();
     rel_testkit::wait_deadline(&mut child, DEADLINE).expect("watch exits when the daemon dies");
     assert_eq!(
@@ -186,18 +198,7 @@ fn watch_without_since_says_the_exact_resume_command_and_it_misses_nothing() {
 fn ctrl_c_ends_a_watch_with_the_resume_command() {
     let d = TestDaemon::start();
     release(&d, "v1", 1);
-    let mut child = d
-        .relctl()
-        .args(["watch", "-o", "json"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn relctl watch");
-    let stderr = lines_of(child.stderr.take().expect("stderr"));
-    let stdout = lines_of(child.stdout.take().expect("stdout"));
-    let ready = stderr.recv_timeout(DEADLINE).expect("ready line");
-    assert!(ready.starts_with("watching releasd at "), "{ready}");
+    let (mut child, stdout, stderr) = watch_raw(&d);
     ok(&d, &["deploy", "v1", "--env", "staging"]);
     let e: serde_json::Value =
         serde_json::from_str(&stdout.recv_timeout(DEADLINE).expect("an event")).expect("json");
