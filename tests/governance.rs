@@ -278,6 +278,15 @@ fn approvals_need_other_users_and_the_last_one_deploys_with_the_original_expect(
     let ids = id.to_string();
     assert!(live(&d, "qa").is_null());
     assert_eq!(json(&d, &["requests", "--env", "qa"])[0]["id"], id);
+    assert_eq!(
+        json(&d, &["status"])["open_requests"],
+        1,
+        "status counts it"
+    );
+    assert!(
+        ok(&d, &["status"]).contains("1 deploy request waiting for approvals"),
+        "the status table names it"
+    );
 
     // Not the requester; not twice by the same user; the second user's approval deploys.
     let msg = fails(&d, &["approve", &ids], EXIT_DENIED);
@@ -294,6 +303,11 @@ fn approvals_need_other_users_and_the_last_one_deploys_with_the_original_expect(
     let a = json_as(&d, "daemon", &["approve", &ids]);
     assert_eq!(a["request"]["status"], "deployed");
     assert_eq!(a["deployment"]["release"], "v1");
+    assert_eq!(
+        json(&d, &["status"])["open_requests"],
+        0,
+        "it is no longer open"
+    );
     assert_eq!(
         a["deployment"]["actor"], "root",
         "it deploys as its requester"

@@ -489,6 +489,8 @@ pub struct StatusJson {
     pub backend: BackendJson,
     /// Why the store refuses writes since a disk failure; null when healthy.
     pub degraded: Option<String>,
+    /// Deploy requests waiting for approvals or their time; null when they could not be read.
+    pub open_requests: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -503,6 +505,7 @@ pub struct BackendJson {
 pub fn status(
     s: &DaemonStatus,
     envs: &[EnvironmentView],
+    open_requests: Option<usize>,
     now: rel_domain::Timestamp,
 ) -> StatusJson {
     StatusJson {
@@ -531,6 +534,7 @@ pub fn status(
             revision: s.backend.revision,
         },
         degraded: s.degraded.clone(),
+        open_requests,
     }
 }
 

@@ -285,8 +285,8 @@ fn status() {
     let e = envs();
     both(
         "status",
-        table::status(&st, &e, ctx()),
-        pretty(&json::status(&st, &e, ctx().now)),
+        table::status(&st, &e, Some(2), ctx()),
+        pretty(&json::status(&st, &e, Some(2), ctx().now)),
     );
     // A store that refuses writes since a disk failure: status leads with it.
     let sick = DaemonStatus {
@@ -295,8 +295,8 @@ fn status() {
     };
     both(
         "status_degraded",
-        table::status(&sick, &[], ctx()),
-        pretty(&json::status(&sick, &[], ctx().now)),
+        table::status(&sick, &[], Some(0), ctx()),
+        pretty(&json::status(&sick, &[], Some(0), ctx().now)),
     );
 }
 

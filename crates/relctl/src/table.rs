@@ -270,7 +270,13 @@ pub fn diff(v: &DiffView, ctx: Ctx) -> String {
 // ---------------------------------------------------------------------------------------
 // Status and the draft
 
-pub fn status(s: &DaemonStatus, envs: &[EnvironmentView], ctx: Ctx) -> String {
+/// `open_requests`: deploy requests waiting for approvals or their time (`None`: unknown).
+pub fn status(
+    s: &DaemonStatus,
+    envs: &[EnvironmentView],
+    open_requests: Option<usize>,
+    ctx: Ctx,
+) -> String {
     let st = &s.store;
     let mut pairs = vec![
         (
@@ -331,6 +337,17 @@ pub fn status(s: &DaemonStatus, envs: &[EnvironmentView], ctx: Ctx) -> String {
             .map(|d| d.short())
             .unwrap_or_else(|| "none (relctl app apply FILE)".into()),
     ));
+    match open_requests {
+        Some(0) => pairs.push(("requests", "none open".to_string())),
+        Some(n) => pairs.push((
+            "requests",
+            format!(
+                "{} waiting for approvals or their time (relctl requests)",
+                plural(n, "deploy request", "deploy requests")
+            ),
+        )),
+        None => {}
+    }
     let mut out = String::new();
     // First, before anything that looks healthy: the store refuses writes.
     if let Some(why) = &s.degraded {

@@ -14,7 +14,25 @@ use crate::{json, reply, table};
 
 pub async fn status(s: &Session) -> anyhow::Result<()> {
     let conn = s.connect().await?;
-    let (st, envs) = tokio::join!(conn.call(Request::Status), conn.call(Request::EnvList));
+    let open_requests = async {
+        let fetch = async |before_id, limit: usize| {
+            let req = Request::Requests {
+                env: None,
+                all: false,
+                limit: limit as u64,
+                before_id,
+            };
+            Ok(reply!(conn, req, Response::Requests(l) => l))
+        };
+        crate::paging::collect(0, fetch, |r| r.id).await
+    };
+    let (st, envs, open) = tokio::join!(
+        conn.call(Request::Status),
+        conn.call(Request::EnvList),
+        open_requests
+    );
+    // Status must answer even where requests cannot be listed (an older daemon): no line then.
+    let open = open.ok().map(|l| l.len());
     let st = match st? {
         Response::Status(st) => st,
         other => return Err(crate::session::unexpected(&other)),
@@ -24,8 +42,8 @@ pub async fn status(s: &Session) -> anyhow::Result<()> {
         other => return Err(crate::session::unexpected(&other)),
     };
     s.show(
-        || table::status(&st, &envs, s.ctx),
-        || json::status(&st, &envs, s.ctx.now),
+        || table::status(&st, &envs, open, s.ctx),
+        || json::status(&st, &envs, open, s.ctx.now),
     )
 }
 
