@@ -203,7 +203,11 @@ impl Front {
                 let Some(core) = core.as_mut() else {
                     return Err(stopped());
                 };
-                core.lead(self, job);
+                let led =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.lead(self, job)));
+                if led.is_err() {
+                    core.panicked();
+                }
                 return Ok(());
             }
         }
@@ -305,7 +309,9 @@ fn writer_thread(front: &Front) {
         }
         let mut core = lock(&front.core);
         let Some(c) = core.as_mut() else { return };
-        c.session(front);
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.session(front))).is_err() {
+            c.panicked();
+        }
         unsynced = c.unsynced();
     }
     let core = lock(&front.core).take();
@@ -556,6 +562,13 @@ impl Loop {
         tracing::error!(reason = %why, "store: refusing writes until releasd restarts");
         *self.s.degraded.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
         self.poisoned = Some(why);
+    }
+
+    /// A commit panicked outside a request's rules (a bug): sled may hold part of a batch,
+    /// so refuse every later write, as after a disk failure. The requests of that batch
+    /// hear "dropped without answering"; the log replays the batch on restart.
+    fn panicked(&mut self) {
+        self.poison("a store commit panicked (a bug; see the releasd log)".into());
     }
 
     fn refused(&self) -> Option<RelError> {
