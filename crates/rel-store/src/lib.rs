@@ -41,7 +41,8 @@
 //!
 //! # Writes
 //!
-//! One writer thread (`writer.rs`) runs every mutating request: each request's rules run as
+//! One commit loop (`writer.rs`; its writer thread, or an idle caller's own thread) runs
+//! every mutating request: each request's rules run as
 //! an overlay transaction (`trees::Tx`: point reads and writes only) stacked on the requests
 //! before it in the same batch, so a batch of concurrent requests is one commit and one sync
 //! (group commit of transactions), each request still atomic and seeing what the earlier ones

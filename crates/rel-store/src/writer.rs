@@ -1,17 +1,23 @@
-//! One writer thread owns every write: group commit of transactions.
+//! One commit loop owns every write: group commit of transactions.
 //!
-//! Requests queue to it (bounded). It takes every request waiting (up to [`MAX_BATCH`]), runs
+//! Requests queue to it (bounded). Whoever holds the loop takes every request waiting (up to
+//! [`MAX_BATCH`]), runs
 //! each one's rules against an overlay stacked on the batch so far (a request sees what the
 //! earlier ones left; a refused request's writes are dropped), appends the whole batch to the
 //! write-ahead log as one record, syncs it once, applies it to sled once, and only then
 //! answers every request in the batch. Refusals are answered after the same sync, so even a
 //! refusal never reports state a crash could undo. While it syncs, the next batch queues up.
+//!
+//! Leader/follower: a durable request that finds the loop idle commits its own batch (plus
+//! whatever is queued) on its own thread, so a lone request pays no hand-off to the writer
+//! thread and back (two thread wake-ups, tens of µs each on a VM). A request that finds the
+//! loop busy queues; the writer thread drains the queue, pipelined (see [`Loop::session`]).
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::{Arc, RwLock};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, TryLockError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -70,8 +76,26 @@ pub struct Shared {
 pub type AfterApply = Box<dyn FnMut(&WriteSet) + Send>;
 
 pub struct Writer {
-    tx: Option<SyncSender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    inner: Inner,
+}
+
+enum Inner {
+    /// A thread of its own reads the queue (the etcd backend's commit loop).
+    Thread {
+        tx: Option<SyncSender<Job>>,
+        thread: Option<JoinHandle<()>>,
+    },
+    /// The sled loop: led by an idle caller, or by the writer thread.
+    Local {
+        front: Arc<Front>,
+        thread: Option<JoinHandle<()>>,
+    },
+}
+
+fn stopped() -> RelError {
+    RelError::unavailable(
+        "store: the writer has stopped (the daemon is shutting down); retry against the restarted daemon",
+    )
 }
 
 impl Writer {
@@ -82,43 +106,217 @@ impl Writer {
             .name("rel-store-writer".into())
             .spawn(move || run(rx))?;
         Ok(Writer {
-            tx: Some(tx),
-            thread: Some(thread),
+            inner: Inner::Thread {
+                tx: Some(tx),
+                thread: Some(thread),
+            },
         })
     }
 
     pub fn start(shared: Shared, wal: Wal) -> std::io::Result<Writer> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(Some(Loop::new(shared, wal))),
+        });
+        let f = Arc::clone(&front);
         let thread = std::thread::Builder::new()
             .name("rel-store-writer".into())
-            .spawn(move || Loop::new(shared, wal).run(rx))?;
+            .spawn(move || writer_thread(&f))?;
         Ok(Writer {
-            tx: Some(tx),
-            thread: Some(thread),
+            inner: Inner::Local {
+                front,
+                thread: Some(thread),
+            },
         })
     }
 
+    /// Queue `job`, or run it at once on this thread when it is durable and the loop is idle
+    /// (its answer is then already given when this returns).
     pub fn submit(&self, job: Job) -> Result<(), RelError> {
-        let stopped = || {
-            RelError::unavailable(
-                "store: the writer has stopped (the daemon is shutting down); retry against the restarted daemon",
-            )
-        };
-        self.tx
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job)
-            .map_err(|_| stopped())
+        match &self.inner {
+            Inner::Thread { tx, .. } => tx
+                .as_ref()
+                .ok_or_else(stopped)?
+                .send(job)
+                .map_err(|_| stopped()),
+            Inner::Local { front, .. } => front.submit(job),
+        }
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Closing the queue lets the thread finish what is queued, sync, and exit.
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        match &mut self.inner {
+            Inner::Thread { tx, thread } => {
+                // Closing the queue lets the thread finish what is queued, sync, and exit.
+                tx.take();
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+            Inner::Local { front, thread } => {
+                front.close();
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
         }
+    }
+}
+
+/// The queue in front of the commit loop, and the loop: whoever holds `core` commits.
+struct Front {
+    q: Mutex<Queue>,
+    /// The writer thread waits here for jobs.
+    ready: Condvar,
+    /// Callers wait here while the queue is full.
+    space: Condvar,
+    /// `None` once the writer has shut down.
+    core: Mutex<Option<Loop>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+    /// The writer thread waits on `ready` (only then is a wake-up worth a syscall).
+    writer_idle: bool,
+    /// Callers waiting on `space`.
+    blocked: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Front {
+    fn submit(&self, job: Job) -> Result<(), RelError> {
+        if job.mode == Mode::Durable {
+            let core = match self.core.try_lock() {
+                Ok(g) => Some(g),
+                Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut core) = core {
+                let Some(core) = core.as_mut() else {
+                    return Err(stopped());
+                };
+                let led =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.lead(self, job)));
+                if led.is_err() {
+                    core.panicked();
+                }
+                return Ok(());
+            }
+        }
+        let mut q = lock(&self.q);
+        while q.jobs.len() >= QUEUE && !q.closed {
+            q.blocked += 1;
+            q = self.space.wait(q).unwrap_or_else(|e| e.into_inner());
+            q.blocked -= 1;
+        }
+        if q.closed {
+            return Err(stopped());
+        }
+        q.jobs.push_back(job);
+        let wake = q.writer_idle;
+        drop(q);
+        if wake {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The next queued job, if any.
+    fn pop(&self) -> Option<Job> {
+        let mut q = lock(&self.q);
+        let j = q.jobs.pop_front();
+        if j.is_some() && q.blocked > 0 {
+            self.space.notify_one();
+        }
+        j
+    }
+
+    /// Queued jobs onto `jobs` up to [`MAX_BATCH`], stopping before an exclusive one.
+    fn take_batch(&self, jobs: &mut Vec<Job>) {
+        let mut q = lock(&self.q);
+        let before = q.jobs.len();
+        while jobs.len() < MAX_BATCH && q.jobs.front().is_some_and(|j| j.mode != Mode::Exclusive) {
+            jobs.extend(q.jobs.pop_front());
+        }
+        if q.jobs.len() < before && q.blocked > 0 {
+            self.space.notify_all();
+        }
+    }
+
+    /// Refuse new jobs; the writer thread finishes the queued ones and shuts down.
+    fn close(&self) {
+        lock(&self.q).closed = true;
+        self.ready.notify_all();
+        self.space.notify_all();
+    }
+}
+
+/// Drains the queue whenever no caller leads; syncs unsynced logged writes; shuts the loop
+/// down once the queue is closed and empty.
+fn writer_thread(front: &Front) {
+    // If this thread dies (a bug), callers must hear "stopped", not wait forever.
+    struct Closer<'a>(&'a Front);
+    impl Drop for Closer<'_> {
+        fn drop(&mut self) {
+            let dropped: Vec<Job> = {
+                let mut q = lock(&self.0.q);
+                q.closed = true;
+                q.jobs.drain(..).collect()
+            };
+            // Their answer channels close: each caller hears "dropped without answering".
+            drop(dropped);
+            self.0.space.notify_all();
+        }
+    }
+    let _closer = Closer(front);
+    let mut unsynced = false;
+    loop {
+        {
+            let mut q = lock(&front.q);
+            while q.jobs.is_empty() && !q.closed {
+                q.writer_idle = true;
+                if unsynced {
+                    let (g, t) = front
+                        .ready
+                        .wait_timeout(q, LOGGED_SYNC_EVERY)
+                        .unwrap_or_else(|e| e.into_inner());
+                    q = g;
+                    if t.timed_out() && q.jobs.is_empty() {
+                        q.writer_idle = false;
+                        drop(q);
+                        if let Some(c) = lock(&front.core).as_mut() {
+                            c.sync_logged();
+                            unsynced = c.unsynced();
+                        }
+                        q = lock(&front.q);
+                    }
+                } else {
+                    q = front.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            q.writer_idle = false;
+            if q.jobs.is_empty() && q.closed {
+                break;
+            }
+        }
+        let mut core = lock(&front.core);
+        let Some(c) = core.as_mut() else { return };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.session(front))).is_err() {
+            c.panicked();
+        }
+        unsynced = c.unsynced();
+    }
+    let core = lock(&front.core).take();
+    if let Some(c) = core {
+        c.shutdown();
     }
 }
 
@@ -193,46 +391,39 @@ impl Loop {
         self.wal.len() > self.synced_to
     }
 
-    /// The pipeline: while batch N's sync runs on the syncer thread, the writer takes batch
-    /// N+1, runs its rules on top of N's writes and appends it; then it waits for N's sync,
-    /// applies N to sled and answers N, and only then starts N+1's sync. A lone request
-    /// (nothing queued behind it) is synced on this thread: no hand-off to pay for.
-    fn run(mut self, rx: Receiver<Job>) {
+    /// A durable request that found the loop idle: its batch (it, then what is queued) is
+    /// written, synced and answered on the caller's thread. Nothing is in flight (every
+    /// session ends with its last batch answered), so it needs no pipeline.
+    fn lead(&mut self, front: &Front, own: Job) {
+        let mut jobs = vec![own];
+        front.take_batch(&mut jobs);
+        let next = self.write(jobs, None);
+        self.finish(next, None);
+        if self.wal.is_full() && self.poisoned.is_none() {
+            self.rotate();
+        }
+    }
+
+    /// The writer thread's turn: run batches until the queue is empty and the last one is
+    /// answered. The pipeline: while batch N's sync runs on the syncer thread, the writer
+    /// takes batch N+1, runs its rules on top of N's writes and appends it; then it waits for
+    /// N's sync, applies N to sled and answers N, and only then starts N+1's sync. A batch
+    /// with nothing queued behind it is synced on this thread: no hand-off to pay for.
+    fn session(&mut self, front: &Front) {
         // Jobs taken off the queue but not yet run (an Exclusive one waits for its turn).
         let mut backlog: VecDeque<Job> = VecDeque::new();
         let mut inflight: Option<InFlight> = None;
         loop {
             if backlog.is_empty() {
-                if inflight.is_some() {
-                    // Never block on the queue while a batch waits for its answer.
-                    match rx.try_recv() {
-                        Ok(j) => backlog.push_back(j),
-                        Err(TryRecvError::Empty) => {
-                            self.complete(inflight.take());
-                            continue;
-                        }
-                        Err(TryRecvError::Disconnected) => {
-                            self.complete(inflight.take());
-                            self.shutdown();
+                match front.pop() {
+                    Some(j) => backlog.push_back(j),
+                    None => {
+                        // Never return while a batch waits for its answer.
+                        if inflight.is_none() {
                             return;
                         }
-                    }
-                } else {
-                    let got = if self.unsynced() {
-                        rx.recv_timeout(LOGGED_SYNC_EVERY)
-                    } else {
-                        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-                    };
-                    match got {
-                        Ok(j) => backlog.push_back(j),
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.sync_logged();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => {
-                            self.shutdown();
-                            return;
-                        }
+                        self.complete(inflight.take());
+                        continue;
                     }
                 }
             }
@@ -244,7 +435,7 @@ impl Loop {
                 self.complete(inflight.take());
             } else {
                 while jobs.len() < MAX_BATCH {
-                    match backlog.pop_front().or_else(|| rx.try_recv().ok()) {
+                    match backlog.pop_front().or_else(|| front.pop()) {
                         Some(j) if j.mode == Mode::Exclusive => {
                             backlog.push_front(j);
                             break;
@@ -266,7 +457,7 @@ impl Loop {
             }
             if next.failed.is_none() && next.must_sync && self.poisoned.is_none() {
                 if backlog.is_empty()
-                    && let Ok(j) = rx.try_recv()
+                    && let Some(j) = front.pop()
                 {
                     backlog.push_back(j);
                 }
@@ -371,6 +562,13 @@ impl Loop {
         tracing::error!(reason = %why, "store: refusing writes until releasd restarts");
         *self.s.degraded.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
         self.poisoned = Some(why);
+    }
+
+    /// A commit panicked outside a request's rules (a bug): sled may hold part of a batch,
+    /// so refuse every later write, as after a disk failure. The requests of that batch
+    /// hear "dropped without answering"; the log replays the batch on restart.
+    fn panicked(&mut self) {
+        self.poison("a store commit panicked (a bug; see the releasd log)".into());
     }
 
     fn refused(&self) -> Option<RelError> {

@@ -185,3 +185,53 @@ fn pipelined_batches_see_the_batch_before_them() {
     }
     assert!(s.verify_audit().expect("verify").ok);
 }
+
+/// A lone request commits on its own thread when the loop is idle (leader), others queue to
+/// the writer thread; a prune (run alone, on sled itself) must never overlap either. Deployers
+/// and pruners racing: ids stay dense, every record starts where the one before ended, the
+/// audit chain verifies, and the releases a prune kept (live or stacked) are all still there.
+#[test]
+fn leaders_queued_writers_and_exclusive_prunes_never_overlap() {
+    let (_d, s) = open();
+    for i in 0..6 {
+        release_with(&s, &format!("r{i}"), config_no_checks(&format!("r{i}")), i);
+    }
+    let s = Arc::new(s);
+    let handles: Vec<_> = (0..4u64)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                for j in 0..25u64 {
+                    let tag = format!("r{}", (i + j) % 3);
+                    let _ = deploy(&s, &tag, "staging", &deployer(), 100 + j as i64);
+                }
+            })
+        })
+        .collect();
+    let pruner = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || {
+            let mut pruned = 0usize;
+            for k in 0..10 {
+                let r = s.prune(1, false, &admin(), t(300 + k)).expect("prune");
+                pruned += r.removed.len();
+            }
+            pruned
+        })
+    };
+    for h in handles {
+        h.join().expect("deployer");
+    }
+    pruner.join().expect("pruner");
+    let status = s.status().expect("status");
+    let history = s.history("staging", 0, None).expect("history");
+    assert_eq!(history.len() as u64, status.deployments);
+    for w in history.windows(2) {
+        assert_eq!(w[0].id, w[1].id + 1, "ids are dense");
+        assert_eq!(w[0].previous.as_deref(), Some(w[1].release.as_str()));
+    }
+    let live = live(&s, "staging").expect("something is live");
+    s.release(&live)
+        .expect("the live release survived every prune");
+    assert!(s.verify_audit().expect("verify").ok);
+}
