@@ -519,6 +519,9 @@ impl Pool {
             // One malloc arena per thread would reserve 64 MiB of address space each,
             // eating into the worker's memory limit for nothing: it runs one thread.
             .env("MALLOC_ARENA_MAX", "2")
+            // mimalloc (the global allocator) reserves address space 1 GiB at a time by
+            // default: the whole --worker-memory limit. Small steps keep the limit for data.
+            .env("MIMALLOC_ARENA_RESERVE", "16MiB")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
