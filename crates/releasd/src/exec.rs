@@ -13,7 +13,6 @@ use rel_domain::model::{CheckResult, ExecQuery, Execution, Verification};
 use rel_domain::{Caller, ErrorCode, RelError, RelResult};
 use rel_pipeline::CompiledApp;
 use rel_proto::{Request, Response, VerifyOutcome};
-use serde_json::Value;
 
 use crate::dispatch::now;
 use crate::server::Shared;
@@ -80,7 +79,7 @@ async fn handle_here(
             env,
             input,
         } => {
-            let input = parse_input(&input)?;
+            let input = parse_input(input)?;
             let app = resolve(shared, &env).await?;
             // On the data plane's runtime: supervising the run never takes a thread of
             // the control plane's.
@@ -135,16 +134,22 @@ async fn handle_here(
     }
 }
 
-/// A run's input from JSON text; empty text is `{}` (a trigger without data).
-pub fn parse_input(text: &str) -> RelResult<Value> {
+/// A run's input, checked to be JSON text; empty text is `{}` (a trigger without data).
+/// It stays text: the worker parses it (a value would be encoded again for the pipe).
+pub fn parse_input(text: String) -> RelResult<String> {
     if text.trim().is_empty() {
-        return Ok(Value::Object(Default::default()));
+        return Ok("{}".to_string());
     }
-    serde_json::from_str(text).map_err(|e| {
+    check_json(text.as_bytes()).map(|()| text).map_err(|e| {
         RelError::invalid(format!(
             "input: not valid JSON ({e}); send a JSON value, e.g. {{\"message\": \"hi\"}}"
         ))
     })
+}
+
+/// `Ok` when `bytes` is one JSON value (with surrounding whitespace), without building it.
+pub fn check_json(bytes: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map(|_| ())
 }
 
 /// The compiled release live in `env`: a lock-free lookup, or on a miss why nothing is
@@ -165,7 +170,7 @@ pub async fn run_logged(
     shared: &Arc<Shared>,
     app: &Arc<CompiledApp>,
     endpoint: &str,
-    input: Value,
+    input: String,
     env: &str,
 ) -> Result<Ran, RunError> {
     let mut ran = shared.pool.run(app, endpoint, env, input).await?;

@@ -38,7 +38,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rel_domain::ErrorCode;
 use rel_proto::json::{self, ErrorJson, ExecutionJson};
 use serde::Serialize;
-use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -427,8 +426,9 @@ fn environment(headers: &HeaderMap) -> Result<String, Reject> {
     }
 }
 
-/// The JSON body (at most [`MAX_BODY_BYTES`]); an empty body is `{}`.
-async fn read_input(req: Request<Incoming>) -> Result<Value, Reject> {
+/// The JSON body (at most [`MAX_BODY_BYTES`]) as text, checked to be JSON; an empty body
+/// is `{}`.
+async fn read_input(req: Request<Incoming>) -> Result<String, Reject> {
     let too_large = || {
         reject(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -475,9 +475,9 @@ async fn read_input(req: Request<Incoming>) -> Result<Value, Reject> {
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Default::default()));
+        return Ok("{}".to_string());
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let bad_json = |e: &dyn std::fmt::Display| {
         reject(
             StatusCode::BAD_REQUEST,
             "bad_json",
@@ -485,5 +485,8 @@ async fn read_input(req: Request<Incoming>) -> Result<Value, Reject> {
                 "the request body is not valid JSON ({e}); send a JSON value, e.g. -d '{{\"message\": \"hi\"}}'"
             ),
         )
-    })
+    };
+    exec::check_json(&bytes).map_err(|e| bad_json(&e))?;
+    // Valid JSON is UTF-8 (serde_json checks strings; the rest is ASCII).
+    String::from_utf8(bytes.into()).map_err(|e| bad_json(&e))
 }

@@ -364,3 +364,43 @@ async fn a_large_output_is_answered_whole_and_stored_capped() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The ingress hands the worker the body's JSON text unparsed (the pipe carries text, not a
+/// value): a run that finished and one the supervisor stopped both log the input compact,
+/// as before, and a body that is not JSON is still refused before any worker sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_travel_as_text_and_are_logged_compact_whether_the_run_finished_or_was_stopped() {
+    let mut d = Daemon::start(&["--workers", "1"]);
+    let (c, secret) = setup(&d, &[("spin", "last(range(1e12))", 300), OK]).await;
+    let raw = |endpoint: &str, body: &'static str| {
+        reqwest::Client::new()
+            .post(format!("http://{}/v1/trigger/{endpoint}", d.http))
+            .bearer_auth(&secret)
+            .header("X-Environment", "staging")
+            .body(body)
+            .send()
+    };
+    let mut ids = Vec::new();
+    for (endpoint, status) in [("ok", 200), ("spin", 500)] {
+        let r = raw(endpoint, "  { \"n\" :  1 ,\n \"s\": \"\\u00e9\" }  ")
+            .await
+            .expect("HTTP request");
+        assert_eq!(r.status().as_u16(), status, "{endpoint}");
+        let v: Value = r.json().await.expect("JSON body");
+        let exec = if status == 200 { &v } else { &v["execution"] };
+        assert_eq!(exec["input"], json!({"n": 1, "s": "é"}), "{endpoint}: {v}");
+        ids.push(exec["id"].as_u64().expect("logged id"));
+    }
+    assert_eq!(ids.len(), 2);
+    for id in ids {
+        match c.call(Request::LogShow { id }).await.expect("log show") {
+            Response::Execution(e) => assert_eq!(e.input, r#"{"n":1,"s":"é"}"#, "#{id}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let r = raw("ok", "{\"n\": 1").await.expect("HTTP request");
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.expect("JSON body");
+    assert_eq!(v["error"]["code"], "bad_json", "{v}");
+    assert!(d.alive());
+}

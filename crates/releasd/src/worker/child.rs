@@ -93,11 +93,10 @@ fn serve(marker: Option<&File>) -> u8 {
                 tag,
                 config,
             } => {
-                let snapshot = Snapshot {
-                    config: *config,
-                    digest,
-                };
-                match CompiledApp::compile(&snapshot, &tag) {
+                let compiled = frame::parse_config(&config)
+                    .map_err(|message| rel_domain::RelError::new(ErrorCode::Internal, message))
+                    .and_then(|config| CompiledApp::compile(&Snapshot { config, digest }, &tag));
+                match compiled {
                     Ok(app) => {
                         if apps.len() >= CACHED_APPS
                             && let Some(old) = apps.keys().next().copied()
@@ -216,9 +215,19 @@ async fn run(
     app: &CompiledApp,
     endpoint: &str,
     env: &str,
-    input: serde_json::Value,
+    input: String,
     mark: &Marker<'_>,
 ) -> FromWorker {
+    // The supervisor sends only text it checked to be JSON.
+    let input: serde_json::Value = match serde_json::from_str(&input) {
+        Ok(v) => v,
+        Err(e) => {
+            return FromWorker::Failed {
+                code: ErrorCode::Invalid,
+                message: format!("input: not valid JSON ({e})"),
+            };
+        }
+    };
     let announce = |s: &StepStart<'_>| mark.step(s);
     let hooks = RunHooks {
         inline: true,

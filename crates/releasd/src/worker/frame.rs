@@ -1,6 +1,8 @@
 //! What the supervisor and a worker say to each other over the worker's stdin and stdout:
-//! JSON messages, each preceded by its length as a big-endian `u32`. Both ends are this
-//! binary, so the format only has to be simple, not stable across versions.
+//! bincode messages, each preceded by its length as a big-endian `u32`. Both ends are this
+//! binary, so the format only has to be compact and cheap, not stable across versions.
+//! bincode cannot carry `serde_json::Value` or skipped fields, so run inputs travel as JSON
+//! text and an app's configuration as JSON bytes (loads are rare; runs are the hot path).
 
 use std::io::{Read, Write};
 
@@ -8,7 +10,6 @@ use rel_domain::config::AppConfig;
 use rel_domain::model::Execution;
 use rel_domain::{Digest, ErrorCode};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Largest message accepted from either side. Run inputs are at most 1 MiB (the HTTP
@@ -24,7 +25,8 @@ pub enum ToWorker {
     Load {
         digest: Digest,
         tag: String,
-        config: Box<AppConfig>,
+        /// The `AppConfig` as JSON ([`config_json`], [`parse_config`]).
+        config: Vec<u8>,
     },
     /// Run an endpoint of an app loaded earlier (`Missing` if it is not, or no longer, there).
     /// `seq` names the run in the step marker.
@@ -33,7 +35,8 @@ pub enum ToWorker {
         digest: Digest,
         endpoint: String,
         env: String,
-        input: Value,
+        /// The run's input as JSON text, already checked to be JSON by the caller.
+        input: String,
     },
     /// Run check number `index` of an app loaded earlier.
     Check {
@@ -101,7 +104,7 @@ const MAX_MARK: usize = 64 << 10;
 /// Write `mark` over the marker file's record.
 pub fn write_mark(file: &std::fs::File, mark: &StepMark) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let body = serde_json::to_vec(mark).map_err(std::io::Error::other)?;
+    let body = bincode::serde::encode_to_vec(mark, codec()).map_err(std::io::Error::other)?;
     let mut rec = Vec::with_capacity(MARK_HEAD + body.len());
     rec.extend_from_slice(&(body.len() as u32).to_le_bytes());
     rec.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
@@ -122,21 +125,50 @@ pub fn read_mark(file: &std::fs::File) -> Option<StepMark> {
         let mut body = vec![0u8; len];
         file.read_exact_at(&mut body, MARK_HEAD as u64).ok()?;
         if blake3::hash(&body).as_bytes()[..8] == head[4..] {
-            return serde_json::from_slice(&body).ok();
+            return decode(&body).ok();
         }
     }
     None
 }
 
-/// The frame for `msg`: length, then JSON.
+/// The frame for `msg`: length, then bincode.
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
-    let mut out = vec![0u8; 4];
-    // Serialising these types cannot fail (no maps with non-string keys, no custom impls
-    // that error); should it, the peer gets an empty message and reports a broken frame.
-    let _ = serde_json::to_writer(&mut out, msg);
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&[0u8; 4]);
+    // Encoding these types cannot fail (no skipped fields, no custom impls that error);
+    // should it, the peer gets an empty message and reports a broken frame.
+    if let Ok(body) = bincode::serde::encode_to_vec(msg, codec()) {
+        out.extend_from_slice(&body);
+    }
     let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
     out[..4].copy_from_slice(&len.to_be_bytes());
     out
+}
+
+/// An app configuration for [`ToWorker::Load`].
+pub fn config_json(config: &AppConfig) -> Vec<u8> {
+    // An `AppConfig` is plain data: serialising it cannot fail.
+    serde_json::to_vec(config).unwrap_or_default()
+}
+
+pub fn parse_config(bytes: &[u8]) -> Result<AppConfig, String> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| format!("the app configuration sent to the worker is not readable: {e}"))
+}
+
+fn codec() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_FRAME>()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> std::io::Result<T> {
+    let (msg, used) = bincode::serde::decode_from_slice(bytes, codec()).map_err(invalid)?;
+    if used != bytes.len() {
+        return Err(invalid(format!(
+            "{} bytes left over after a worker message",
+            bytes.len() - used
+        )));
+    }
+    Ok(msg)
 }
 
 /// Read one frame (blocking; the worker side). `Ok(None)` at a clean end of input.
@@ -152,7 +184,7 @@ pub fn read_blocking<T: for<'de> Deserialize<'de>>(
     let len = checked_len(len)?;
     let mut buf = vec![0u8; len];
     r.read_exact(&mut buf)?;
-    serde_json::from_slice(&buf).map(Some).map_err(invalid)
+    decode(&buf).map(Some)
 }
 
 /// Write one frame and flush (blocking; the worker side).
@@ -171,7 +203,7 @@ pub async fn read<T: for<'de> Deserialize<'de>>(
     let len = checked_len(len)?;
     let mut buf = vec![0u8; len];
     r.read_exact(&mut buf).await?;
-    serde_json::from_slice(&buf).map_err(invalid)
+    decode(&buf)
 }
 
 fn checked_len(len: [u8; 4]) -> std::io::Result<usize> {
@@ -185,6 +217,6 @@ fn checked_len(len: [u8; 4]) -> std::io::Result<usize> {
     Ok(len)
 }
 
-fn invalid(e: serde_json::Error) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+fn invalid(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
 }

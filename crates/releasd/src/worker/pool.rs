@@ -195,14 +195,15 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Run `endpoint` of `app` in `env` in a worker. `NotFound` (as `RunError::Failed`)
-    /// when the release has no such endpoint; `Busy` when admission refuses the run.
+    /// Run `endpoint` of `app` in `env` in a worker, on `input` (JSON text the caller
+    /// checked). `NotFound` (as `RunError::Failed`) when the release has no such endpoint;
+    /// `Busy` when admission refuses the run.
     pub async fn run(
         &self,
         app: &Arc<CompiledApp>,
         endpoint: &str,
         env: &str,
-        input: Value,
+        input: String,
     ) -> Result<Ran, RunError> {
         let Some(deadline) = app.deadline(endpoint) else {
             let known = app.endpoint_names().join(", ");
@@ -326,9 +327,8 @@ impl Pool {
             }
             Outcome::Answer(other) => Err(RunError::Failed(unexpected(&other))),
             Outcome::Stopped { step, why } => {
-                let input = Value::Null;
                 let execution =
-                    stopped_execution(app, env, &endpoint, &input, started_at, start, step, &why);
+                    stopped_execution(app, env, &endpoint, "null", started_at, start, step, &why);
                 let message = format!(
                     "endpoint {endpoint:?} failed: {}",
                     execution.error.as_deref().unwrap_or("the run was stopped")
@@ -435,7 +435,7 @@ impl Pool {
                     let load = frame::encode(&ToWorker::Load {
                         digest: app.digest(),
                         tag: app.tag().to_string(),
-                        config: Box::new(app.config().clone()),
+                        config: frame::config_json(app.config()),
                     });
                     sent = Instant::now();
                     if let Err(e) = write_two(&mut worker.stdin, &load, request).await {
@@ -519,6 +519,9 @@ impl Pool {
             // One malloc arena per thread would reserve 64 MiB of address space each,
             // eating into the worker's memory limit for nothing: it runs one thread.
             .env("MALLOC_ARENA_MAX", "2")
+            // mimalloc (the global allocator) reserves address space 1 GiB at a time by
+            // default: the whole --worker-memory limit. Small steps keep the limit for data.
+            .env("MIMALLOC_ARENA_RESERVE", "16MiB")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -667,7 +670,7 @@ fn stopped_execution(
     app: &CompiledApp,
     env: &str,
     endpoint: &str,
-    input: &Value,
+    input: &str,
     started_at: rel_domain::Timestamp,
     start: Instant,
     step: Option<StepInfo>,
@@ -714,7 +717,9 @@ fn stopped_execution(
         release: app.tag().to_string(),
         digest: app.digest(),
         status: ExecStatus::Error,
-        input: serde_json::to_string(input).unwrap_or_else(|_| "null".to_string()),
+        // As a run that finished stores it: compact.
+        input: serde_json::from_str::<Value>(input)
+            .map_or_else(|_| "null".to_string(), |v| v.to_string()),
         output: "null".to_string(),
         error: Some(error),
         steps,
