@@ -450,9 +450,19 @@ impl Loop {
             // which read N's writes) is answered before N is durable.
             let cut = self.complete(inflight.take());
             if cut {
-                next.answer(Some(RelError::unavailable(
-                    "store: the change before this one could not be synced to disk, so this one was not kept; nothing was changed. Check the disk, then retry",
-                )));
+                let err = match next.failed.clone() {
+                    Some(e) => e,
+                    // The log could not be cut back: this batch's record is still in it and
+                    // replays on restart if it reached the disk.
+                    None if self.wal.len() > next.before => RelError::durability_unknown(format!(
+                        "store: the change before this one could not be synced to disk and could not be undone, so whether this one survives a restart is unknown. Check the disk under {}, restart releasd, then look (relctl env show / status) before retrying",
+                        self.s.data_dir.display()
+                    )),
+                    None => RelError::unavailable(
+                        "store: the change before this one could not be synced to disk, so this one was not kept; nothing was changed. Check the disk, then retry",
+                    ),
+                };
+                next.answer(Some(err));
                 continue;
             }
             if next.failed.is_none() && next.must_sync && self.poisoned.is_none() {
@@ -545,7 +555,9 @@ impl Loop {
 
     /// Sync writes that did not wait for one (execution logs).
     fn sync_logged(&mut self) {
-        if !self.unsynced() {
+        // Once poisoned, a retry every 50 ms would only log again and replace the reason
+        // `status` shows with a later symptom.
+        if !self.unsynced() || self.poisoned.is_some() {
             return;
         }
         match self.wal.sync() {
@@ -830,5 +842,119 @@ impl Drop for Checkpointer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trees::{Kv, T};
+    use rel_domain::ErrorCode;
+
+    /// A commit loop whose log takes appends but fails every sync and every cut.
+    fn failing_loop(dir: &std::path::Path) -> (Loop, Arc<SledTrees>, Arc<Mutex<Option<String>>>) {
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .expect("sled");
+        let trees = Arc::new(SledTrees::open(db).expect("trees"));
+        let (mut wal, _) = Wal::open(&dir.join("wal"), &trees, || Ok(())).expect("wal");
+        wal.fail_syncs_and_cuts();
+        let degraded = Arc::new(Mutex::new(None));
+        let shared = Shared {
+            trees: Arc::clone(&trees),
+            gate: Arc::new(RwLock::new(())),
+            sync_sled: Arc::new(|| Ok(())),
+            data_dir: dir.to_path_buf(),
+            sink: Arc::new(RwLock::new(None)),
+            after_apply: Box::new(|_| {}),
+            degraded: Arc::clone(&degraded),
+        };
+        (Loop::new(shared, wal), trees, degraded)
+    }
+
+    /// A durable job writing `key` in `meta`; `during` runs inside its rules.
+    fn put(
+        key: &'static [u8],
+        during: impl FnOnce() + Send + 'static,
+    ) -> (Job, Receiver<Option<RelError>>) {
+        let (tx, rx) = mpsc::channel();
+        let mut during = Some(during);
+        let run: Run = Box::new(move |t: &Tx<'_>| {
+            t.put(T::Meta, key, b"1").expect("put");
+            if let Some(f) = during.take() {
+                f();
+            }
+            let tx = tx.clone();
+            let finish: Finish = Box::new(move |e| {
+                let _ = tx.send(e);
+            });
+            (true, finish)
+        });
+        (
+            Job {
+                mode: Mode::Durable,
+                run,
+            },
+            rx,
+        )
+    }
+
+    fn code(rx: &Receiver<Option<RelError>>) -> ErrorCode {
+        rx.recv()
+            .expect("answered")
+            .expect("answered with an error")
+            .code
+    }
+
+    /// Batch N syncs on the sync thread while N+1 is appended; N's sync fails and the log
+    /// cannot be cut back. N+1's record is still in the log (it may replay on restart), so
+    /// N+1 must hear "durability unknown", not "nothing was changed"; every later write is
+    /// refused; the reason `status` shows stays the first failure.
+    #[test]
+    fn failed_sync_that_cannot_be_undone_leaves_the_next_batch_unknown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut lp, trees, degraded) = failing_loop(dir.path());
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        });
+        // N+1 arrives while N's rules run, so N is synced on the sync thread (pipelined).
+        let (second, rx2) = put(b"test-second", || {});
+        let f = Arc::clone(&front);
+        let (first, rx1) = put(b"test-first", move || {
+            lock(&f.q).jobs.push_back(second);
+        });
+        lock(&front.q).jobs.push_back(first);
+        lp.session(&front);
+        assert_eq!(code(&rx1), ErrorCode::DurabilityUnknown);
+        assert_eq!(
+            code(&rx2),
+            ErrorCode::DurabilityUnknown,
+            "N+1's record could not be cut from the log: it may replay"
+        );
+        for k in [&b"test-first"[..], b"test-second"] {
+            assert_eq!(trees.get(T::Meta, k).expect("read"), None, "sled untouched");
+        }
+        let why = degraded
+            .lock()
+            .expect("degraded")
+            .clone()
+            .expect("degraded");
+        assert!(why.contains("undoing it failed"), "{why}");
+
+        let (third, rx3) = put(b"test-third", || {});
+        lp.lead(&front, third);
+        assert_eq!(code(&rx3), ErrorCode::Unavailable, "refused after poison");
+        assert_eq!(trees.get(T::Meta, b"test-third").expect("read"), None);
+        // The writer thread retries unsynced records every 50 ms; that must not replace
+        // the reason with a later symptom.
+        lp.sync_logged();
+        assert_eq!(
+            degraded.lock().expect("degraded").as_deref(),
+            Some(why.as_str())
+        );
     }
 }
