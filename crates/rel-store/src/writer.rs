@@ -957,4 +957,49 @@ mod tests {
             Some(why.as_str())
         );
     }
+
+    /// Back-pressure: while the loop is busy, a durable request queues instead of leading;
+    /// at [`QUEUE`] waiting, the next caller blocks until one is taken, and none is lost.
+    #[test]
+    fn a_busy_loop_queues_and_a_full_queue_blocks_the_next_caller() {
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        });
+        let busy = lock(&front.core);
+        let mut answers = Vec::new();
+        for _ in 0..QUEUE {
+            let (job, rx) = put(b"k", || {});
+            front.submit(job).expect("queued");
+            answers.push(rx);
+        }
+        assert_eq!(lock(&front.q).jobs.len(), QUEUE);
+        let f = Arc::clone(&front);
+        let late = std::thread::spawn(move || {
+            let (job, _rx) = put(b"late", || {});
+            f.submit(job)
+        });
+        // Readiness, not a sleep: the caller has registered as blocked.
+        while lock(&front.q).blocked == 0 {
+            assert!(!late.is_finished(), "a full queue took one more");
+            std::thread::yield_now();
+        }
+        assert!(front.pop().is_some());
+        late.join()
+            .expect("thread")
+            .expect("queued once there was room");
+        assert_eq!(
+            lock(&front.q).jobs.len(),
+            QUEUE,
+            "none lost, none beyond the bound"
+        );
+        drop(busy);
+        front.close();
+        let (job, _rx) = put(b"after", || {});
+        let refused = front.submit(job).expect_err("closed and no loop");
+        assert_eq!(refused.code, ErrorCode::Unavailable);
+        drop(answers);
+    }
 }
