@@ -340,6 +340,9 @@ struct Loop {
     t_rules: Duration,
     t_sync: Duration,
     t_apply: Duration,
+    /// Tests of the failure paths: this many applies to sled fail.
+    #[cfg(test)]
+    fail_applies: usize,
 }
 
 /// A batch run and appended to the log, not yet applied to sled nor answered.
@@ -384,6 +387,8 @@ impl Loop {
             t_rules: Duration::ZERO,
             t_sync: Duration::ZERO,
             t_apply: Duration::ZERO,
+            #[cfg(test)]
+            fail_applies: 0,
         }
     }
 
@@ -463,6 +468,20 @@ impl Loop {
                     ),
                 };
                 next.answer(Some(err));
+                continue;
+            }
+            if next.failed.is_none() && self.poisoned.is_some() {
+                // Applying N failed after N+1 was written: N+1 is refused like every change
+                // after it (nothing of it may reach sled now) and taken back out of the log.
+                let err = match self.wal.cut_to(next.before) {
+                    Ok(()) => self.refused(),
+                    Err(e) => Some(RelError::durability_unknown(format!(
+                        "store: the change before this one could not be applied, and this one could not be taken back out of the write-ahead log ({e}); whether it survives a restart is unknown. Check the disk under {}, restart releasd, then look (relctl env show / status) before retrying",
+                        self.s.data_dir.display()
+                    ))),
+                };
+                self.synced_to = self.synced_to.min(self.wal.len());
+                next.answer(err);
                 continue;
             }
             if next.failed.is_none() && next.must_sync && self.poisoned.is_none() {
@@ -683,7 +702,7 @@ impl Loop {
             let gate = Arc::clone(&self.s.gate);
             let result = {
                 let _g = gate.write().unwrap_or_else(|e| e.into_inner());
-                self.s.trees.apply(&w.set)
+                self.apply(&w.set)
             };
             if let Err(e) = result {
                 // The batch is in the log (and replays on restart) but sled is half-applied:
@@ -711,6 +730,15 @@ impl Loop {
             sink(&evs);
         }
         w.answer(None);
+    }
+
+    fn apply(&mut self, set: &WriteSet) -> Result<(), RelError> {
+        #[cfg(test)]
+        if self.fail_applies > 0 {
+            self.fail_applies -= 1;
+            return Err(RelError::unavailable("No space left on device (test)"));
+        }
+        self.s.trees.apply(set)
     }
 
     fn rotate(&mut self) {
@@ -851,15 +879,20 @@ mod tests {
     use crate::trees::{Kv, T};
     use rel_domain::ErrorCode;
 
-    /// A commit loop whose log takes appends but fails every sync and every cut.
-    fn failing_loop(dir: &std::path::Path) -> (Loop, Arc<SledTrees>, Arc<Mutex<Option<String>>>) {
+    /// A commit loop; with `failing_log`, its log takes appends but fails every sync and cut.
+    fn test_loop(
+        dir: &std::path::Path,
+        failing_log: bool,
+    ) -> (Loop, Arc<SledTrees>, Arc<Mutex<Option<String>>>) {
         let db = sled::Config::new()
             .path(dir.join("db"))
             .open()
             .expect("sled");
         let trees = Arc::new(SledTrees::open(db).expect("trees"));
         let (mut wal, _) = Wal::open(&dir.join("wal"), &trees, || Ok(())).expect("wal");
-        wal.fail_syncs_and_cuts();
+        if failing_log {
+            wal.fail_syncs_and_cuts();
+        }
         let degraded = Arc::new(Mutex::new(None));
         let shared = Shared {
             trees: Arc::clone(&trees),
@@ -914,7 +947,7 @@ mod tests {
     #[test]
     fn failed_sync_that_cannot_be_undone_leaves_the_next_batch_unknown() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut lp, trees, degraded) = failing_loop(dir.path());
+        let (mut lp, trees, degraded) = test_loop(dir.path(), true);
         let front = Arc::new(Front {
             q: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -1001,5 +1034,48 @@ mod tests {
         let refused = front.submit(job).expect_err("closed and no loop");
         assert_eq!(refused.code, ErrorCode::Unavailable);
         drop(answers);
+    }
+
+    /// Batch N is synced but applying it to sled fails (disk full) after N+1 was written on
+    /// top of it: N hears "durability unknown" (it is in the log and replays), N+1 is refused
+    /// like every change after it, nothing of N+1 reaches sled, and its record is taken back
+    /// out of the log (a restart replays N, not N+1).
+    #[test]
+    fn a_failed_apply_refuses_the_batch_written_behind_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut lp, trees, degraded) = test_loop(dir.path(), false);
+        lp.fail_applies = 1;
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        });
+        let (second, rx2) = put(b"test-second", || {});
+        let f = Arc::clone(&front);
+        let (first, rx1) = put(b"test-first", move || {
+            lock(&f.q).jobs.push_back(second);
+        });
+        lock(&front.q).jobs.push_back(first);
+        lp.session(&front);
+        assert_eq!(code(&rx1), ErrorCode::DurabilityUnknown);
+        assert_eq!(code(&rx2), ErrorCode::Unavailable, "refused once degraded");
+        assert_eq!(trees.get(T::Meta, b"test-second").expect("read"), None);
+        assert!(degraded.lock().expect("degraded").is_some());
+        drop(lp);
+        // What a restart replays.
+        let db = sled::Config::new()
+            .path(dir.path().join("replayed"))
+            .open()
+            .expect("sled");
+        let replayed = SledTrees::open(db).expect("trees");
+        Wal::open(&dir.path().join("wal"), &replayed, || Ok(())).expect("replay");
+        assert!(
+            replayed
+                .get(T::Meta, b"test-first")
+                .expect("read")
+                .is_some()
+        );
+        assert_eq!(replayed.get(T::Meta, b"test-second").expect("read"), None);
     }
 }
