@@ -294,6 +294,20 @@ impl Wal {
         self.file.sync_data()
     }
 
+    /// Tests of the failure paths: from now on appends succeed but every sync and every cut
+    /// fails (`/dev/null` takes writes; `fdatasync` and `ftruncate` on it are EINVAL).
+    #[cfg(test)]
+    pub(crate) fn fail_syncs_and_cuts(&mut self) {
+        let null = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .expect("/dev/null");
+        self.file = Arc::new(null);
+        // No growing: that would sync too.
+        self.allocated = u64::MAX / 2;
+    }
+
     /// The current segment's file, for a sync on another thread: it covers every record
     /// appended before the sync starts.
     pub fn file(&self) -> Arc<File> {

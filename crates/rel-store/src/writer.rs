@@ -340,6 +340,9 @@ struct Loop {
     t_rules: Duration,
     t_sync: Duration,
     t_apply: Duration,
+    /// Tests of the failure paths: this many applies to sled fail.
+    #[cfg(test)]
+    fail_applies: usize,
 }
 
 /// A batch run and appended to the log, not yet applied to sled nor answered.
@@ -384,6 +387,8 @@ impl Loop {
             t_rules: Duration::ZERO,
             t_sync: Duration::ZERO,
             t_apply: Duration::ZERO,
+            #[cfg(test)]
+            fail_applies: 0,
         }
     }
 
@@ -450,9 +455,33 @@ impl Loop {
             // which read N's writes) is answered before N is durable.
             let cut = self.complete(inflight.take());
             if cut {
-                next.answer(Some(RelError::unavailable(
-                    "store: the change before this one could not be synced to disk, so this one was not kept; nothing was changed. Check the disk, then retry",
-                )));
+                let err = match next.failed.clone() {
+                    Some(e) => e,
+                    // The log could not be cut back: this batch's record is still in it and
+                    // replays on restart if it reached the disk.
+                    None if self.wal.len() > next.before => RelError::durability_unknown(format!(
+                        "store: the change before this one could not be synced to disk and could not be undone, so whether this one survives a restart is unknown. Check the disk under {}, restart releasd, then look (relctl env show / status) before retrying",
+                        self.s.data_dir.display()
+                    )),
+                    None => RelError::unavailable(
+                        "store: the change before this one could not be synced to disk, so this one was not kept; nothing was changed. Check the disk, then retry",
+                    ),
+                };
+                next.answer(Some(err));
+                continue;
+            }
+            if next.failed.is_none() && self.poisoned.is_some() {
+                // Applying N failed after N+1 was written: N+1 is refused like every change
+                // after it (nothing of it may reach sled now) and taken back out of the log.
+                let err = match self.wal.cut_to(next.before) {
+                    Ok(()) => self.refused(),
+                    Err(e) => Some(RelError::durability_unknown(format!(
+                        "store: the change before this one could not be applied, and this one could not be taken back out of the write-ahead log ({e}); whether it survives a restart is unknown. Check the disk under {}, restart releasd, then look (relctl env show / status) before retrying",
+                        self.s.data_dir.display()
+                    ))),
+                };
+                self.synced_to = self.synced_to.min(self.wal.len());
+                next.answer(err);
                 continue;
             }
             if next.failed.is_none() && next.must_sync && self.poisoned.is_none() {
@@ -545,7 +574,9 @@ impl Loop {
 
     /// Sync writes that did not wait for one (execution logs).
     fn sync_logged(&mut self) {
-        if !self.unsynced() {
+        // Once poisoned, a retry every 50 ms would only log again and replace the reason
+        // `status` shows with a later symptom.
+        if !self.unsynced() || self.poisoned.is_some() {
             return;
         }
         match self.wal.sync() {
@@ -671,7 +702,7 @@ impl Loop {
             let gate = Arc::clone(&self.s.gate);
             let result = {
                 let _g = gate.write().unwrap_or_else(|e| e.into_inner());
-                self.s.trees.apply(&w.set)
+                self.apply(&w.set)
             };
             if let Err(e) = result {
                 // The batch is in the log (and replays on restart) but sled is half-applied:
@@ -699,6 +730,15 @@ impl Loop {
             sink(&evs);
         }
         w.answer(None);
+    }
+
+    fn apply(&mut self, set: &WriteSet) -> Result<(), RelError> {
+        #[cfg(test)]
+        if self.fail_applies > 0 {
+            self.fail_applies -= 1;
+            return Err(RelError::unavailable("No space left on device (test)"));
+        }
+        self.s.trees.apply(set)
     }
 
     fn rotate(&mut self) {
@@ -830,5 +870,212 @@ impl Drop for Checkpointer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trees::{Kv, T};
+    use rel_domain::ErrorCode;
+
+    /// A commit loop; with `failing_log`, its log takes appends but fails every sync and cut.
+    fn test_loop(
+        dir: &std::path::Path,
+        failing_log: bool,
+    ) -> (Loop, Arc<SledTrees>, Arc<Mutex<Option<String>>>) {
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .expect("sled");
+        let trees = Arc::new(SledTrees::open(db).expect("trees"));
+        let (mut wal, _) = Wal::open(&dir.join("wal"), &trees, || Ok(())).expect("wal");
+        if failing_log {
+            wal.fail_syncs_and_cuts();
+        }
+        let degraded = Arc::new(Mutex::new(None));
+        let shared = Shared {
+            trees: Arc::clone(&trees),
+            gate: Arc::new(RwLock::new(())),
+            sync_sled: Arc::new(|| Ok(())),
+            data_dir: dir.to_path_buf(),
+            sink: Arc::new(RwLock::new(None)),
+            after_apply: Box::new(|_| {}),
+            degraded: Arc::clone(&degraded),
+        };
+        (Loop::new(shared, wal), trees, degraded)
+    }
+
+    /// A durable job writing `key` in `meta`; `during` runs inside its rules.
+    fn put(
+        key: &'static [u8],
+        during: impl FnOnce() + Send + 'static,
+    ) -> (Job, Receiver<Option<RelError>>) {
+        let (tx, rx) = mpsc::channel();
+        let mut during = Some(during);
+        let run: Run = Box::new(move |t: &Tx<'_>| {
+            t.put(T::Meta, key, b"1").expect("put");
+            if let Some(f) = during.take() {
+                f();
+            }
+            let tx = tx.clone();
+            let finish: Finish = Box::new(move |e| {
+                let _ = tx.send(e);
+            });
+            (true, finish)
+        });
+        (
+            Job {
+                mode: Mode::Durable,
+                run,
+            },
+            rx,
+        )
+    }
+
+    fn code(rx: &Receiver<Option<RelError>>) -> ErrorCode {
+        rx.recv()
+            .expect("answered")
+            .expect("answered with an error")
+            .code
+    }
+
+    /// Batch N syncs on the sync thread while N+1 is appended; N's sync fails and the log
+    /// cannot be cut back. N+1's record is still in the log (it may replay on restart), so
+    /// N+1 must hear "durability unknown", not "nothing was changed"; every later write is
+    /// refused; the reason `status` shows stays the first failure.
+    #[test]
+    fn failed_sync_that_cannot_be_undone_leaves_the_next_batch_unknown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut lp, trees, degraded) = test_loop(dir.path(), true);
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        });
+        // N+1 arrives while N's rules run, so N is synced on the sync thread (pipelined).
+        let (second, rx2) = put(b"test-second", || {});
+        let f = Arc::clone(&front);
+        let (first, rx1) = put(b"test-first", move || {
+            lock(&f.q).jobs.push_back(second);
+        });
+        lock(&front.q).jobs.push_back(first);
+        lp.session(&front);
+        assert_eq!(code(&rx1), ErrorCode::DurabilityUnknown);
+        assert_eq!(
+            code(&rx2),
+            ErrorCode::DurabilityUnknown,
+            "N+1's record could not be cut from the log: it may replay"
+        );
+        for k in [&b"test-first"[..], b"test-second"] {
+            assert_eq!(trees.get(T::Meta, k).expect("read"), None, "sled untouched");
+        }
+        let why = degraded
+            .lock()
+            .expect("degraded")
+            .clone()
+            .expect("degraded");
+        assert!(why.contains("undoing it failed"), "{why}");
+
+        let (third, rx3) = put(b"test-third", || {});
+        lp.lead(&front, third);
+        assert_eq!(code(&rx3), ErrorCode::Unavailable, "refused after poison");
+        assert_eq!(trees.get(T::Meta, b"test-third").expect("read"), None);
+        // The writer thread retries unsynced records every 50 ms; that must not replace
+        // the reason with a later symptom.
+        lp.sync_logged();
+        assert_eq!(
+            degraded.lock().expect("degraded").as_deref(),
+            Some(why.as_str())
+        );
+    }
+
+    /// Back-pressure: while the loop is busy, a durable request queues instead of leading;
+    /// at [`QUEUE`] waiting, the next caller blocks until one is taken, and none is lost.
+    #[test]
+    fn a_busy_loop_queues_and_a_full_queue_blocks_the_next_caller() {
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        });
+        let busy = lock(&front.core);
+        let mut answers = Vec::new();
+        for _ in 0..QUEUE {
+            let (job, rx) = put(b"k", || {});
+            front.submit(job).expect("queued");
+            answers.push(rx);
+        }
+        assert_eq!(lock(&front.q).jobs.len(), QUEUE);
+        let f = Arc::clone(&front);
+        let late = std::thread::spawn(move || {
+            let (job, _rx) = put(b"late", || {});
+            f.submit(job)
+        });
+        // Readiness, not a sleep: the caller has registered as blocked.
+        while lock(&front.q).blocked == 0 {
+            assert!(!late.is_finished(), "a full queue took one more");
+            std::thread::yield_now();
+        }
+        assert!(front.pop().is_some());
+        late.join()
+            .expect("thread")
+            .expect("queued once there was room");
+        assert_eq!(
+            lock(&front.q).jobs.len(),
+            QUEUE,
+            "none lost, none beyond the bound"
+        );
+        drop(busy);
+        front.close();
+        let (job, _rx) = put(b"after", || {});
+        let refused = front.submit(job).expect_err("closed and no loop");
+        assert_eq!(refused.code, ErrorCode::Unavailable);
+        drop(answers);
+    }
+
+    /// Batch N is synced but applying it to sled fails (disk full) after N+1 was written on
+    /// top of it: N hears "durability unknown" (it is in the log and replays), N+1 is refused
+    /// like every change after it, nothing of N+1 reaches sled, and its record is taken back
+    /// out of the log (a restart replays N, not N+1).
+    #[test]
+    fn a_failed_apply_refuses_the_batch_written_behind_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut lp, trees, degraded) = test_loop(dir.path(), false);
+        lp.fail_applies = 1;
+        let front = Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        });
+        let (second, rx2) = put(b"test-second", || {});
+        let f = Arc::clone(&front);
+        let (first, rx1) = put(b"test-first", move || {
+            lock(&f.q).jobs.push_back(second);
+        });
+        lock(&front.q).jobs.push_back(first);
+        lp.session(&front);
+        assert_eq!(code(&rx1), ErrorCode::DurabilityUnknown);
+        assert_eq!(code(&rx2), ErrorCode::Unavailable, "refused once degraded");
+        assert_eq!(trees.get(T::Meta, b"test-second").expect("read"), None);
+        assert!(degraded.lock().expect("degraded").is_some());
+        drop(lp);
+        // What a restart replays.
+        let db = sled::Config::new()
+            .path(dir.path().join("replayed"))
+            .open()
+            .expect("sled");
+        let replayed = SledTrees::open(db).expect("trees");
+        Wal::open(&dir.path().join("wal"), &replayed, || Ok(())).expect("replay");
+        assert!(
+            replayed
+                .get(T::Meta, b"test-first")
+                .expect("read")
+                .is_some()
+        );
+        assert_eq!(replayed.get(T::Meta, b"test-second").expect("read"), None);
     }
 }

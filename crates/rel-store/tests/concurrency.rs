@@ -235,3 +235,66 @@ fn leaders_queued_writers_and_exclusive_prunes_never_overlap() {
         .expect("the live release survived every prune");
     assert!(s.verify_audit().expect("verify").ok);
 }
+
+/// Whoever commits (a caller leading, or the writer thread draining the queue, pipelined),
+/// the change sink gets every stored event once, in seq order with no gap, and a deployer
+/// hears its answer only after the event of its deployment was published.
+#[test]
+fn events_reach_the_sink_in_seq_order_before_the_answer_whoever_commits() {
+    let (_d, s) = open();
+    for i in 0..4 {
+        release_with(&s, &format!("r{i}"), config_no_checks(&format!("r{i}")), i);
+    }
+    let first = s.last_change().expect("last change") + 1;
+    let published = Arc::new(std::sync::Mutex::new(Vec::<(u64, Option<u64>)>::new()));
+    {
+        let p = Arc::clone(&published);
+        s.set_change_sink(Box::new(move |evs| {
+            let mut p = p.lock().expect("lock");
+            for e in evs {
+                let dep = match &e.change {
+                    Change::Deployed(d) => Some(d.id),
+                    _ => None,
+                };
+                p.push((e.seq, dep));
+            }
+        }));
+    }
+    let s = Arc::new(s);
+    let handles: Vec<_> = (0..8u64)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            let p = Arc::clone(&published);
+            std::thread::spawn(move || {
+                for j in 0..20u64 {
+                    let tag = format!("r{}", (i + j) % 4);
+                    let Ok(o) = deploy(&s, &tag, "staging", &deployer(), 100 + j as i64) else {
+                        continue;
+                    };
+                    if o.changed {
+                        let id = o.deployment.id;
+                        assert!(
+                            p.lock().expect("lock").iter().any(|(_, d)| *d == Some(id)),
+                            "deployment {id} answered before its event was published"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("deployer");
+    }
+    let published = published.lock().expect("lock").clone();
+    let seqs: Vec<u64> = published.iter().map(|(q, _)| *q).collect();
+    let want: Vec<u64> = (first..first + seqs.len() as u64).collect();
+    assert_eq!(seqs, want, "published once each, in seq order, no gap");
+    let stored: Vec<u64> = s
+        .changes_since(first - 1, 10_000)
+        .expect("changes")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(stored, want, "what was published is what is stored");
+    assert!(!seqs.is_empty());
+}
