@@ -147,7 +147,12 @@ impl EtcdCluster {
             .args(["--initial-advertise-peer-urls", &peer_url])
             .args(["--initial-cluster", &initial_cluster])
             .args(["--initial-cluster-state", "new"])
-            .args(["--initial-cluster-token", "rel-test"])
+            // One token per cluster (its first peer port is unique while it runs): members of
+            // two clusters that picked a colliding port can never join each other.
+            .args([
+                "--initial-cluster-token",
+                &format!("rel-test-{}", self.members[0].peer_port),
+            ])
             // Short raft timers: a killed leader is replaced in about a second, not ten.
             .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
             // As docs/SCALE-OUT.md recommends: an import is one transaction of many keys.
@@ -266,14 +271,28 @@ impl EtcdCluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Member `i` answers healthy on its client port, and it is ours: the member list there
+    /// names its peer port. Ports are picked by binding port 0 and releasing it, so another
+    /// test's etcd could hold the same client port; a test talking to that one would see
+    /// another store's keys.
     fn healthy(&self, i: usize) -> bool {
-        self.etcdctl_on(&[format!("127.0.0.1:{}", self.members[i].client_port)])
+        let endpoint = [format!("127.0.0.1:{}", self.members[i].client_port)];
+        let health = self
+            .etcdctl_on(&endpoint)
             .args(["endpoint", "health"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+            .is_ok_and(|s| s.success());
+        if !health {
+            return false;
+        }
+        let peer = format!("127.0.0.1:{}", self.members[i].peer_port);
+        self.etcdctl_on(&endpoint)
+            .args(["member", "list"])
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(&peer))
     }
 
     fn wait_healthy(&mut self, i: usize) -> Result<(), String> {
