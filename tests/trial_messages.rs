@@ -342,4 +342,29 @@ fn see_more_is_said_only_when_more_exists() {
             "--limit {limit} shows everything and says nothing of more: {all}"
         );
     }
+    // The other lists say it too: the audit log (several entries by now), env history.
+    ok(&d, &["deploy", "v1", "--env", "staging"]);
+    ok(&d, &["deploy", "v2", "--env", "staging"]);
+    for args in [
+        &["audit", "--limit", "1"][..],
+        &["env", "history", "staging", "--limit", "1"],
+    ] {
+        let cut = ok(&d, args);
+        assert!(
+            cut.contains("(the newest 1; pass --limit N to see more"),
+            "{args:?}: {cut}"
+        );
+    }
+    let all = ok(&d, &["env", "history", "staging", "--limit", "2"]);
+    assert!(!all.contains("see more"), "{all}");
+    // With -o json stdout stays one document; the note goes to stderr.
+    let out = relctl(
+        &d,
+        &["env", "history", "staging", "--limit", "1", "-o", "json"],
+    );
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pass --limit N to see more"), "{stderr}");
 }

@@ -506,7 +506,7 @@ pub fn freeze_in_force(
 /// The refusal of a second request for what a pending one already asks (exit 3).
 pub fn duplicate_request(r: &ChangeRequest, env: &str) -> RelError {
     RelError::conflict(format!(
-        "request #{} by {} already asks to deploy {} to {env} ({} of {} approvals): approve it (relctl approve {}) or reject it (relctl reject {} --reason TEXT) before asking again",
+        "request #{} by {} already asks to deploy {} to {env} ({} of {} approvals): another user approves it (relctl approve {}), or its requester or an approver withdraws it (relctl reject {} --reason TEXT) before asking again",
         r.id,
         r.requested_by,
         r.release,

@@ -226,7 +226,7 @@ pub fn check_promotion(
                 }
                 None => {
                     return Err(RelError::policy(format!(
-                        "policy: {tag} has not passed verification in {req}, which {} requires because the app defines checks (a pass there no longer counts once the release was rolled back out of {req}). {how}, {override_hint}",
+                        "policy: {tag} has not passed verification in {req}, which {} requires because the app defines checks (a pass counts only while the release was not rolled back out of {req} since). {how}, {override_hint}",
                         env.name
                     )));
                 }

@@ -34,7 +34,8 @@ use crate::messages::{ClientFrame, Event, Hello, Request, Response, ServerFrame,
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach releasd at {}: {reason}. Start it with `releasd` (or check --socket / RELEASD_SOCKET)", socket.display())]
+    /// `reason` ends with what to do (it differs: nothing there vs a daemon that died).
+    #[error("cannot reach releasd at {}: {reason}", socket.display())]
     Unreachable { socket: PathBuf, reason: String },
     #[error(
         "protocol version mismatch: this client speaks v{client}, releasd speaks v{daemon}; upgrade the older one"
@@ -137,9 +138,11 @@ impl Client {
             socket: socket.to_path_buf(),
             reason,
         };
-        let name = socket
-            .to_fs_name::<GenericFilePath>()
-            .map_err(|e| unreachable(format!("not a usable socket path: {e}")))?;
+        let name = socket.to_fs_name::<GenericFilePath>().map_err(|e| {
+            unreachable(format!(
+                "not a usable socket path: {e}. Check --socket / RELEASD_SOCKET"
+            ))
+        })?;
         let stream = Stream::connect(name).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
                 ClientError::Denied {
@@ -348,20 +351,26 @@ fn blocking_dir(socket: &Path) -> Option<String> {
 
 fn describe_connect_error(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            "no socket there (releasd is not running, or uses another --socket)".to_string()
-        }
-        std::io::ErrorKind::ConnectionRefused => {
-            "connection refused (a stale socket: releasd is not running)".to_string()
-        }
+        std::io::ErrorKind::NotFound => format!(
+            "no socket there (releasd is not running, or uses another --socket). {START_HINT}"
+        ),
+        // A daemon ran here and did not clean up: its data dir is unknown to the client, and
+        // a plain `releasd` would serve the default one, maybe an empty store, on this socket.
+        std::io::ErrorKind::ConnectionRefused => "connection refused: a releasd ran here and \
+             stopped without cleaning up (a crash or kill -9). Start it again the way it was \
+             started, with the same --data-dir and config (e.g. systemctl restart releasd); a \
+             plain `releasd` serves its default data dir, which may not be this store"
+            .to_string(),
         std::io::ErrorKind::PermissionDenied => {
             "only the daemon's owner, and the group set in its [socket] config, may open it. \
              Ask its owner for access, or run your own daemon with a --socket you own"
                 .to_string()
         }
-        _ => e.to_string(),
+        _ => format!("{e}. {START_HINT}"),
     }
 }
+
+const START_HINT: &str = "Start it with `releasd` (or check --socket / RELEASD_SOCKET)";
 
 async fn handshake(stream: &Stream, hello: &ClientFrame) -> Result<Welcome, ClientError> {
     let lost = |e: CodecError| ClientError::Disconnected(format!("during the handshake: {e}"));

@@ -65,6 +65,24 @@ impl Session {
             out(&human())
         }
     }
+
+    /// After a list cut at `--limit` (`more`): a line under the table when `table_line` (the
+    /// tables of `release list` and `logs` carry their own), and for `-o json` a note on
+    /// stderr, since stdout stays one JSON document.
+    pub fn more_note(&self, more: bool, shown: usize, table_line: bool) -> anyhow::Result<()> {
+        if !more {
+            return Ok(());
+        }
+        let note = format!("(the newest {shown}; pass --limit N to see more or --limit 0 for all)");
+        if self.json() {
+            eprintln!("{note}");
+            Ok(())
+        } else if table_line {
+            out(&format!("{note}\n"))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Write to stdout. A closed pipe (`relctl release list | head -1`) is not an error.

@@ -92,6 +92,13 @@ async fn unreachable_socket_is_reported_as_unreachable() {
         .err()
         .expect("connected to a dead daemon");
     assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
+    // Not "start it with releasd": that would serve the default data dir on this socket.
+    let said = e.to_string();
+    assert!(
+        said.contains("stopped without cleaning up") && said.contains("same --data-dir"),
+        "{said}"
+    );
+    assert!(!said.contains("Start it with `releasd`"), "{said}");
 }
 
 #[test]

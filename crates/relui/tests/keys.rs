@@ -828,6 +828,7 @@ fn a_restart_after_a_crash_says_the_daemon_died() {
             && again.contains("relui started it again (pid 4343), log /tmp/releasd.log"),
         "{again}"
     );
+    assert!(again.contains("its log may say why"), "{again}");
     // After a stop on purpose, s starting it is no crash.
     app.update(Msg::OursStopped { retry_in_ms: 400 });
     app.update(Msg::DaemonStarted {

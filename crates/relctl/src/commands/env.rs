@@ -72,7 +72,7 @@ pub async fn run(s: &Session, cmd: EnvCmd) -> anyhow::Result<()> {
                 Ok(reply!(conn, req, Response::History(l) => l))
             };
             let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            let list = crate::paging::collect(limit, fetch, |d| d.id).await?;
+            let (list, more) = crate::paging::collect_more(limit, fetch, |d| d.id).await?;
             if list.is_empty() && !s.json() {
                 return out(&format!(
                     "nothing was ever deployed to {env}: relctl deploy TAG --env {env}\n"
@@ -81,7 +81,8 @@ pub async fn run(s: &Session, cmd: EnvCmd) -> anyhow::Result<()> {
             s.show(
                 || table::history(&list, table::HistoryOf::Env, s.ctx),
                 || json::history(&list),
-            )
+            )?;
+            s.more_note(more, list.len(), true)
         }
     }
 }

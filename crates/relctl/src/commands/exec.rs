@@ -110,7 +110,8 @@ pub async fn logs(s: &Session, args: LogsArgs) -> anyhow::Result<()> {
     s.show(
         || table_exec::executions(&list, more, s.ctx),
         || json::executions(&list),
-    )
+    )?;
+    s.more_note(more, list.len(), false)
 }
 
 /// Write one line to stdout and flush it. `Ok(false)` when the reader went away

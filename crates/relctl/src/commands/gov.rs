@@ -121,11 +121,12 @@ pub async fn requests(
         Ok(reply!(conn, req, Response::Requests(l) => l))
     };
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let list = crate::paging::collect(limit, fetch, |r| r.id).await?;
+    let (list, more) = crate::paging::collect_more(limit, fetch, |r| r.id).await?;
     s.show(
         || table_gov::requests(&list, s.ctx),
         || json_gov::requests(&list),
-    )
+    )?;
+    s.more_note(more, list.len(), true)
 }
 
 pub async fn approve(s: &Session, id: u64) -> anyhow::Result<()> {

@@ -200,8 +200,9 @@ pub async fn audit(s: &Session, args: AuditArgs) -> anyhow::Result<()> {
                 Ok(reply!(conn, req, Response::Audit(l) => l))
             };
             let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
-            let list = crate::paging::collect(limit, fetch, |a| a.seq).await?;
-            s.show(|| table::audit(&list, s.ctx), || json::audit(&list))
+            let (list, more) = crate::paging::collect_more(limit, fetch, |a| a.seq).await?;
+            s.show(|| table::audit(&list, s.ctx), || json::audit(&list))?;
+            s.more_note(more, list.len(), true)
         }
         Some(AuditCmd::Verify) => {
             let r = reply!(conn, Request::AuditVerify, Response::AuditReport(r) => r);

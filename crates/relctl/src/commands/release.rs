@@ -129,7 +129,8 @@ async fn list(s: &Session, state: Option<StateArg>, limit: usize) -> anyhow::Res
     s.show(
         || table::releases(&list, more, &holds, s.ctx),
         || json::releases(&list, &holds),
-    )
+    )?;
+    s.more_note(more, list.len(), false)
 }
 
 /// Where releases are held, from an `EnvList` answer.

@@ -432,7 +432,7 @@ impl App {
                         Some(old) => {
                             let old = old.map(|p| format!(" (pid {p})")).unwrap_or_default();
                             self.info(format!(
-                                "the releasd relui started{old} went away without a stop (crashed or killed; its log says why); {}",
+                                "the releasd relui started{old} went away without a stop (crashed or killed: its log may say why); {}",
                                 note.replacen("relui started releasd", "relui started it again", 1)
                             ));
                         }
