@@ -933,6 +933,31 @@ mod tests {
         )
     }
 
+    /// One session of two durable puts, `test-first` (N) then `test-second` (N+1); N+1
+    /// arrives while N's rules run, so N syncs on the sync thread (pipelined). Their answers.
+    fn pipelined_pair(
+        lp: &mut Loop,
+        front: &Arc<Front>,
+    ) -> (Receiver<Option<RelError>>, Receiver<Option<RelError>>) {
+        let (second, rx2) = put(b"test-second", || {});
+        let f = Arc::clone(front);
+        let (first, rx1) = put(b"test-first", move || {
+            lock(&f.q).jobs.push_back(second);
+        });
+        lock(&front.q).jobs.push_back(first);
+        lp.session(front);
+        (rx1, rx2)
+    }
+
+    fn new_front() -> Arc<Front> {
+        Arc::new(Front {
+            q: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            core: Mutex::new(None),
+        })
+    }
+
     fn code(rx: &Receiver<Option<RelError>>) -> ErrorCode {
         rx.recv()
             .expect("answered")
@@ -948,20 +973,8 @@ mod tests {
     fn failed_sync_that_cannot_be_undone_leaves_the_next_batch_unknown() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut lp, trees, degraded) = test_loop(dir.path(), true);
-        let front = Arc::new(Front {
-            q: Mutex::new(Queue::default()),
-            ready: Condvar::new(),
-            space: Condvar::new(),
-            core: Mutex::new(None),
-        });
-        // N+1 arrives while N's rules run, so N is synced on the sync thread (pipelined).
-        let (second, rx2) = put(b"test-second", || {});
-        let f = Arc::clone(&front);
-        let (first, rx1) = put(b"test-first", move || {
-            lock(&f.q).jobs.push_back(second);
-        });
-        lock(&front.q).jobs.push_back(first);
-        lp.session(&front);
+        let front = new_front();
+        let (rx1, rx2) = pipelined_pair(&mut lp, &front);
         assert_eq!(code(&rx1), ErrorCode::DurabilityUnknown);
         assert_eq!(
             code(&rx2),
@@ -995,12 +1008,7 @@ mod tests {
     /// at [`QUEUE`] waiting, the next caller blocks until one is taken, and none is lost.
     #[test]
     fn a_busy_loop_queues_and_a_full_queue_blocks_the_next_caller() {
-        let front = Arc::new(Front {
-            q: Mutex::new(Queue::default()),
-            ready: Condvar::new(),
-            space: Condvar::new(),
-            core: Mutex::new(None),
-        });
+        let front = new_front();
         let busy = lock(&front.core);
         let mut answers = Vec::new();
         for _ in 0..QUEUE {
@@ -1045,19 +1053,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut lp, trees, degraded) = test_loop(dir.path(), false);
         lp.fail_applies = 1;
-        let front = Arc::new(Front {
-            q: Mutex::new(Queue::default()),
-            ready: Condvar::new(),
-            space: Condvar::new(),
-            core: Mutex::new(None),
-        });
-        let (second, rx2) = put(b"test-second", || {});
-        let f = Arc::clone(&front);
-        let (first, rx1) = put(b"test-first", move || {
-            lock(&f.q).jobs.push_back(second);
-        });
-        lock(&front.q).jobs.push_back(first);
-        lp.session(&front);
+        let front = new_front();
+        let (rx1, rx2) = pipelined_pair(&mut lp, &front);
         assert_eq!(code(&rx1), ErrorCode::DurabilityUnknown);
         assert_eq!(code(&rx2), ErrorCode::Unavailable, "refused once degraded");
         assert_eq!(trees.get(T::Meta, b"test-second").expect("read"), None);
