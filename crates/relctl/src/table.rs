@@ -271,6 +271,25 @@ pub fn diff(v: &DiffView, ctx: Ctx) -> String {
 // Status and the draft
 
 /// `open_requests`: deploy requests waiting for approvals or their time (`None`: unknown).
+/// A refusal's reason without its last sentence's "how to override" (`--force --reason`):
+/// shown under a plan that already overrides it, the hint would only confuse.
+fn without_override_hint(why: &str) -> &str {
+    let cut = [
+        ", or override as an admin with --force",
+        " (or --force --reason as admin)",
+        " If it is fixed and must go back, an admin can run:",
+        " If it must run again, an admin can run:",
+        " To run one anyway, an admin can run:",
+    ]
+    .iter()
+    .filter_map(|hint| why.find(hint))
+    .min();
+    match cut {
+        Some(i) => why[..i].trim_end_matches([',', ' ']),
+        None => why,
+    }
+}
+
 pub fn status(
     s: &DaemonStatus,
     envs: &[EnvironmentView],
@@ -766,7 +785,11 @@ pub fn deploy_plan(p: &DeployPlan, forced: bool, ctx: Ctx) -> String {
         Ok(()) => out.push_str("policy: ok\n"),
         Err(e) if forced => {
             let why = e.message.strip_prefix("policy: ").unwrap_or(&e.message);
-            let _ = writeln!(out, "policy: overridden with --force; without it: {why}");
+            let _ = writeln!(
+                out,
+                "policy: overridden with --force; without it: {}",
+                without_override_hint(why)
+            );
         }
         Err(_) => {}
     }
@@ -886,4 +909,24 @@ pub fn store(s: &StoreStatus) -> String {
         plural(s.deployments as usize, "deployment", "deployments"),
         plural(s.audit_entries as usize, "audit entry", "audit entries"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_override_hint;
+
+    #[test]
+    fn a_forced_plan_drops_the_hint_to_force() {
+        let held = "v3 was rolled back out of production by alice at 2026-01-01 (deployment #6), so it is held there. If it is fixed and must go back, an admin can run: relctl deploy v3 --env production --force --reason TEXT";
+        assert_eq!(
+            without_override_hint(held),
+            "v3 was rolled back out of production by alice at 2026-01-01 (deployment #6), so it is held there."
+        );
+        let promo = "v2 has not been live in staging, which production requires. Deploy it to staging first (relctl deploy v2 --env staging), or override as an admin with --force --reason TEXT";
+        assert_eq!(
+            without_override_hint(promo),
+            "v2 has not been live in staging, which production requires. Deploy it to staging first (relctl deploy v2 --env staging)"
+        );
+        assert_eq!(without_override_hint("frozen"), "frozen");
+    }
 }

@@ -16,6 +16,11 @@ pub fn first_line(s: &str) -> &str {
 }
 
 /// Thousands separators: 100000 → "100,000".
+/// `1 approval`, `2 approvals`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

@@ -1098,7 +1098,7 @@ fn freeze_unfreeze_and_a_request_from_the_tui() {
     tui.send(ENTER);
     tui.wait_for(&[
         "‹ gated ›",
-        "needs 1 approval(s): this creates a request",
+        "needs 1 approval: this creates a request",
         "[ Request deploy of v1.0.0 to gated ]",
     ]);
     tui.send(ENTER);

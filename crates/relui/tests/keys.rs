@@ -2088,7 +2088,7 @@ fn a_deploy_to_an_approvals_environment_says_it_opens_a_request() {
     press(&mut app, &world, vec![key(KeyCode::Down), ch('d')]);
     let s = screen(&app, 120, 40);
     assert!(
-        s.contains("production needs 2 approval(s): this creates a request")
+        s.contains("production needs 2 approvals: this creates a request")
             && s.contains("request #2 by bob: 1/2 approvals, expires in 23h")
             && s.contains("[ Request deploy of v1.29.0 to production ]"),
         "{s}"

@@ -222,8 +222,9 @@ impl App {
                 }
                 let text = match r.kind {
                     rel_domain::governance::RequestKind::Approval => format!(
-                        "{env} needs {} approval(s): request #{} to deploy {tag} is open; nothing is live yet. Another user approves it on the Requests screen (4).",
-                        r.approvals_needed, r.id
+                        "{env} needs {}: request #{} to deploy {tag} is open; nothing is live yet. Another user approves it on the Requests screen (4).",
+                        crate::text::count(u64::from(r.approvals_needed), "approval", "approvals"),
+                        r.id
                     ),
                     rel_domain::governance::RequestKind::Scheduled => {
                         format!("Deploy of {tag} to {env} scheduled as request #{}.", r.id)

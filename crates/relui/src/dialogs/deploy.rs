@@ -406,8 +406,9 @@ impl DeployDialog {
                     head.extend(labeled(
                         label("Approvals", None),
                         &format!(
-                            "{} needs {} approval(s): this creates a request; nothing goes live until other users approve it (Requests, 4).",
-                            p.env, p.governance.approvals
+                            "{} needs {}: this creates a request; nothing goes live until other users approve it (Requests, 4).",
+                            p.env,
+                            crate::text::count(u64::from(p.governance.approvals), "approval", "approvals")
                         ),
                         theme.warn(),
                         w,

@@ -314,16 +314,23 @@ impl EnvironmentsScreen {
         let g = &e.governance;
         if g.approvals > 0 {
             facts.push(format!(
-                "deploys need {} approval(s){}",
-                g.approvals,
+                "deploys need {}{}",
+                crate::text::count(u64::from(g.approvals), "approval", "approvals"),
                 match g.pending_requests {
                     0 => String::new(),
-                    n => format!(", {n} open request(s) (4)"),
+                    n => format!(
+                        ", {} (4)",
+                        crate::text::count(n, "open request", "open requests")
+                    ),
                 }
             ));
         }
         if !g.windows.is_empty() {
-            facts.push(format!("{} freeze window(s)", g.windows.len()));
+            facts.push(crate::text::count(
+                g.windows.len() as u64,
+                "freeze window",
+                "freeze windows",
+            ));
         }
         if !e.env.description.is_empty() {
             facts.insert(0, e.env.description.clone());
@@ -335,7 +342,7 @@ impl EnvironmentsScreen {
             lines.push(Line::from(vec![
                 Span::styled("held: ", theme.warn()),
                 Span::raw(format!(
-                    "{} (rolled back here; redeploying needs --force --reason)",
+                    "{} (rolled back here; redeploying needs an admin's override)",
                     e.held.join(", ")
                 )),
             ]));
