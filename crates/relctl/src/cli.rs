@@ -105,7 +105,7 @@ pub enum Command {
         #[arg(long, required = true)]
         all: bool,
         /// Why (shown to everyone refused, kept in the audit log)
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]
         reason: String,
         /// End by itself at TIME: RFC 3339 (2026-12-24T09:00:00Z) or a duration (2h, 30m, 1d)
         #[arg(long, value_name = "TIME")]
@@ -139,7 +139,7 @@ pub enum Command {
         /// The request id (relctl requests)
         id: u64,
         /// Why (kept on the request and in the audit log)
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]
         reason: String,
     },
     /// Write man pages (relctl.1 and one per subcommand) into DIR, for packaging
@@ -252,7 +252,7 @@ pub struct DeployArgs {
     #[arg(long, requires = "reason")]
     pub force: bool,
     /// Why the override is needed (recorded in the deployment and the audit log)
-    #[arg(long, value_name = "TEXT", requires = "force")]
+    #[arg(long, value_name = "TEXT", requires = "force", value_parser = non_empty_reason)]
     pub reason: Option<String>,
     /// After deploying, run the checks (`relctl verify`); exit 7 if one fails
     #[arg(long)]
@@ -350,7 +350,7 @@ pub struct RollbackArgs {
     #[arg(short, long)]
     pub yes: bool,
     /// Why (recorded in the deployment and the audit log)
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]
     pub reason: Option<String>,
 }
 
@@ -393,7 +393,7 @@ pub enum EnvCmd {
         /// The environment name
         env: String,
         /// Why (shown to everyone refused, kept in the audit log)
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]
         reason: String,
         /// End by itself at TIME: RFC 3339 (2026-12-24T09:00:00Z) or a duration (2h, 30m, 1d)
         #[arg(long, value_name = "TIME")]
@@ -426,7 +426,7 @@ pub enum FreezeWindowCmd {
         /// DAY HH:MM - DAY HH:MM ZONE (weekly) or HH:MM - HH:MM ZONE (daily); end exclusive
         spec: String,
         /// Why (shown to everyone refused during the window)
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "TEXT", value_parser = non_empty_reason)]
         reason: String,
     },
     /// An environment's windows, with the one in force now
@@ -458,6 +458,16 @@ pub enum AuditCmd {
     Verify,
 }
 
+/// `--reason` must say something: it is what the audit log and the people refused will read.
+/// Checked here, before any plan is printed or the daemon is asked (a usage error, exit 2).
+fn non_empty_reason(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("it is empty; say why in a few words (it is kept in the audit log)".to_string())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,6 +476,21 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn an_empty_reason_is_a_usage_error() {
+        for args in [
+            &[
+                "relctl", "deploy", "v1", "--env", "prod", "--force", "--reason", "",
+            ][..],
+            &["relctl", "rollback", "--env", "prod", "--reason", "  "],
+            &["relctl", "reject", "3", "--reason", ""],
+        ] {
+            let e = Cli::try_parse_from(args).expect_err("empty reason");
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains("say why"), "{e}");
+        }
     }
 
     #[test]
