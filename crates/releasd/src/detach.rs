@@ -127,9 +127,10 @@ fn start(cli: &Cli, data_dir: &Path) -> anyhow::Result<Started> {
     };
     let tail = log_since(&log_path, log_start);
     match status {
-        Some(s) => bail!("releasd did not start ({s}):\n{tail}"),
+        // main prefixes "releasd: ": no need to say it twice.
+        Some(s) => bail!("did not start ({s}); its log says:\n{tail}"),
         None => bail!(
-            "releasd did not become ready within {READY_TIMEOUT:?} and was stopped; its log says:\n{tail}"
+            "did not become ready within {READY_TIMEOUT:?} and was stopped; its log says:\n{tail}"
         ),
     }
 }

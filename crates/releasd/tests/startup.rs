@@ -408,6 +408,10 @@ fn a_detached_start_with_a_bad_config_names_the_error_not_a_timeout() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("did not start"), "{stderr}");
     assert!(
+        !stderr.contains("releasd: releasd"),
+        "the prefix once: {stderr}"
+    );
+    assert!(
         !stderr.contains("within"),
         "blamed the ready timeout: {stderr}"
     );
