@@ -2116,8 +2116,10 @@ fn help_scrolls_where_it_does_not_fit() {
     );
     assert!(app.update(ch('q')).is_empty());
     assert!(!app.help);
-    // At 80×24 everything fits: nothing to scroll.
+    // At 80×24 everything fits: nothing to scroll, so a moving key closes it like any key.
     let mut app = connected(&world, 80, 24);
     press(&mut app, &world, vec![ch('?')]);
     assert!(!screen(&app, 80, 24).contains("j/k scroll"));
+    press(&mut app, &world, vec![key(KeyCode::PageDown)]);
+    assert!(!app.help, "PgDn closes a help that fits");
 }

@@ -60,10 +60,11 @@ impl App {
             return vec![];
         }
         if self.help {
-            // Moving keys scroll a help that does not fit; any other key closes it.
-            match movement(&super::habits::alias(key)) {
+            // Moving keys scroll a help that does not fit; any other key closes it, and where
+            // it fits every key does (its footer says "any key closes help").
+            let max = crate::dialogs::help::max_scroll(self.size);
+            match movement(&super::habits::alias(key)).filter(|_| max > 0) {
                 Some(m) => {
-                    let max = crate::dialogs::help::max_scroll(self.size);
                     self.help_scroll = crate::keys::apply_move(self.help_scroll, max + 1, 5, m);
                 }
                 None => {
