@@ -213,6 +213,18 @@ fn freeze_window_remove_says_what_went_and_what_is_left() {
     assert!(!out.contains("freeze-window add"), "{out}");
 }
 
+/// An admin's forced dry run of v2 to staging.
+const FORCED_DRY_RUN: &[&str] = &[
+    "deploy",
+    "v2",
+    "--env",
+    "staging",
+    "--dry-run",
+    "--force",
+    "--reason",
+    "hotfix",
+];
+
 #[test]
 fn deploy_dry_run_shows_the_plan_changes_nothing_and_exits_as_the_deploy_would() {
     let d = TestDaemon::start();
@@ -255,37 +267,12 @@ fn deploy_dry_run_shows_the_plan_changes_nothing_and_exits_as_the_deploy_would()
     assert!(stderr.contains("incident"), "{stderr}");
     assert_eq!(live(&d, "staging"), "v1");
     // An admin's --force would override the freeze: the dry run says so and exits 0.
-    let plan = json(
-        &d,
-        &[
-            "deploy",
-            "v2",
-            "--env",
-            "staging",
-            "--dry-run",
-            "--force",
-            "--reason",
-            "hotfix",
-        ],
-    );
+    let plan = json(&d, FORCED_DRY_RUN);
     assert_eq!(plan["verdict"], "overridden", "{plan}");
     assert_eq!(live(&d, "staging"), "v1");
     // With approvals, a request's --force never passes a freeze: refused, as the deploy is.
     ok(&d, &["env", "set", "staging", "--approvals", "1"]);
-    let (plan, stderr) = json_exit(
-        &d,
-        &[
-            "deploy",
-            "v2",
-            "--env",
-            "staging",
-            "--dry-run",
-            "--force",
-            "--reason",
-            "hotfix",
-        ],
-        EXIT_DENIED,
-    );
+    let (plan, stderr) = json_exit(&d, FORCED_DRY_RUN, EXIT_DENIED);
     assert_eq!(plan["verdict"], "refused", "{plan}");
     assert!(stderr.contains("incident"), "{stderr}");
     let real = fails(

@@ -653,22 +653,18 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     )
     .expect("kill releasd");
     let pid_file = data.join("releasd.pid");
-    let restarted = rel_testkit::wait_until(DEADLINE, || {
+    let read_pid = || -> Option<i32> {
         std::fs::read_to_string(&pid_file)
             .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .is_some_and(|p| p != first)
-    });
+            .and_then(|p| p.trim().parse().ok())
+    };
+    let restarted = rel_testkit::wait_until(DEADLINE, || read_pid().is_some_and(|p| p != first));
     assert!(
         restarted,
         "relui did not start releasd again:\n{}",
         tui.screen()
     );
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid");
+    let pid = read_pid().expect("a pid in the pid file");
     started.0.push(pid);
     tui.wait_for(&["● connected to releasd", "✓ v0.1.0 is free", "kept"]);
     // Ctrl-S creates the release from the example draft, with what was typed before.
@@ -699,11 +695,7 @@ fn starts_a_daemon_when_none_runs_and_applies_the_example() {
     assert!(!socket.exists(), "a graceful stop removes the socket");
     tui.send("s");
     tui.wait_for(&["● connected to releasd"]);
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid");
+    let pid = read_pid().expect("a pid in the pid file");
     started.0.push(pid);
     tui.send("q");
     assert!(tui.wait_exit().success());
