@@ -5,6 +5,12 @@
 /// The daemon's cap on one page's count.
 const MAX_PAGE: usize = 10_000;
 
+/// The line under a list cut at `--limit`; `also` adds a tip of the list's own.
+pub fn more_hint(shown: usize, also: Option<&str>) -> String {
+    let also = also.map(|a| format!(", {a}")).unwrap_or_default();
+    format!("(the newest {shown}; pass --limit N to see more or --limit 0 for all{also})")
+}
+
 /// Up to `limit` items (0: everything), fetched with `fetch(before, count)`; `cursor` is the
 /// item's seq or id (lists are newest first).
 pub async fn collect<T>(

@@ -73,7 +73,7 @@ impl Session {
         if !more {
             return Ok(());
         }
-        let note = format!("(the newest {shown}; pass --limit N to see more or --limit 0 for all)");
+        let note = crate::paging::more_hint(shown, None);
         if self.json() {
             eprintln!("{note}");
             Ok(())

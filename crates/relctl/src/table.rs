@@ -271,21 +271,25 @@ pub fn diff(v: &DiffView, ctx: Ctx) -> String {
 // Status and the draft
 
 /// `open_requests`: deploy requests waiting for approvals or their time (`None`: unknown).
-/// A refusal's reason without its last sentence's "how to override" (`--force --reason`):
-/// shown under a plan that already overrides it, the hint would only confuse.
+/// A refusal's reason without its "how to override" clause (the one naming `--force`): shown
+/// under a plan that already overrides, it would only confuse. The clause is found by its
+/// shape (the sentence, ", or …" or " (or …" that mentions --force), not by its wording, so
+/// new refusals need nothing here.
 fn without_override_hint(why: &str) -> &str {
-    let cut = [
-        ", or override as an admin with --force",
-        " (or --force --reason as admin)",
-        " If it is fixed and must go back, an admin can run:",
-        " If it must run again, an admin can run:",
-        " To run one anyway, an admin can run:",
+    let Some(at) = why.find("--force") else {
+        return why;
+    };
+    let head = &why[..at];
+    let clause = [
+        head.rfind(". ").map(|i| i + 1),
+        head.rfind(", or "),
+        head.rfind(" (or "),
     ]
-    .iter()
-    .filter_map(|hint| why.find(hint))
-    .min();
-    match cut {
-        Some(i) => why[..i].trim_end_matches([',', ' ']),
+    .into_iter()
+    .flatten()
+    .max();
+    match clause {
+        Some(i) => why[..i].trim_end(),
         None => why,
     }
 }
@@ -474,11 +478,7 @@ pub fn releases(list: &[ReleaseView], more: bool, holds: &Holds, ctx: Ctx) -> St
     }
     let mut out = t.render(ctx.width);
     if more {
-        let _ = writeln!(
-            out,
-            "(the newest {}; pass --limit N to see more or --limit 0 for all)",
-            list.len()
-        );
+        let _ = writeln!(out, "{}", crate::paging::more_hint(list.len(), None));
     }
     out
 }

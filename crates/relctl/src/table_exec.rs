@@ -115,11 +115,8 @@ pub fn executions(list: &[Execution], more: bool, ctx: Ctx) -> String {
     }
     let mut out = t.render(ctx.width);
     if more {
-        let _ = writeln!(
-            out,
-            "(the newest {}; pass --limit N to see more or --limit 0 for all, --id ID for one run's steps)",
-            list.len()
-        );
+        let hint = crate::paging::more_hint(list.len(), Some("--id ID for one run's steps"));
+        let _ = writeln!(out, "{hint}");
     }
     out
 }
