@@ -178,6 +178,9 @@ impl Reader<'_> {
     }
 }
 
+/// How often (10 ms apart) a locked data dir is tried again at open: see [`KvStore::open`].
+const LOCK_RETRIES: u32 = 100;
+
 /// sled's cache; the default (1 GiB) would blow the daemon's memory budget.
 const CACHE_BYTES: u64 = 64 << 20;
 
@@ -205,7 +208,20 @@ impl KvStore {
                 .map_err(sled_err)?;
             SledTrees::open(db).map_err(sled_err)
         };
-        let mut trees = open_trees()?;
+        // sled drops its file lock only when its background threads let go of the last
+        // reference to a closed database, a moment after the drop: a reopen in the same
+        // process right after a close (a test, an import into a fresh store) can see its own
+        // lock. Another process's lock is still reported, after this short wait.
+        let mut tries = 0;
+        let mut trees = loop {
+            match open_trees() {
+                Err(OpenError::Locked { .. }) if tries < LOCK_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        };
         // Before anything else (the log's format is part of the schema): refuse a newer
         // store untouched; migrate an older one after keeping a copy.
         let found = {
